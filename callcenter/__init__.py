@@ -1,0 +1,1 @@
+"""Hotline: a telephony-integrated help desk and call centre."""

@@ -1,0 +1,54 @@
+"""Application factory: settings, database, blueprints."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, g, jsonify
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from .config import Settings, load_settings
+from .db import make_engine, make_session_factory
+
+
+def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa: ANN001
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+    engine = engine or make_engine(settings.database_url)
+    app.extensions["engine"] = engine
+    app.extensions["session_factory"] = make_session_factory(engine)
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    @app.get("/healthz")
+    def healthz():  # noqa: ANN202
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # a health check reports, it does not raise
+            return jsonify(status="error", database=str(exc.__class__.__name__)), 503
+        return jsonify(status="ok", database="ok")
+
+    from .web.api import api
+
+    app.register_blueprint(api)
+    return app
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use."""
+    if "db" not in g:
+        from flask import current_app
+
+        g.db = current_app.extensions["session_factory"]()
+    return g.db

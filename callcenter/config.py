@@ -1,0 +1,108 @@
+"""Settings: config/default.toml, then an optional overlay file, then environment variables.
+
+Every setting has an environment variable so that several processes on several machines can
+share one configuration without editing files.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILE = PROJECT_ROOT / "config" / "default.toml"
+
+# (section, key) in the TOML file -> environment variable
+ENVIRONMENT = {
+    "database_url": ("database", "url", "CALLCENTER_DATABASE_URL"),
+    "web_host": ("web", "host", "CALLCENTER_WEB_HOST"),
+    "web_port": ("web", "port", "CALLCENTER_WEB_PORT"),
+    "public_url": ("web", "public_url", "CALLCENTER_PUBLIC_URL"),
+    "secret_key": ("web", "secret_key", "CALLCENTER_SECRET_KEY"),
+    "agi_host": ("agi", "host", "CALLCENTER_AGI_HOST"),
+    "agi_port": ("agi", "port", "CALLCENTER_AGI_PORT"),
+    "twilio_account_sid": ("twilio", "account_sid", "TWILIO_ACCOUNT_SID"),
+    "twilio_auth_token": ("twilio", "auth_token", "TWILIO_AUTH_TOKEN"),
+    "twilio_from_number": ("twilio", "from_number", "TWILIO_FROM_NUMBER"),
+    "twilio_api_url": ("twilio", "api_url", "CALLCENTER_TWILIO_API_URL"),
+    "smtp_url": ("mail", "smtp_url", "CALLCENTER_SMTP_URL"),
+    "mail_from": ("mail", "from_address", "CALLCENTER_MAIL_FROM"),
+    "imap_url": ("mail", "imap_url", "CALLCENTER_IMAP_URL"),
+    "recordings_dir": ("recordings", "dir", "CALLCENTER_RECORDINGS_DIR"),
+    "ticket_number_start": ("tickets", "number_start", "CALLCENTER_TICKET_NUMBER_START"),
+    "emergency_number": ("hotline", "emergency_number", "CALLCENTER_EMERGENCY_NUMBER"),
+    "sales_number": ("hotline", "sales_number", "CALLCENTER_SALES_NUMBER"),
+    "default_language": ("hotline", "default_language", "CALLCENTER_DEFAULT_LANGUAGE"),
+}
+
+
+@dataclass
+class Settings:
+    database_url: str = "sqlite:///var/hotline.sqlite"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    secret_key: str = ""
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    smtp_url: str = ""
+    mail_from: str = "helpdesk@hotline.example"
+    imap_url: str = ""
+    recordings_dir: str = "var/recordings"
+    ticket_number_start: int = 15000
+    emergency_number: str = ""
+    sales_number: str = ""
+    default_language: str = "en"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def recordings_path(self) -> Path:
+        path = Path(self.recordings_dir)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _coerce(name: str, value: object) -> object:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "int":
+        return int(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def load_settings(overlay: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the defaults, an overlay file (CALLCENTER_CONFIG) and the environment, in that order."""
+    env = dict(os.environ) if env is None else env
+    data: dict[str, dict] = {}
+    files = [DEFAULT_FILE]
+    overlay = overlay or env.get("CALLCENTER_CONFIG")
+    if overlay:
+        files.append(Path(overlay))
+    for path in files:
+        with open(path, "rb") as fh:
+            for section, values in tomllib.load(fh).items():
+                data.setdefault(section, {}).update(values)
+    settings = Settings()
+    for name, (section, key, variable) in ENVIRONMENT.items():
+        if key in data.get(section, {}):
+            setattr(settings, name, _coerce(name, data[section][key]))
+        if env.get(variable, "") != "":
+            setattr(settings, name, _coerce(name, env[variable]))
+    settings.database_url = _absolute_sqlite(settings.database_url)
+    return settings
+
+
+def _absolute_sqlite(url: str) -> str:
+    # A relative SQLite path would depend on the working directory of each process.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(PROJECT_ROOT / url[len(prefix):])
+    return url

@@ -1,0 +1,159 @@
+"""Customers and contracts: who is calling or writing, and what their contract promises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from .models import Asset, Company, Contact, Contract
+from .sla_clock import WorkingCalendar
+
+
+class UnknownCompany(LookupError):
+    pass
+
+
+def normalize_phone(raw: str, default_region: str = "HU") -> str:
+    """E.164 form of a phone number; ValueError when it is not a possible number."""
+    try:
+        parsed = phonenumbers.parse(raw, None if raw.strip().startswith("+") else default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {raw!r} ({exc})") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"not a possible phone number: {raw!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalize_phone(raw: str | None, default_region: str = "HU") -> str | None:
+    if not raw or raw.strip().lower() in {"unknown", "anonymous", "restricted", "private"}:
+        return None
+    try:
+        return normalize_phone(raw, default_region)
+    except ValueError:
+        return None
+
+
+def find_company(session: Session, name_or_id: str | int) -> Company:
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        company = session.get(Company, int(name_or_id))
+    else:
+        company = session.scalar(select(Company).where(func.lower(Company.name) == str(name_or_id).lower()))
+    if company is None:
+        raise UnknownCompany(f"unknown company: {name_or_id}")
+    return company
+
+
+def find_contact_by_phone(session: Session, phone: str | None) -> Contact | None:
+    e164 = try_normalize_phone(phone)
+    if e164 is None:
+        return None
+    return session.scalar(
+        select(Contact)
+        .where(Contact.active.is_(True), or_(Contact.phone == e164, Contact.mobile == e164))
+        .order_by(Contact.id)
+        .limit(1)
+    )
+
+
+def find_contact_by_email(session: Session, address: str | None) -> Contact | None:
+    if not address:
+        return None
+    return session.scalar(
+        select(Contact)
+        .where(Contact.active.is_(True), func.lower(Contact.email) == address.strip().lower())
+        .order_by(Contact.id)
+        .limit(1)
+    )
+
+
+def find_asset_by_phone(session: Session, phone: str | None) -> Asset | None:
+    e164 = try_normalize_phone(phone)
+    if e164 is None:
+        return None
+    # JSON containment differs per dialect; the asset list per installation is small.
+    for asset in session.scalars(select(Asset).where(Asset.phone_numbers.is_not(None))):
+        if e164 in (asset.phone_numbers or []):
+            return asset
+    return None
+
+
+def active_contract(session: Session, company_id: int | None, on: date) -> Contract | None:
+    if company_id is None:
+        return None
+    contracts = session.scalars(
+        select(Contract).where(Contract.company_id == company_id).order_by(Contract.valid_from.desc())
+    )
+    return next((c for c in contracts if c.is_valid_on(on)), None)
+
+
+@dataclass
+class Identity:
+    """Who is on the line or in the mailbox, as far as we can tell."""
+
+    contact: Contact | None
+    company: Company | None
+    contract: Contract | None
+    asset: Asset | None
+
+    @property
+    def is_contracted(self) -> bool:
+        return self.contract is not None
+
+
+def identify_caller(session: Session, caller_id: str | None, now: datetime) -> Identity:
+    contact = find_contact_by_phone(session, caller_id)
+    asset = find_asset_by_phone(session, caller_id)
+    company = contact.company if contact else (asset.company if asset else None)
+    if asset is None and company is not None and len(company.assets) == 1:
+        asset = company.assets[0]
+    contract = active_contract(session, company.id if company else None, local_date(now, company, session))
+    return Identity(contact, company, contract, asset)
+
+
+def identify_sender(session: Session, address: str | None, now: datetime) -> Identity:
+    contact = find_contact_by_email(session, address)
+    company = contact.company if contact else None
+    if company is None and address and "@" in address:
+        domain = address.rsplit("@", 1)[1].lower()
+        company = session.scalar(select(Company).where(func.lower(Company.mail_domain) == domain))
+    contract = active_contract(session, company.id if company else None, local_date(now, company, session))
+    return Identity(contact, company, contract, None)
+
+
+def local_date(now: datetime, company: Company | None, session: Session) -> date:
+    zone = "Europe/Budapest"
+    if company is not None and company.contracts:
+        zone = company.contracts[-1].timezone
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
+def calendar_for(contract: Contract) -> WorkingCalendar:
+    """The contract's working calendar; cached by content, so edits are seen at once."""
+    return _calendar(
+        contract.timezone,
+        tuple(sorted((day, tuple(spans)) for day, spans in (contract.working_hours or {}).items())),
+        contract.holiday_country,
+        tuple(sorted(contract.extra_working_days or [])),
+        tuple(sorted(contract.days_off or [])),
+    )
+
+
+def around_the_clock(contract: Contract) -> WorkingCalendar:
+    return WorkingCalendar.around_the_clock(contract.timezone)
+
+
+@lru_cache(maxsize=256)
+def _calendar(zone: str, weekly: tuple, country: str | None, extra: tuple, off: tuple) -> WorkingCalendar:
+    return WorkingCalendar.from_spec(
+        zone, {day: list(spans) for day, spans in weekly}, country, extra, off
+    )
+
+
+def is_office_hours(contract: Contract, now: datetime) -> bool:
+    return calendar_for(contract).is_open_at(now)

@@ -1,0 +1,153 @@
+"""The SLA response clock of tickets: targets per contract and category, deadlines, breaches.
+
+The arithmetic lives in `sla_clock`; this module decides which calendar and target apply and
+derives pauses from the ticket's append-only status history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .customers import around_the_clock, calendar_for
+from .models import PAUSED_STATUSES, ClockKind, Contract, SlaTarget, Ticket, TicketEvent
+from .sla_clock import WorkingCalendar, add_working_time, pauses_from_history, working_time_between
+
+
+@dataclass(frozen=True)
+class ResponseTarget:
+    minutes: int
+    clock: str
+    warn_percent: int = 75
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.minutes)
+
+
+def response_target(contract: Contract, category: str) -> ResponseTarget | None:
+    """The contract's target for a category; categories without one fall back to the user target."""
+    targets = {t.category: t for t in contract.sla_targets}
+    target = targets.get(category) or targets.get("user")
+    if target is None:
+        return None
+    return ResponseTarget(target.response_minutes, target.clock, target.warn_percent)
+
+
+def clock_calendar(contract: Contract, clock: str) -> WorkingCalendar:
+    if clock == ClockKind.CALENDAR:
+        return around_the_clock(contract)
+    return calendar_for(contract)
+
+
+def due_for(contract: Contract, category: str, start: datetime) -> datetime | None:
+    """Deadline for a ticket of this category created at `start` (no pauses)."""
+    target = response_target(contract, category)
+    if target is None:
+        return None
+    return add_working_time(start, target.duration, clock_calendar(contract, target.clock))
+
+
+def status_pauses(session: Session, ticket: Ticket, since: datetime) -> list[tuple[datetime, datetime | None]]:
+    rows = session.execute(
+        select(TicketEvent.at, TicketEvent.changes)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+        .order_by(TicketEvent.at, TicketEvent.id)
+    ).all()
+    transitions = [(at, changes["status"][1]) for at, changes in rows if "status" in (changes or {})]
+    return [p for p in pauses_from_history(transitions, PAUSED_STATUSES) if p[1] is None or p[1] > since]
+
+
+def refresh_ticket_sla(session: Session, ticket: Ticket, now: datetime) -> None:
+    """Recompute the response deadline from the contract, category and status history."""
+    contract = ticket.contract
+    if contract is None or ticket.sla_started_at is None:
+        ticket.sla_response_minutes = ticket.sla_clock = ticket.response_due_at = None
+        ticket.sla_paused = False
+        return
+    target = response_target(contract, ticket.category)
+    if target is None:
+        ticket.sla_response_minutes = ticket.sla_clock = ticket.response_due_at = None
+        ticket.sla_paused = False
+        return
+    ticket.sla_response_minutes = target.minutes
+    ticket.sla_clock = target.clock
+    if ticket.responded_at is not None:
+        ticket.sla_paused = False
+        return
+    session.flush()
+    pauses = status_pauses(session, ticket, ticket.sla_started_at)
+    due = add_working_time(ticket.sla_started_at, target.duration, clock_calendar(contract, target.clock), pauses)
+    ticket.sla_paused = due is None
+    ticket.response_due_at = due
+    if due is not None and due <= now:
+        ticket.response_breached = True
+
+
+@dataclass(frozen=True)
+class SlaState:
+    due_at: datetime | None
+    remaining: timedelta | None   # working time left (negative once breached)
+    breached: bool
+    paused: bool
+    responded_at: datetime | None
+
+
+def sla_state(session: Session, ticket: Ticket, now: datetime) -> SlaState:
+    """Where the ticket's response clock stands at `now`, in the contract's working time."""
+    contract = ticket.contract
+    if contract is None or ticket.sla_response_minutes is None or ticket.sla_started_at is None:
+        return SlaState(None, None, False, False, ticket.responded_at)
+    cal = clock_calendar(contract, ticket.sla_clock or ClockKind.WORKING)
+    end = ticket.responded_at or now
+    pauses = status_pauses(session, ticket, ticket.sla_started_at)
+    used = working_time_between(ticket.sla_started_at, end, cal, pauses)
+    remaining = timedelta(minutes=ticket.sla_response_minutes) - used
+    breached = ticket.response_breached or remaining < timedelta(0)
+    return SlaState(ticket.response_due_at, remaining, breached, ticket.sla_paused, ticket.responded_at)
+
+
+def working_minutes_to_respond(ticket: Ticket, session: Session) -> float | None:
+    """Response time in the contract's working minutes (for reports); None if not responded."""
+    if ticket.responded_at is None or ticket.contract is None or ticket.sla_started_at is None:
+        return None
+    cal = clock_calendar(ticket.contract, ticket.sla_clock or ClockKind.WORKING)
+    pauses = status_pauses(session, ticket, ticket.sla_started_at)
+    return working_time_between(ticket.sla_started_at, ticket.responded_at, cal, pauses).total_seconds() / 60
+
+
+def mark_breaches(session: Session, now: datetime) -> list[int]:
+    """Flag tickets whose deadline passed without a response; returns their ids (idempotent)."""
+    ids = list(
+        session.scalars(
+            select(Ticket.id).where(
+                Ticket.responded_at.is_(None),
+                Ticket.response_breached.is_(False),
+                Ticket.response_due_at.is_not(None),
+                Ticket.response_due_at <= now,
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            update(Ticket).where(Ticket.id.in_(ids), Ticket.response_breached.is_(False))
+            .values(response_breached=True)
+        )
+    return ids
+
+
+def tickets_due_between(session: Session, start: datetime, end: datetime) -> list[Ticket]:
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.responded_at.is_(None), Ticket.response_due_at >= start, Ticket.response_due_at < end)
+            .order_by(Ticket.response_due_at)
+        )
+    )
+
+
+def all_targets(session: Session, contract_id: int) -> list[SlaTarget]:
+    return list(session.scalars(select(SlaTarget).where(SlaTarget.contract_id == contract_id)))

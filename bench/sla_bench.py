@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # Run from a checkout without installing the package.
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from callcenter.sla_clock import WorkingCalendar, add_working_time  # noqa: E402
 
 N_DEADLINES = 200_000
-YEAR_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def budapest_office() -> WorkingCalendar:

@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +27,6 @@ __all__ = [
     "working_time_between",
 ]
 
-UTC = timezone.utc
 _ZERO = timedelta(0)
 _END_OF_DAY = time(0)  # as a close time: 24:00, the end of the local day
 # A calendar with weekly windows always has working time within a week; three years of
@@ -202,8 +201,14 @@ class WorkingCalendar:
             if weekly:
                 raise ValueError("a 24/7 calendar takes no weekly windows")
             full = ((time(0), _END_OF_DAY),)
-            return cls(zone, (full,) * 7, holiday_country, frozenset(map(_to_date, extra_working_days)),
-                       frozenset(map(_to_date, days_off)), True)
+            return cls(
+                zone,
+                (full,) * 7,
+                holiday_country,
+                frozenset(map(_to_date, extra_working_days)),
+                frozenset(map(_to_date, days_off)),
+                True,
+            )
         per_day: list[list[Window]] = [[] for _ in range(7)]
         for name, spans in (weekly or {}).items():
             key = name.strip().lower()[:3] if isinstance(name, str) else None
@@ -421,8 +426,7 @@ def add_working_time(
                 idle += 1
                 if idle > _MAX_IDLE_DAYS:
                     raise CalendarHasNoWorkingTime(
-                        f"no working time in {_MAX_IDLE_DAYS} days after "
-                        f"{date.fromordinal(ordinal - idle)}"
+                        f"no working time in {_MAX_IDLE_DAYS} days after {date.fromordinal(ordinal - idle)}"
                     )
             ordinal += 1
     paused, horizon = _normalise_pauses(pauses)

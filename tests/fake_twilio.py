@@ -579,14 +579,19 @@ class FakeTwilio:
 
     def message_status(
         self, sid: str, status: str, error_code: int | None = None, url: str | None = None
-    ) -> WebhookResponse:
-        """POST the message's StatusCallback; any order and repeats are allowed on purpose."""
-        cb = self.prepare_message_status(sid, status, error_code, url)
+    ) -> WebhookResponse | None:
+        """POST the message's StatusCallback; any order and repeats are allowed on purpose.
+
+        None (nothing sent) when the message had no StatusCallback and no ``url`` is given,
+        as Twilio then sends nothing either.
+        """
         msg = self.get_message(sid)
         msg.status = status
         if error_code is not None:
             msg.error_code = error_code
-        return self.deliver(cb)
+        if not (url or msg.status_callback):
+            return None
+        return self.deliver(self.prepare_message_status(sid, status, error_code, url))
 
     def inbound_sms(
         self,
@@ -700,11 +705,16 @@ class FakeTwilio:
         url: str | None = None,
         force: bool = False,
     ) -> WebhookResponse | None:
-        """POST a call status callback (None if the call did not subscribe to that event)."""
+        """POST a call status callback.
+
+        None (nothing sent) if the call has no StatusCallback or did not subscribe to the event.
+        """
         call = self.get_call(sid)
         call.status = status
         if answered_by:
             call.answered_by = answered_by
+        if not (url or call.status_callback):
+            return None
         cb = self.prepare_call_status(
             sid,
             status,
@@ -1169,6 +1179,8 @@ class CallSession:
         self.waiting: ET.Element | None = None
         self._rest: list[ET.Element] = []
         self._completed_sent = False
+        self._fetched_url: str | None = None
+        self._queue_time = 0
         self._doc_count = 0
 
     # ------------------------------------------------------------------ inspection
@@ -1288,7 +1300,7 @@ class CallSession:
         """The caller leaves the queue with ``QueueResult=result`` (leave, bridged, hangup, ...)."""
         enqueue = self._expect("enqueue")
         name = (enqueue.text or "").strip()
-        qt = queue_time if queue_time is not None else getattr(self, "_queue_time", 0)
+        qt = queue_time if queue_time is not None else self._queue_time
         params = [
             ("QueueResult", result),
             ("QueueSid", self.fake.queue_sid(name)),
@@ -1326,7 +1338,7 @@ class CallSession:
                 [
                     ("QueueResult", "hangup"),
                     ("QueueSid", self.fake.queue_sid((self.waiting.text or "").strip())),
-                    ("QueueTime", str(getattr(self, "_queue_time", 0))),
+                    ("QueueTime", str(self._queue_time)),
                 ],
             )
         if not self.ended:
@@ -1389,6 +1401,7 @@ class CallSession:
             code = "12100"
         if problem is None:
             self.documents.append((url, resp.text))
+            self._fetched_url = url
             return root
         # Twilio requests the fallback URL when the primary fails or returns bad TwiML.
         if self.call.fallback_url and url != self.call.fallback_url:
@@ -1402,7 +1415,7 @@ class CallSession:
 
     def _fetch_and_run(self, url: str, method: str = "POST", status: str = "in-progress") -> CallSession:
         root = self._fetch(url, method, (), status)
-        self.doc_url = url
+        self.doc_url = self._fetched_url
         return self._run_verbs(list(root))
 
     def _run_document(self, twiml: str, url: str | None) -> CallSession:
@@ -1423,7 +1436,7 @@ class CallSession:
         self.waiting, self._rest = None, []
         self.state = "running"
         root = self._fetch(url, verb.get("method", "POST"), extra)
-        self.doc_url = url
+        self.doc_url = self._fetched_url
         return self._run_verbs(list(root))
 
     def _continue(self) -> CallSession:

@@ -391,3 +391,31 @@ def test_over_real_http_server(fake: FakeTwilio) -> None:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_broken_webhook_goes_to_fallback_and_inline_twiml_runs(fake: FakeTwilio) -> None:
+    app = Flask("broken")
+
+    @app.post("/page")
+    def page() -> tuple[str, int]:
+        return "boom", 500
+
+    @app.post("/fallback")
+    def fallback() -> Response:
+        return Response(f"<Response><Say>fallback {request.form['ErrorCode']}</Say></Response>")
+
+    fake.attach_app(app, "https://broken.example")
+    client = fake.client()
+    sid = client.calls.create(
+        to=CALLER, from_=HOTLINE, url="https://broken.example/page", fallback_url="https://broken.example/fallback"
+    ).sid
+    assert client.calls(sid).fetch().status == "queued"
+    session = fake.answer_call(sid)  # no StatusCallback: nothing to post, no error
+    assert session.said == ["fallback 11200"] and session.doc_url == "https://broken.example/fallback"
+    assert session.hangup() is None
+
+    inline = client.calls.create(to=CALLER, from_=HOTLINE, twiml="<Response><Say>inline</Say></Response>").sid
+    assert fake.answer_call(inline, answered_by=None).said == ["inline"]
+    assert [c.sid for c in (fake.wait_for_call(), fake.wait_for_call())] == [sid, inline]
+    with pytest.raises(AssertionError):
+        fake.wait_for_call(timeout=0.1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TypeVar
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -20,6 +21,7 @@ from ..sla import sla_state
 from . import schemas
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+M = TypeVar("M", bound=BaseModel)
 
 WRITE_ROLES = ("agent", "engineer", "manager")
 
@@ -65,7 +67,7 @@ def token_required(*roles: str) -> Callable:
     return decorator
 
 
-def parse_body[M: BaseModel](model: type[M]) -> M:
+def parse_body(model: type[M]) -> M:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object (Content-Type: application/json)")

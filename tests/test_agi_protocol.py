@@ -114,7 +114,9 @@ def test_parse_header_malformed_line() -> None:
         ("200 result=-2", -2, "-2", None, None),
     ],
 )
-def test_parse_200_responses(line: str, result: int | None, raw: str, data: str | None, endpos: int | None) -> None:
+def test_parse_200_responses(
+    line: str, result: int | None, raw: str, data: str | None, endpos: int | None
+) -> None:
     resp = parse_agi_response(line)
     assert resp.code == 200 and resp.ok
     assert (resp.result, resp.result_raw, resp.data, resp.endpos) == (result, raw, data, endpos)
@@ -146,7 +148,9 @@ def test_parse_multiline_520() -> None:
     assert parse_agi_response("\n".join(USAGE_520_MULTI)).usage == block.usage
 
 
-@pytest.mark.parametrize("line", ["garbage", "", "20 result=1", "200 foo", "200 result=1 (unclosed", "HANGUP"])
+@pytest.mark.parametrize(
+    "line", ["garbage", "", "20 result=1", "200 foo", "200 result=1 (unclosed", "HANGUP"]
+)
 def test_parse_malformed_keeps_line(line: str) -> None:
     with pytest.raises(AGIProtocolError) as info:
         parse_agi_response(line)
@@ -186,7 +190,7 @@ def _asterisk_parse_args(s: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "value",
-    ["plain", "", "two words", 'a "q" b', "back\\slash", 'end\\', '"', "tab\there", "ünïcødé", "x,y,z"],
+    ["plain", "", "two words", 'a "q" b', "back\\slash", "end\\", '"', "tab\there", "ünïcødé", "x,y,z"],
 )
 def test_quote_round_trips_through_asterisk_parser(value: str) -> None:
     line = format_agi_command("SET VARIABLE", "X", value)

@@ -180,7 +180,7 @@ def parse_agi_environment(lines: Iterable[str | bytes]) -> AGIEnvironment:
     for key, value in raw.items():
         if key.startswith("agi_arg_"):
             try:
-                numbered.append((int(key[len("agi_arg_"):]), value))
+                numbered.append((int(key[len("agi_arg_") :]), value))
             except ValueError:
                 continue
     env.args = [value for _, value in sorted(numbered)]
@@ -269,7 +269,7 @@ def _parse_payload(resp: AGIResponse, payload: str, line: str) -> None:
         if end < 0:
             raise AGIProtocolError("unbalanced '(' in reply", line)
         resp.data = rest[1:end]
-        rest = rest[end + 1:].strip()
+        rest = rest[end + 1 :].strip()
     words: list[str] = []
     for token in rest.split():
         key, eq, value = token.partition("=")

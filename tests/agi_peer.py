@@ -193,6 +193,10 @@ class AGIPeer:
     args: Sequence[str] = ()
     header_overrides: dict[str, str] | None = None
     header: bytes | None = None  # raw header bytes (e.g. truncated), overrides the fields above
+    # When the script is exhausted, answer further commands with this instead of failing
+    # (e.g. ``plausible_reply`` to drive a real IVR flow in a bench).
+    auto_reply: Callable[[str], str | Sequence[str]] | None = None
+    max_commands: int = 1000  # guard against a handler looping forever
     close_after_header: bool = False
     # How long to wait for the next command / for the server to close at the end.
     io_timeout: float = 10.0
@@ -272,9 +276,17 @@ class AGIPeer:
                     self.errors.append(f"server closed with {len(steps)} step(s) left: {steps[0].expect!r}")
                 return
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if len(self.transcript) >= self.max_commands:
+                self.errors.append(f"more than {self.max_commands} commands; last {line!r}")
+                return
             if not steps:
-                if self.dead:
-                    reply = dead_channel_reply(line)
+                if self.dead or self.auto_reply is not None:
+                    reply = dead_channel_reply(line) if self.dead else self.auto_reply(line)  # type: ignore[misc]
+                    if not isinstance(reply, str):
+                        reply = "\n".join(reply)
+                    if not self.dead and _command_words(line).startswith("HANGUP"):
+                        reply += "\nHANGUP"  # Asterisk notices its own hangup before the next command
+                        self.dead = True
                     await self._write_lines(writer, [reply])
                     self.transcript.append((line, reply))
                     self.times.append((received, time.perf_counter()))
@@ -314,6 +326,26 @@ class AGIPeer:
             await self._write_lines(writer, out)
             self.transcript.append((line, "\n".join(reply_lines)))
             self.times.append((received, time.perf_counter()))
+
+
+def plausible_reply(line: str) -> str:
+    """A believable live-channel answer to any command (for unscripted/bench peers)."""
+    words = _command_words(line)
+    if words.startswith("STREAM FILE") or words.startswith("CONTROL STREAM"):
+        return "200 result=0 endpos=8000"
+    if words.startswith("GET DATA"):
+        return "200 result=1"
+    if words.startswith("WAIT FOR DIGIT"):
+        return "200 result=49"
+    if words.startswith(("GET VARIABLE", "GET FULL VARIABLE")):
+        return "200 result=0"
+    if words.startswith(("SET VARIABLE", "VERBOSE", "HANGUP")):
+        return "200 result=1"
+    if words.startswith("CHANNEL STATUS"):
+        return "200 result=6"
+    if words.startswith("RECORD FILE"):
+        return "200 result=0 (timeout) endpos=16000"
+    return "200 result=0"
 
 
 async def run_peers_async(host: str, port: int, peers: Sequence[AGIPeer]) -> list[AGIPeer]:

@@ -55,6 +55,8 @@ def database_url(database_template: str, tmp_path) -> Iterator[str]:  # noqa: AN
         engine = create_engine(database_template)
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
+            # A test that leaks an open transaction should fail loudly, not hang the run.
+            conn.execute(text("SET lock_timeout = '20s'"))
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1"))
         engine.dispose()

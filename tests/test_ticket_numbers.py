@@ -38,7 +38,8 @@ def test_numbers_unique_under_concurrency(session_factory, demo, now):
         th.join()
     assert not errors
     assert len(numbers) == 160 and len(set(numbers)) == 160
-    stored = [n for (n,) in session_factory().execute(select(Ticket.number))]
+    with session_factory() as s:
+        stored = [n for (n,) in s.execute(select(Ticket.number))]
     assert sorted(stored) == sorted(numbers)
 
 

@@ -13,6 +13,9 @@ from .db import make_engine, make_session_factory
 
 
 def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa: ANN001
+    from .wiring import load_services
+
+    load_services()
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SETTINGS"] = settings

@@ -194,6 +194,15 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
     serve(app, host=host, port=port, threads=threads, ident="hotline")
 
 
+@cli.command("worker")
+@pass_ctx
+def worker(ctx: Context) -> None:
+    """Run the scheduler ticker only: timers, outbox, periodic jobs (run as many as you like)."""
+    from .scheduler import Ticker
+
+    Ticker(ctx.settings, ctx.engine).run_forever()
+
+
 @cli.command("serve")
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)

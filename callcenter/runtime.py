@@ -1,4 +1,4 @@
-"""Background parts of `callcenter serve`: the FastAGI server and the scheduler ticker."""
+"""Background parts of `callcenter serve`: the scheduler ticker and the FastAGI server."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
-# Each entry starts one background service and returns its stop function.
-STARTERS: list[Callable[[Settings, Engine], Callable[[], None]]] = []
 
+def start_background_services(settings: Settings, engine: Engine, *, agi: bool = True,
+                              scheduler: bool = True) -> Callable[[], None]:
+    stops: list[Callable[[], None]] = []
+    if scheduler:
+        from .scheduler import Ticker
 
-def start_background_services(settings: Settings, engine: Engine) -> Callable[[], None]:
-    stops = [start(settings, engine) for start in STARTERS]
+        stops.append(Ticker(settings, engine).start_background())
+    if agi:
+        from webhooks.fastagi import start_agi_in_thread
+
+        stops.append(start_agi_in_thread(settings, engine))
 
     def stop_all() -> None:
         for stop in reversed(stops):

@@ -2,6 +2,7 @@
 
 from .base import Base, UTCDateTime, utcnow
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
+from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
 from .staff import ApiToken, Role, StaffUser
 from .ticket import (
     CATEGORIES_NEEDING_APPROVAL,
@@ -25,6 +26,7 @@ from .ticket import (
 __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
+    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
     "ApiToken", "Role", "StaffUser",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",

@@ -1,0 +1,32 @@
+"""Outbound providers behind one small interface (see base.Provider)."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import PermanentError, Provider, SendResult, TemporaryError
+
+
+def providers_for(settings: Settings) -> dict[str, Provider]:
+    """Twilio when credentials are set, SMTP when a URL is set, otherwise the console provider."""
+    from .console import ConsoleProvider
+    from .download import DownloadProvider
+
+    providers: dict[str, Provider] = {}
+    if settings.twilio_enabled:
+        from .twilio import TwilioProvider
+
+        twilio = TwilioProvider(settings)
+        providers["sms"] = providers["voice"] = twilio
+    else:
+        providers["sms"] = providers["voice"] = ConsoleProvider()
+    if settings.smtp_url:
+        from .smtp import SmtpProvider
+
+        providers["email"] = SmtpProvider(settings)
+    else:
+        providers["email"] = ConsoleProvider()
+    providers["download"] = DownloadProvider(settings)
+    return providers
+
+
+__all__ = ["PermanentError", "Provider", "SendResult", "TemporaryError", "providers_for"]

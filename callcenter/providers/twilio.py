@@ -1,0 +1,97 @@
+"""Twilio REST: SMS and outbound voice calls, through the official client.
+
+CALLCENTER_TWILIO_API_URL swaps the host of every request, so staging and the tests can point
+the client at a local fake Twilio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from ..config import Settings
+from .base import PermanentError, SendResult, TemporaryError
+
+DEFAULT_API = "https://api.twilio.com"
+
+
+class RedirectingHttpClient(TwilioHttpClient):
+    """Sends every request to another base URL (a local fake or a proxy), keeping path and query."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+        if urlsplit(self.base_url).hostname in {"127.0.0.1", "localhost", "::1"}:
+            self.session.trust_env = False  # loopback must not go through a proxy
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # noqa: ANN201
+        parts = urlsplit(url)
+        target = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        return super().request(method, target, *args, **kwargs)
+
+
+def make_client(settings: Settings) -> Client:
+    http_client = None
+    if settings.twilio_api_url and settings.twilio_api_url.rstrip("/") != DEFAULT_API:
+        http_client = RedirectingHttpClient(settings.twilio_api_url)
+    else:
+        http_client = TwilioHttpClient(timeout=10.0)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+
+
+# Twilio error codes that no retry can fix (invalid or unreachable number, blocked, opted out).
+PERMANENT_CODES = {21211, 21214, 21217, 21401, 21407, 21408, 21421, 21601, 21602, 21603, 21604, 21610,
+                   21612, 21614, 21215, 21216, 13223, 13224}
+
+
+class TwilioProvider:
+    name = "twilio"
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+
+    def send(self, message: Any) -> SendResult:
+        p = message.payload
+        try:
+            if message.channel == "sms":
+                kwargs = {"to": message.destination, "from_": p.get("from") or self.settings.twilio_from_number,
+                          "body": p["body"]}
+                if p.get("status_callback"):
+                    kwargs["status_callback"] = p["status_callback"]
+                if p.get("validity_period"):
+                    kwargs["validity_period"] = int(p["validity_period"])
+                sent = self.client.messages.create(**kwargs)
+            elif message.channel == "voice":
+                kwargs = {"to": message.destination, "from_": p.get("from") or self.settings.twilio_from_number,
+                          "url": p["url"], "method": "POST"}
+                if p.get("status_callback"):
+                    kwargs["status_callback"] = p["status_callback"]
+                    kwargs["status_callback_event"] = p.get("status_callback_events") or [
+                        "initiated", "ringing", "answered", "completed"]
+                    kwargs["status_callback_method"] = "POST"
+                if p.get("machine_detection"):
+                    kwargs["machine_detection"] = p["machine_detection"]
+                if p.get("timeout"):
+                    kwargs["timeout"] = int(p["timeout"])
+                if p.get("record"):
+                    kwargs["record"] = True
+                    if p.get("recording_status_callback"):
+                        kwargs["recording_status_callback"] = p["recording_status_callback"]
+                sent = self.client.calls.create(**kwargs)
+            else:
+                raise PermanentError(f"twilio cannot send {message.channel}")
+        except TwilioRestException as exc:
+            code = str(exc.code) if exc.code else None
+            if exc.status in (429,) or exc.status >= 500:
+                raise TemporaryError(f"Twilio {exc.status}: {exc.msg}", code) from exc
+            if exc.code in PERMANENT_CODES or 400 <= exc.status < 500:
+                raise PermanentError(f"Twilio {exc.status} ({exc.code}): {exc.msg}", code) from exc
+            raise TemporaryError(f"Twilio {exc.status}: {exc.msg}", code) from exc
+        except (OSError, ConnectionError) as exc:
+            raise TemporaryError(f"cannot reach Twilio: {exc}") from exc
+        return SendResult(ref=sent.sid, status=getattr(sent, "status", None))

@@ -1,0 +1,116 @@
+"""The ticker: APScheduler only says "now"; the work and its state live in the database.
+
+Each tick fires due timers, drains the outbox and runs the periodic jobs that services register
+(SLA warnings, IMAP polling, recording retention). Safe to run in any number of processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import outbox, timers
+from .config import Settings
+from .db import make_session_factory
+from .providers import Provider, providers_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    seconds: float
+    run: Callable[[sessionmaker[Session], Settings, datetime], None]
+
+
+PERIODIC: list[PeriodicJob] = []
+
+
+def periodic(name: str, seconds: float) -> Callable:
+    """Register a job to run every `seconds` in every worker (it must be safe to run concurrently)."""
+    def decorator(fn: Callable) -> Callable:
+        PERIODIC[:] = [j for j in PERIODIC if j.name != name]
+        PERIODIC.append(PeriodicJob(name, seconds, fn))
+        return fn
+
+    return decorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ticker:
+    def __init__(self, settings: Settings, engine: Engine, *, providers: dict[str, Provider] | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        from .wiring import load_services
+
+        load_services()
+        self.settings = settings
+        self.factory = make_session_factory(engine)
+        self.providers = providers if providers is not None else providers_for(settings)
+        self.clock = clock
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._scheduler: BackgroundScheduler | BlockingScheduler | None = None
+
+    def fire_timers(self) -> int:
+        return timers.fire_due(self.factory, self.clock(), self.worker_id)
+
+    def drain_outbox(self) -> int:
+        return outbox.drain(self.factory, self.providers, self.clock)
+
+    def run_periodic(self, job: PeriodicJob) -> None:
+        job.run(self.factory, self.settings, self.clock())
+
+    def tick(self) -> None:
+        """Everything once, in order (the tests' deterministic engine cycle)."""
+        self.fire_timers()
+        for job in PERIODIC:
+            self.run_periodic(job)
+        self.fire_timers()
+        while self.drain_outbox():
+            pass
+
+    def _guarded(self, fn: Callable, *args: object) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # a failing tick must not stop the scheduler
+                log.exception("scheduler job failed")
+
+        return run
+
+    def _configure(self, scheduler: BackgroundScheduler | BlockingScheduler) -> None:
+        scheduler.add_job(self._guarded(self.fire_timers), "interval", seconds=2, id="timers")
+        scheduler.add_job(self._guarded(self.drain_outbox), "interval", seconds=2, id="outbox")
+        for job in PERIODIC:
+            scheduler.add_job(self._guarded(self.run_periodic, job), "interval", seconds=job.seconds, id=job.name)
+
+    def start_background(self) -> Callable[[], None]:
+        scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+        self._configure(scheduler)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler running in the background (%s)", self.worker_id)
+        return lambda: scheduler.shutdown(wait=False)
+
+    def run_forever(self) -> None:
+        scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+        self._configure(scheduler)
+        self._scheduler = scheduler
+        log.info("worker %s ticking", self.worker_id)
+        scheduler.start()
+
+
+# Tick jobs may not overlap or pile up after a pause; a late tick still runs.
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}

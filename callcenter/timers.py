@@ -1,0 +1,91 @@
+"""Durable timers: rows with a due time, fired exactly once by whichever worker claims them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import session_scope
+from .models import Timer
+
+log = logging.getLogger(__name__)
+
+TimerHandler = Callable[[Session, Timer, datetime], None]
+_handlers: dict[str, TimerHandler] = {}
+RETRY_AFTER_ERROR = timedelta(seconds=60)
+
+
+def register(kind: str, handler: TimerHandler) -> None:
+    _handlers[kind] = handler
+
+
+def schedule(session: Session, *, key: str, kind: str, due_at: datetime, now: datetime,
+             payload: dict | None = None) -> Timer:
+    """Create the timer once; scheduling the same key again returns the existing row."""
+    existing = session.scalar(select(Timer).where(Timer.key == key))
+    if existing is not None:
+        return existing
+    timer = Timer(key=key, kind=kind, due_at=due_at, payload=payload or {}, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(timer)
+    except IntegrityError:
+        return session.scalar(select(Timer).where(Timer.key == key))
+    return timer
+
+
+def cancel(session: Session, key: str, now: datetime) -> bool:
+    result = session.execute(update(Timer).where(Timer.key == key, Timer.fired_at.is_(None),
+                                                 Timer.cancelled_at.is_(None)).values(cancelled_at=now))
+    return result.rowcount == 1
+
+
+def cancel_prefix(session: Session, prefix: str, now: datetime) -> int:
+    result = session.execute(update(Timer).where(Timer.key.like(f"{prefix}%"), Timer.fired_at.is_(None),
+                                                 Timer.cancelled_at.is_(None)).values(cancelled_at=now))
+    return result.rowcount
+
+
+def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worker", limit: int = 50) -> int:
+    """Fire due timers. Each firing is one transaction: claim, handler's writes, commit together."""
+    with session_scope(factory) as session:
+        due = list(session.scalars(
+            select(Timer.id).where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+            .order_by(Timer.due_at, Timer.id).limit(limit)
+        ))
+    fired = 0
+    for timer_id in due:
+        try:
+            with session_scope(factory) as session:
+                claimed = session.execute(
+                    update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
+                    .values(fired_at=now, fired_by=worker)
+                ).rowcount
+                if claimed != 1:
+                    continue  # another worker won, or it was cancelled meanwhile
+                timer = session.get(Timer, timer_id)
+                handler = _handlers.get(timer.kind)
+                if handler is None:
+                    timer.error = f"no handler for timer kind {timer.kind!r}"
+                    log.error(timer.error)
+                else:
+                    handler(session, timer, now)
+                fired += 1
+        except Exception as exc:
+            # The claim rolled back with the handler's writes; try again a little later.
+            log.exception("timer %s failed", timer_id)
+            with session_scope(factory) as session:
+                session.execute(update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))
+                                .values(due_at=now + RETRY_AFTER_ERROR, error=f"{type(exc).__name__}: {exc}"[:2000]))
+    return fired
+
+
+def overdue(session: Session, now: datetime, grace: timedelta = timedelta(minutes=2)) -> list[Timer]:
+    """Timers that should have fired by now: a sign that no worker is running."""
+    return list(session.scalars(select(Timer).where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None),
+                                                    Timer.due_at < now - grace)))

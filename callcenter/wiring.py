@@ -1,0 +1,15 @@
+"""Imports the services that register timer handlers, outbox hooks, periodic jobs and domain-event
+subscribers, so every process (web, agi, worker) reacts the same way."""
+
+from __future__ import annotations
+
+import importlib
+
+SERVICE_MODULES = [
+    "callcenter.sla_jobs",
+]
+
+
+def load_services() -> None:
+    for name in SERVICE_MODULES:
+        importlib.import_module(name)

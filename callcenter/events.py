@@ -65,3 +65,26 @@ def unsubscribe(event_type: type, handler: Handler) -> None:
 def publish(session: Session, event: object) -> None:
     for handler in list(_handlers[type(event)]):
         handler(session, event)
+
+
+@dataclass(frozen=True)
+class CriticalFaultReported:
+    """A critical fault arrived (phone or otherwise); paging decides whether the contract calls for a page
+    (24/7 standby out of hours, or always when the contract says so)."""
+
+    ticket_id: int
+    company_id: int | None
+    call_id: int | None
+    out_of_hours: bool
+    now: datetime
+
+
+@dataclass(frozen=True)
+class HotlineUnanswered:
+    """A queued caller waited the contract's no-answer threshold and no agent took the call."""
+
+    call_id: int
+    ticket_id: int | None
+    company_id: int | None
+    waited_seconds: int
+    now: datetime

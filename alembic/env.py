@@ -2,9 +2,9 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy import pool
 
+from alembic import context
 from callcenter.config import load_settings
 from callcenter.db import make_engine
 from callcenter.models import Base

@@ -3,13 +3,13 @@
 import threading
 from datetime import timedelta
 
+from fake_twilio import FakeTwilio
 from sqlalchemy import func, select
 
 from callcenter import outbox, timers
 from callcenter.models import OutboxAttempt, OutboxMessage, OutboxState, Timer
 from callcenter.providers import PermanentError, SendResult, TemporaryError
 from callcenter.providers.twilio import TwilioProvider
-from fake_twilio import FakeTwilio
 
 
 class ScriptedProvider:

@@ -3,11 +3,11 @@
 import threading
 
 import pytest
+from conftest import is_postgres
 from sqlalchemy import select
 
 from callcenter import tickets as svc
 from callcenter.models import Ticket
-from conftest import is_postgres
 
 
 def test_numbers_unique_under_concurrency(session_factory, demo, now):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask import Blueprint, abort, g, jsonify, request
 from pydantic import BaseModel, ValidationError

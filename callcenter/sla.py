@@ -61,8 +61,12 @@ def status_pauses(session: Session, ticket: Ticket, since: datetime) -> list[tup
     return [p for p in pauses_from_history(transitions, PAUSED_STATUSES) if p[1] is None or p[1] > since]
 
 
-def refresh_ticket_sla(session: Session, ticket: Ticket, now: datetime) -> None:
-    """Recompute the response deadline from the contract, category and status history."""
+def refresh_ticket_sla(session: Session, ticket: Ticket, now: datetime,
+                       pauses: list[tuple[datetime, datetime | None]] | None = None) -> None:
+    """Recompute the response deadline from the contract, category and status history.
+
+    `pauses` may be given when the caller knows them (a new ticket has none), saving a query.
+    """
     contract = ticket.contract
     if contract is None or ticket.sla_started_at is None:
         ticket.sla_response_minutes = ticket.sla_clock = ticket.response_due_at = None
@@ -78,8 +82,9 @@ def refresh_ticket_sla(session: Session, ticket: Ticket, now: datetime) -> None:
     if ticket.responded_at is not None:
         ticket.sla_paused = False
         return
-    session.flush()
-    pauses = status_pauses(session, ticket, ticket.sla_started_at)
+    if pauses is None:
+        session.flush()
+        pauses = status_pauses(session, ticket, ticket.sla_started_at)
     due = add_working_time(ticket.sla_started_at, target.duration, clock_calendar(contract, target.clock), pauses)
     ticket.sla_paused = due is None
     ticket.response_due_at = due

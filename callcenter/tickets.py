@@ -106,12 +106,14 @@ def allocate_number(session: Session, start: int) -> int:
 
 
 def _record(session: Session, ticket: Ticket, kind: str, actor: Actor, now: datetime,
-            changes: dict | None = None, body: str | None = None, public: bool = True) -> TicketEvent:
+            changes: dict | None = None, body: str | None = None, public: bool = True,
+            flush: bool = True) -> TicketEvent:
     event = TicketEvent(ticket=ticket, at=now, kind=kind, actor_kind=actor.kind, actor_id=actor.id,
                         actor_name=actor.name, changes=changes or {}, body=body, public=public)
     session.add(event)
     ticket.updated_at = now
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 
@@ -204,8 +206,8 @@ def create_ticket(session: Session, new: NewTicket, *, actor: Actor = SYSTEM, no
     _record(session, ticket, "created", actor, now, changes={
         "status": [None, Status.NEW], "category": [None, ticket.category], "priority": [None, priority],
         "channel": [None, ticket.channel], "level": [None, ticket.level],
-    }, body=new.extra_event_body or ticket.description)
-    refresh_ticket_sla(session, ticket, now)
+    }, body=new.extra_event_body or ticket.description, flush=False)
+    refresh_ticket_sla(session, ticket, now, pauses=[])
     events.publish(session, events.TicketCreated(ticket.id, now))
     if ticket.category in CATEGORIES_NEEDING_APPROVAL:
         approver = authorised_contact(session, ticket.company_id)

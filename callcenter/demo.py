@@ -4,11 +4,12 @@ contract: README examples and outside tests use them, so keep them stable."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
-from .auth import set_password
 from .models import Asset, ClockKind, Company, Contact, Contract, Package, Role, SlaTarget, StaffUser
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -85,6 +86,12 @@ STAFF = [
 DEMO_PASSWORD = "demo"
 
 
+@lru_cache(maxsize=1)
+def _demo_password_hash() -> str:
+    # Hashing is deliberately slow; the demo accounts can share one salted hash of the same password.
+    return generate_password_hash(DEMO_PASSWORD)
+
+
 def seed_demo(session: Session, now: datetime) -> dict[str, int]:
     """Insert the demo companies, contacts, assets and staff; running it again changes nothing."""
     created = {"companies": 0, "staff": 0}
@@ -105,8 +112,7 @@ def seed_demo(session: Session, now: datetime) -> dict[str, int]:
     for spec in STAFF:
         if session.scalar(select(StaffUser).where(StaffUser.username == spec["username"])):
             continue
-        user = StaffUser(created_at=now, **spec)
-        set_password(user, DEMO_PASSWORD)
+        user = StaffUser(created_at=now, password_hash=_demo_password_hash(), **spec)
         session.add(user)
         created["staff"] += 1
     session.flush()

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -463,6 +464,10 @@ def test_peer_closes_socket_mid_command(agi_server) -> None:
     peer = AGIPeer([expect("ANSWER"), close_on(re.compile("^GET DATA"))])
     run_peers(host, port, [peer])
     peer.assert_ok(server_closed=False)
+    # The peer is gone before the server has read the EOF: wait for the handler to see it.
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert seen == [True]
     peer2 = AGIPeer(demo_script())
     state["handler"] = demo_handler

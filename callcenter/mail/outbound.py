@@ -78,10 +78,11 @@ def rate_limited(session: Session, address: str, subject: str, now: datetime) ->
 
 
 def queue_mail(session: Session, settings: Settings, ticket: Ticket, *, kind: str, key: str, to: str,
-               subject: str, body: str, now: datetime, auto_reply: bool = False) -> OutboundMail | None:
+               subject: str, body: str, now: datetime, auto_reply: bool = False,
+               in_reply_to: str | None = None) -> OutboundMail | None:
     """One outbox row with our threading headers, and its Message-ID remembered for replies."""
     message_id = make_message_id(settings, ticket.number)
-    last_in = session.scalar(select(InboundMail.message_id).where(
+    last_in = in_reply_to or session.scalar(select(InboundMail.message_id).where(
         InboundMail.ticket_id == ticket.id, InboundMail.status != InboundStatus.QUARANTINED,
         ~InboundMail.message_id.startswith("raw-sha256:")).order_by(InboundMail.id.desc()).limit(1))
     previous = list(session.scalars(select(OutboundMail.message_id).where(OutboundMail.ticket_id == ticket.id)
@@ -115,6 +116,13 @@ def _due(ticket: Ticket, lang: str) -> str:
     return f"{ticket.response_due_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
+def _replying_to(ctx) -> str | None:  # noqa: ANN001
+    # The mail being ingested has no ticket yet while the ticket is created.
+    if ctx is None or ctx.inbound.message_id.startswith("raw-sha256:"):
+        return None
+    return ctx.inbound.message_id
+
+
 def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
     ticket = session.get(Ticket, event.ticket_id)
     if ticket is None or not ticket.reporter_email:
@@ -134,7 +142,8 @@ def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
                   due=_due(ticket, lang))
     queue_mail(session, settings, ticket, kind="auto_reply", key=f"mail:auto-reply:{ticket.id}",
                to=ticket.reporter_email, subject=templates.text(lang, "auto_subject", **values),
-               body=templates.text(lang, "auto_body", **values), now=event.now, auto_reply=True)
+               body=templates.text(lang, "auto_body", **values), now=event.now, auto_reply=True,
+               in_reply_to=_replying_to(ctx))
 
 
 def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:

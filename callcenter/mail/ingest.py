@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import tickets
@@ -106,12 +105,10 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
                           received_at=now, status=InboundStatus.THREADED, from_address=mail.from_address[:254],
                           subject=mail.subject[:1000], raw=raw, size=len(raw),
                           auto_reply_suppressed=auto_reply_suppression(settings, mail))
-    try:
-        with session.begin_nested():
-            session.add(inbound)
-    except IntegrityError:
-        # Another delivery of the same message committed a moment ago.
-        return IngestResult("duplicate", reason="already ingested")
+    # No savepoint here: pysqlite would commit on its release. A concurrent twin delivery fails the
+    # unique key at flush or commit; the caller rolls back and the retry sees a duplicate.
+    session.add(inbound)
+    session.flush()
 
     ctx = MailContext(inbound, inbound.auto_reply_suppressed)
     session.info[CONTEXT_KEY] = ctx
@@ -163,11 +160,8 @@ def _quarantine(session: Session, raw: bytes, key: str, reason: str, *, mailbox:
                       from_address=sender.group(1).strip()[:254] if sender else None,
                       subject=subject.group(1).strip()[:1000] if subject else None, raw=raw, size=len(raw),
                       auto_reply_suppressed="quarantined")
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return IngestResult("duplicate", reason="already ingested")
+    session.add(row)
+    session.flush()
     return IngestResult("quarantined", row.id, None, reason)
 
 

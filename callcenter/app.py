@@ -24,6 +24,8 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     engine = engine or make_engine(settings.database_url)
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
+    # Services that need the process settings (mail threading ids) read them from session.info.
+    app.extensions["session_factory"].configure(info={"settings": settings})
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
@@ -45,6 +47,9 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.api import api
 
     app.register_blueprint(api)
+    from .web.mail_api import mail_api
+
+    app.register_blueprint(mail_api)
     return app
 
 

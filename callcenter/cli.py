@@ -26,7 +26,9 @@ class Context:
         return self._engine
 
     def session(self):  # noqa: ANN201
-        return session_scope(make_session_factory(self.engine))
+        factory = make_session_factory(self.engine)
+        factory.configure(info={"settings": self.settings})
+        return session_scope(factory)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -175,6 +177,112 @@ def sla_due(ctx: Context, company: str, category: str, at: str) -> None:
         if due is None:
             raise click.ClickException(f"the contract has no response target for {category!r}")
         click.echo(due.astimezone(ZoneInfo(contract.timezone)).isoformat())
+
+
+EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
+
+
+@cli.command("mail-ingest")
+@click.option("--mailbox", default=None, help="mailbox it was delivered to (default: CALLCENTER_MAIL_FROM)")
+@pass_ctx
+def mail_ingest(ctx: Context, mailbox: str | None) -> None:
+    """Ingest one RFC 822 message from stdin (for an MTA pipe). Exit 0 stored or duplicate, 75 retry later."""
+    raw = sys.stdin.buffer.read()
+    try:
+        from .mail.ingest import ingest
+        from .wiring import load_services
+
+        load_services()
+        with ctx.session() as session:
+            ingest(session, raw, settings=ctx.settings, now=now_utc(), mailbox=mailbox, source="pipe")
+    except Exception as exc:  # anything unexpected: roll back, let the MTA retry, keep stdout quiet
+        log.error("mail-ingest failed, the MTA will retry: %s: %s", type(exc).__name__, exc)
+        sys.exit(EX_TEMPFAIL)
+
+
+@cli.command("mail-listen")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@pass_ctx
+def mail_listen(ctx: Context, host: str | None, port: int | None) -> None:
+    """Receive mail for the central mailbox over SMTP (small installations without an MTA pipe)."""
+    import time
+
+    from .mail.smtp_listener import make_controller
+    from .wiring import load_services
+
+    load_services()
+    controller = make_controller(make_session_factory(ctx.engine), ctx.settings, host=host, port=port)
+    controller.start()
+    log.info("SMTP listener on %s:%s for %s", controller.hostname, controller.port, ctx.settings.mail_from)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
+
+
+@cli.group("mail")
+def mail_group() -> None:
+    """E-mail channel tools."""
+
+
+@mail_group.command("imap-poll")
+@pass_ctx
+def mail_imap_poll(ctx: Context) -> None:
+    """Poll the IMAP mailbox once (the worker does this every minute)."""
+    from .mail.imap import poll_mailbox
+    from .wiring import load_services
+
+    if not ctx.settings.imap_url:
+        raise click.ClickException("CALLCENTER_IMAP_URL is not set")
+    load_services()
+    factory = make_session_factory(ctx.engine)
+    factory.configure(info={"settings": ctx.settings})
+    r = poll_mailbox(factory, ctx.settings, now_utc())
+    click.echo(f"fetched {r.fetched}: {r.ingested} ingested, {r.duplicates} duplicates, "
+               f"{r.quarantined} quarantined, {r.failed} failed")
+
+
+@mail_group.group("quarantine")
+def mail_quarantine() -> None:
+    """Mail that could not be parsed."""
+
+
+@mail_quarantine.command("list")
+@pass_ctx
+def mail_quarantine_list(ctx: Context) -> None:
+    """List quarantined mail, newest first."""
+    from sqlalchemy import select
+
+    from .models import InboundMail, InboundStatus
+
+    with ctx.session() as session:
+        rows = session.scalars(select(InboundMail).where(InboundMail.status == InboundStatus.QUARANTINED)
+                               .order_by(InboundMail.id.desc()))
+        for r in rows:
+            click.echo(f"{r.id}\t{r.received_at:%Y-%m-%d %H:%M}\t{r.from_address or '-'}\t{r.subject or '-'}\t"
+                       f"{r.reason}")
+
+
+@mail_quarantine.command("show")
+@click.argument("inbound_id", type=int)
+@click.option("--raw", is_flag=True, help="write the raw message bytes to stdout")
+@pass_ctx
+def mail_quarantine_show(ctx: Context, inbound_id: int, raw: bool) -> None:
+    """Show one quarantined mail (or its raw bytes, e.g. to re-feed it to mail-ingest after a fix)."""
+    from .models import InboundMail
+
+    with ctx.session() as session:
+        r = session.get(InboundMail, inbound_id)
+        if r is None:
+            raise click.ClickException(f"no inbound mail {inbound_id}")
+        if raw:
+            sys.stdout.buffer.write(r.raw)
+            return
+        click.echo(f"id: {r.id}\nstatus: {r.status}\nreason: {r.reason}\nreceived: {r.received_at.isoformat()}\n"
+                   f"mailbox: {r.mailbox}\nfrom: {r.from_address}\nsubject: {r.subject}\n"
+                   f"message-id: {r.message_id}\nsize: {r.size} bytes")
 
 
 @cli.command("web")

@@ -30,6 +30,12 @@ ENVIRONMENT = {
     "smtp_url": ("mail", "smtp_url", "CALLCENTER_SMTP_URL"),
     "mail_from": ("mail", "from_address", "CALLCENTER_MAIL_FROM"),
     "imap_url": ("mail", "imap_url", "CALLCENTER_IMAP_URL"),
+    "mail_secret": ("mail", "secret", "CALLCENTER_MAIL_SECRET"),
+    "mail_closed_reply": ("mail", "closed_reply", "CALLCENTER_MAIL_CLOSED_REPLY"),
+    "mail_max_message_bytes": ("mail", "max_message_bytes", "CALLCENTER_MAIL_MAX_MESSAGE_BYTES"),
+    "mail_max_attachment_bytes": ("mail", "max_attachment_bytes", "CALLCENTER_MAIL_MAX_ATTACHMENT_BYTES"),
+    "mail_listen_host": ("mail", "listen_host", "CALLCENTER_MAIL_LISTEN_HOST"),
+    "mail_listen_port": ("mail", "listen_port", "CALLCENTER_MAIL_LISTEN_PORT"),
     "recordings_dir": ("recordings", "dir", "CALLCENTER_RECORDINGS_DIR"),
     "ticket_number_start": ("tickets", "number_start", "CALLCENTER_TICKET_NUMBER_START"),
     "emergency_number": ("hotline", "emergency_number", "CALLCENTER_EMERGENCY_NUMBER"),
@@ -54,6 +60,12 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "helpdesk@hotline.example"
     imap_url: str = ""
+    mail_secret: str = ""
+    mail_closed_reply: str = "new"
+    mail_max_message_bytes: int = 25 * 1024 * 1024
+    mail_max_attachment_bytes: int = 10 * 1024 * 1024
+    mail_listen_host: str = "127.0.0.1"
+    mail_listen_port: int = 2525
     recordings_dir: str = "var/recordings"
     ticket_number_start: int = 15000
     emergency_number: str = ""

@@ -2,6 +2,7 @@
 
 from .base import Base, UTCDateTime, utcnow
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
+from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
 from .staff import ApiToken, Role, StaffUser
 from .ticket import (
@@ -26,6 +27,7 @@ from .ticket import (
 __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
+    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
     "ApiToken", "Role", "StaffUser",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",

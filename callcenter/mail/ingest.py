@@ -1,0 +1,257 @@
+"""The one ingestion service behind every intake path (MTA pipe, IMAP polling, SMTP listener).
+
+ingest() works inside the caller's transaction: the inbound row, the ticket or its new event, the
+attachments and the auto-reply's outbox row commit together or not at all (reference Part B.6).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import tickets
+from ..config import Settings
+from ..customers import identify_sender
+from ..models import (
+    ApprovalStatus,
+    Category,
+    Channel,
+    Contact,
+    InboundMail,
+    InboundStatus,
+    MailAttachment,
+    Status,
+    Ticket,
+)
+from .parse import MailParseError, ParsedMail, parse_message, raw_key, sniff_message_id
+from .threading import auto_reply_suppression, find_ticket, id_hash, strip_prefixes
+
+CONTEXT_KEY = "mail_context"
+
+
+@dataclass
+class MailContext:
+    """What the outbound subscribers need to know about the mail being ingested (in session.info)."""
+
+    inbound: InboundMail
+    suppress: str | None
+
+
+@dataclass
+class IngestResult:
+    outcome: str  # new_ticket, threaded, quarantined, duplicate
+    inbound_id: int | None = None
+    ticket_number: int | None = None
+    reason: str | None = None
+
+
+# Written special requests, recognised in the subject or the first lines (hu, el, en, de).
+CATEGORY_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    (Category.PERMISSION_CHANGE, ("permission", "access right", "jogosultság", "hozzáférés", "δικαιώματ",
+                                  "πρόσβαση", "berechtigung")),
+    (Category.DEVICE_ORDER, ("device order", "order a ", "eszközrendelés", "eszköz rendelés", "megrendel",
+                             "παραγγελία", "παραγγελ", "bestellung")),
+    (Category.COMPLAINT, ("complaint", "panasz", "reklamáció", "παράπονο", "beschwerde")),
+    (Category.QUOTE, ("quote", "quotation", "árajánlat", "προσφορά", "angebot")),
+]
+
+APPROVE_WORDS = ("approve", "approved", "i approve", "jóváhagyom", "jóváhagyva", "engedélyezem", "εγκρίνω",
+                 "εγκρίνεται", "genehmigt")
+DENY_WORDS = ("deny", "denied", "reject", "rejected", "elutasítom", "nem hagyom jóvá", "nem engedélyezem",
+              "απορρίπτω", "δεν εγκρίνω", "abgelehnt")
+
+
+def guess_category(subject: str, text: str) -> str:
+    haystack = (subject + "\n" + "\n".join(text.splitlines()[:5])).casefold()
+    for category, words in CATEGORY_WORDS:
+        if any(w in haystack for w in words):
+            return category
+    return Category.USER
+
+
+def approval_decision(text: str) -> bool | None:
+    """True (approve), False (deny) or None (unclear) from the first lines the person wrote."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(">")][:3]
+    head = " ".join(lines).casefold()
+    words = re.findall(r"\w+", head)
+    deny = any((w in head) if " " in w else (w in words) for w in DENY_WORDS)
+    if deny:
+        return False
+    approve = any((w in head) if " " in w else (w in words) for w in APPROVE_WORDS)
+    return True if approve else None
+
+
+def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, mailbox: str | None = None,
+           source: str = "pipe") -> IngestResult:
+    """Record one RFC 822 message: duplicate, quarantined, a new ticket or a new event on one."""
+    mailbox = (mailbox or settings.mail_from).strip().lower()
+    session.info["settings"] = settings
+    try:
+        mail = parse_message(raw, max_message_bytes=settings.mail_max_message_bytes,
+                             max_attachment_bytes=settings.mail_max_attachment_bytes)
+    except MailParseError as exc:
+        key = sniff_message_id(raw) or raw_key(raw)
+        return _quarantine(session, raw, key, str(exc), mailbox=mailbox, source=source, now=now)
+
+    key = mail.message_id or raw_key(raw)
+    if _seen(session, mailbox, key):
+        return IngestResult("duplicate", reason="already ingested")
+    identity = identify_sender(session, mail.from_address, now)
+    inbound = InboundMail(mailbox=mailbox, message_id=key[:1000], message_id_hash=id_hash(key), source=source,
+                          received_at=now, status=InboundStatus.THREADED, from_address=mail.from_address[:254],
+                          subject=mail.subject[:1000], raw=raw, size=len(raw),
+                          auto_reply_suppressed=auto_reply_suppression(settings, mail))
+    # No savepoint here: pysqlite would commit on its release. A concurrent twin delivery fails the
+    # unique key at flush or commit; the caller rolls back and the retry sees a duplicate.
+    session.add(inbound)
+    session.flush()
+
+    ctx = MailContext(inbound, inbound.auto_reply_suppressed)
+    session.info[CONTEXT_KEY] = ctx
+    try:
+        ticket, how, refused = find_ticket(session, settings, mail, identity.contact, mailbox)
+        actor = _actor(mail, identity.contact)
+        new = False
+        if ticket is not None and not ticket.is_open and ctx.suppress is None:
+            ticket, new = _closed_ticket(session, settings, ticket, mail, identity, actor, now)
+        if ticket is None:
+            ticket, new = _new_ticket(session, settings, mail, identity, actor, refused, now), True
+        if new:
+            inbound.status = InboundStatus.NEW_TICKET
+            event_id = ticket.events[0].id
+        else:
+            event = tickets.add_note(session, ticket, _event_body(mail), actor=actor, now=now, public=True,
+                                     kind="email")
+            event_id = event.id
+            if ctx.suppress is None:
+                _customer_replied(session, ticket, actor, now)
+                _maybe_decide_approval(session, ticket, mail, identity.contact, actor, now)
+        inbound.event_id = event_id
+        _store_attachments(session, inbound, mail, ticket, event_id)
+        inbound.auto_reply_suppressed = ctx.suppress
+        return _done(inbound, ticket)
+    finally:
+        session.info.pop(CONTEXT_KEY, None)
+
+
+def _done(inbound: InboundMail, ticket: Ticket) -> IngestResult:
+    inbound.ticket_id = ticket.id
+    return IngestResult(inbound.status, inbound.id, ticket.number)
+
+
+def _seen(session: Session, mailbox: str, key: str) -> bool:
+    return session.scalar(select(InboundMail.id).where(
+        InboundMail.mailbox == mailbox, InboundMail.message_id_hash == id_hash(key))) is not None
+
+
+def _quarantine(session: Session, raw: bytes, key: str, reason: str, *, mailbox: str, source: str,
+                now: datetime) -> IngestResult:
+    if _seen(session, mailbox, key):
+        return IngestResult("duplicate", reason="already ingested")
+    head = raw[:8192].decode("utf-8", "replace")
+    sender = re.search(r"^from:\s*(.*)$", head, re.IGNORECASE | re.MULTILINE)
+    subject = re.search(r"^subject:\s*(.*)$", head, re.IGNORECASE | re.MULTILINE)
+    row = InboundMail(mailbox=mailbox, message_id=key[:1000], message_id_hash=id_hash(key), source=source,
+                      received_at=now, status=InboundStatus.QUARANTINED, reason=reason[:2000],
+                      from_address=sender.group(1).strip()[:254] if sender else None,
+                      subject=subject.group(1).strip()[:1000] if subject else None, raw=raw, size=len(raw),
+                      auto_reply_suppressed="quarantined")
+    session.add(row)
+    session.flush()
+    return IngestResult("quarantined", row.id, None, reason)
+
+
+def _actor(mail: ParsedMail, contact: Contact | None) -> tickets.Actor:
+    if contact is not None:
+        return tickets.Actor.contact(contact)
+    return tickets.Actor("contact", None, (mail.from_name or mail.from_address)[:200])
+
+
+def _event_body(mail: ParsedMail) -> str:
+    who = f"{mail.from_name} <{mail.from_address}>" if mail.from_name else mail.from_address
+    body = f"From: {who}\nSubject: {mail.subject}\n\n{mail.text}"
+    return body[: tickets.MAX_TEXT]
+
+
+def _new_ticket(session: Session, settings: Settings, mail: ParsedMail, identity, actor: tickets.Actor,  # noqa: ANN001
+                refused: int | None, now: datetime) -> Ticket:
+    subject = strip_prefixes(mail.subject) or "(no subject)"
+    description = mail.text[: tickets.MAX_TEXT - 500]
+    first = _event_body(mail)
+    if refused is not None:
+        # A stranger quoting someone else's number gets their own ticket (no message injection).
+        first = f"The subject quotes #{refused}, but the sender is not on that ticket: opened as a new one.\n\n" \
+            + first
+    contact = identity.contact
+    ticket = tickets.create_ticket(session, tickets.NewTicket(
+        subject=subject[: tickets.MAX_SUBJECT], channel=Channel.EMAIL, category=guess_category(mail.subject, mail.text),
+        description=description, company_id=identity.company.id if identity.company else None,
+        reporter_contact_id=contact.id if contact else None,
+        reporter_name=None if contact else (mail.from_name or mail.from_address)[:200],
+        reporter_email=mail.from_address, extra_event_body=first[: tickets.MAX_TEXT],
+    ), actor=actor, now=now, number_start=settings.ticket_number_start)
+    inbound = session.info[CONTEXT_KEY].inbound
+    if identity.company is None:
+        inbound.triage = "triage"
+        tickets.add_note(session, ticket, f"Unknown sender {mail.from_address}: triage (identify the customer "
+                         "or pass to Sales).", actor=tickets.SYSTEM, now=now)
+    elif identity.contract is None:
+        inbound.triage = "sales"
+        tickets.add_note(session, ticket, f"{identity.company.name} has no valid contract: pass to Sales.",
+                         actor=tickets.SYSTEM, now=now)
+    return ticket
+
+
+def _closed_ticket(session: Session, settings: Settings, ticket: Ticket, mail: ParsedMail, identity,  # noqa: ANN001
+                   actor: tickets.Actor, now: datetime) -> tuple[Ticket, bool]:
+    """A reply to a resolved ticket reopens it; to a closed one, per CALLCENTER_MAIL_CLOSED_REPLY.
+
+    Returns the ticket the mail goes to and whether it is a new one."""
+    if ticket.status == Status.RESOLVED or settings.mail_closed_reply == "reopen":
+        tickets.reopen(session, ticket, actor=actor, now=now, note="The customer replied by e-mail.")
+        return ticket, False
+    follow = _new_ticket(session, settings, mail, identity, actor, None, now)
+    tickets.link_tickets(session, follow, ticket, kind="follow_up", actor=tickets.SYSTEM, now=now)
+    return follow, True
+
+
+def _customer_replied(session: Session, ticket: Ticket, actor: tickets.Actor, now: datetime) -> None:
+    """The customer answered: the SLA pause (waiting for the customer) ends."""
+    if ticket.status != Status.WAITING_CUSTOMER:
+        return
+    # Without a first response yet, going to in_progress would count the reply as our response.
+    target = Status.IN_PROGRESS if ticket.responded_at is not None else Status.ACKNOWLEDGED
+    try:
+        tickets.change_status(session, ticket, target, actor=actor, now=now, note="The customer replied by e-mail.")
+    except tickets.TicketError:
+        pass  # e.g. a pending approval: the ticket keeps its status, the mail is recorded anyway
+
+
+def _maybe_decide_approval(session: Session, ticket: Ticket, mail: ParsedMail, contact: Contact | None,
+                           actor: tickets.Actor, now: datetime) -> None:
+    if contact is None or not contact.can_authorize or contact.company_id != ticket.company_id:
+        return
+    pending = [a for a in ticket.approvals if a.status == ApprovalStatus.PENDING and a.kind != "spare_part"
+               and a.approver_contact_id in (None, contact.id)]
+    if not pending:
+        return
+    decision = approval_decision(mail.text)
+    if decision is None:
+        return
+    evidence = f"E-mail from {mail.from_address}, Message-ID <{mail.message_id or '-'}>\n\n{mail.text[:4000]}"
+    for approval in pending:
+        tickets.decide_approval(session, approval, decision, decided_by_name=contact.name, channel="email",
+                                evidence=evidence, now=now, actor=actor, decided_by_contact=contact)
+
+
+def _store_attachments(session: Session, inbound: InboundMail, mail: ParsedMail, ticket: Ticket,
+                       event_id: int) -> None:
+    for att in mail.attachments:
+        session.add(MailAttachment(inbound=inbound, ticket_id=ticket.id, event_id=event_id,
+                                   filename=att.filename, content_type=att.content_type, size=len(att.data),
+                                   sha256=att.sha256, data=None if att.rejected else att.data,
+                                   rejected=att.rejected))

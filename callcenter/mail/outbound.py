@@ -1,0 +1,216 @@
+"""Outbound mail: the automatic reply to every new ticket, a mail at every later phase, approval
+requests and decisions. Domain-event subscribers that only write outbox rows (the worker sends).
+
+Loop protection (reference Part B.4): no automatic reply to automatic mail (the ingest service
+decides and leaves the reason in the session), a per-sender rate limit in the database, and the
+headers that stop other robots answering ours.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import events, outbox
+from ..config import Settings, load_settings
+from ..models import Approval, AutoReplyCounter, Contact, InboundMail, InboundStatus, OutboundMail, Ticket
+from . import templates
+from .threading import id_hash, make_message_id, strip_prefixes, ticket_reference
+
+RATE_WINDOW = timedelta(minutes=180)
+RATE_MAX = 10
+PHASE_KINDS = {"status", "reopened", "assigned", "escalated", "de-escalated", "note", "updated"}
+
+_fallback_settings: Settings | None = None
+
+
+def settings_for(session: Session) -> Settings:
+    """The process settings travel in session.info; a bare session falls back to the environment."""
+    found = session.info.get("settings")
+    if found is not None:
+        return found
+    global _fallback_settings
+    if _fallback_settings is None:
+        _fallback_settings = load_settings()
+    return _fallback_settings
+
+
+def _context(session: Session):  # noqa: ANN202
+    from .ingest import CONTEXT_KEY
+
+    return session.info.get(CONTEXT_KEY)
+
+
+def _lang(session: Session, settings: Settings, ticket: Ticket, contact: Contact | None = None) -> str:
+    contact = contact or ticket.reporter
+    return templates.language(contact.language if contact else None, settings.default_language)
+
+
+def _name(ticket: Ticket, lang: str) -> str:
+    return ticket.reporter_name or ticket.reporter_email or {"hu": "Ügyfelünk", "el": "πελάτη"}.get(lang, "customer")
+
+
+def rate_limited(session: Session, address: str, subject: str, now: datetime) -> str | None:
+    """Count an automatic reply to `address`; the reason when it must not be sent (FreeScout's rule)."""
+    address = address.lower()[:254]
+    subject = strip_prefixes(subject)[:1000]
+    counter = session.get(AutoReplyCounter, address)
+    if counter is None:
+        try:
+            with session.begin_nested():
+                counter = AutoReplyCounter(address=address, window_started_at=now, count=0)
+                session.add(counter)
+        except IntegrityError:
+            counter = session.get(AutoReplyCounter, address)
+    if now - counter.window_started_at >= RATE_WINDOW:
+        counter.window_started_at, counter.count, counter.last_subject = now, 0, None
+    if counter.count >= RATE_MAX:
+        return f"rate limit: {RATE_MAX} automatic replies to {address} in {RATE_WINDOW}"
+    if counter.count >= 1 and counter.last_subject == subject:
+        return "rate limit: repeated subject"
+    counter.count += 1
+    counter.last_subject = subject
+    return None
+
+
+def queue_mail(session: Session, settings: Settings, ticket: Ticket, *, kind: str, key: str, to: str,
+               subject: str, body: str, now: datetime, auto_reply: bool = False,
+               in_reply_to: str | None = None) -> OutboundMail | None:
+    """One outbox row with our threading headers, and its Message-ID remembered for replies."""
+    message_id = make_message_id(settings, ticket.number)
+    last_in = in_reply_to or session.scalar(select(InboundMail.message_id).where(
+        InboundMail.ticket_id == ticket.id, InboundMail.status != InboundStatus.QUARANTINED,
+        ~InboundMail.message_id.startswith("raw-sha256:")).order_by(InboundMail.id.desc()).limit(1))
+    previous = list(session.scalars(select(OutboundMail.message_id).where(OutboundMail.ticket_id == ticket.id)
+                                    .order_by(OutboundMail.id.desc()).limit(7)))
+    refs = [ticket_reference(settings, ticket.number)] + list(reversed(previous))
+    headers = {
+        "Auto-Submitted": "auto-replied" if auto_reply else "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+        "X-Loop": settings.mail_from,
+    }
+    if last_in:
+        headers["In-Reply-To"] = f"<{last_in}>"
+        refs.append(f"<{last_in}>")
+    headers["References"] = " ".join(refs[-10:])
+    msg = outbox.enqueue(session, key=key, channel="email", destination=to, now=now, source_kind="mail",
+                         source_id=ticket.id, payload={"subject": subject, "text": body, "headers": headers,
+                                                       "message_id": message_id})
+    if msg.payload.get("message_id") != message_id:
+        return None  # already queued under this key
+    session.flush()
+    row = OutboundMail(ticket_id=ticket.id, message_id=message_id, message_id_hash=id_hash(message_id), kind=kind,
+                       to_address=to[:254], outbox_id=msg.id, created_at=now)
+    session.add(row)
+    return row
+
+
+def _due(ticket: Ticket, lang: str) -> str:
+    if ticket.response_due_at is None:
+        return templates.text(lang, "no_due")
+    zone = ticket.contract.timezone if ticket.contract else "Europe/Budapest"
+    return f"{ticket.response_due_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+
+
+def _replying_to(ctx) -> str | None:  # noqa: ANN001
+    # The mail being ingested has no ticket yet while the ticket is created.
+    if ctx is None or ctx.inbound.message_id.startswith("raw-sha256:"):
+        return None
+    return ctx.inbound.message_id
+
+
+def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
+    ticket = session.get(Ticket, event.ticket_id)
+    if ticket is None or not ticket.reporter_email:
+        return
+    settings = settings_for(session)
+    ctx = _context(session)
+    if ctx is not None and ctx.suppress is not None:
+        return
+    reason = rate_limited(session, ticket.reporter_email, ticket.subject, event.now)
+    if reason is not None:
+        if ctx is not None:
+            ctx.suppress = reason
+        return
+    lang = _lang(session, settings, ticket)
+    values = dict(number=ticket.number, subject=ticket.subject, name=_name(ticket, lang),
+                  category=templates.label(lang, ticket.category), priority=templates.label(lang, ticket.priority),
+                  due=_due(ticket, lang))
+    queue_mail(session, settings, ticket, kind="auto_reply", key=f"mail:auto-reply:{ticket.id}",
+               to=ticket.reporter_email, subject=templates.text(lang, "auto_subject", **values),
+               body=templates.text(lang, "auto_body", **values), now=event.now, auto_reply=True,
+               in_reply_to=_replying_to(ctx))
+
+
+def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:
+    if event.kind not in PHASE_KINDS or not event.public:
+        return
+    if _context(session) is not None:
+        return  # caused by the customer's own mail: they know what they wrote
+    ticket = session.get(Ticket, event.ticket_id)
+    if ticket is None or not ticket.reporter_email:
+        return
+    settings = settings_for(session)
+    lang = _lang(session, settings, ticket)
+    kind = event.kind
+    new_status = (event.changes.get("status") or [None, None])[1]
+    if kind == "status" and new_status in {"resolved", "closed"}:
+        kind = new_status
+    what = templates.WHAT[lang][kind]
+    lines = []
+    for name, (old, new) in event.changes.items():
+        if name in {"responded_at"}:
+            continue
+        lines.append(f"{templates.label(lang, name)}: {templates.label(lang, old)} -> {templates.label(lang, new)}")
+    changes = "".join(f"{templates.text(lang, 'changed')}: {line}\n" for line in lines)
+    note = f"\n{event.note}\n" if event.note else ""
+    values = dict(number=ticket.number, subject=ticket.subject, name=_name(ticket, lang), what=what,
+                  changes=changes, note=note)
+    queue_mail(session, settings, ticket, kind="phase", key=f"mail:phase:{event.event_id}",
+               to=ticket.reporter_email, subject=templates.text(lang, "phase_subject", **values),
+               body=templates.text(lang, "phase_body", **values), now=event.now or ticket.updated_at)
+
+
+def on_approval_requested(session: Session, event: events.ApprovalRequested) -> None:
+    approval = session.get(Approval, event.approval_id)
+    if approval is None or approval.kind == "spare_part":
+        return  # spare parts are approved by our own managers, not by mail
+    contact = approval.approver_contact
+    if contact is None or not contact.email:
+        return
+    ticket = approval.ticket
+    settings = settings_for(session)
+    lang = _lang(session, settings, ticket, contact)
+    values = dict(number=ticket.number, subject=ticket.subject, name=contact.name,
+                  reporter=ticket.reporter_name or ticket.reporter_email or "?",
+                  company=ticket.company.name if ticket.company else "", summary=approval.summary or ticket.subject)
+    queue_mail(session, settings, ticket, kind="approval_request", key=f"mail:approval-request:{approval.id}",
+               to=contact.email, subject=templates.text(lang, "approval_subject", **values),
+               body=templates.text(lang, "approval_body", **values), now=event.now)
+
+
+def on_approval_decided(session: Session, event: events.ApprovalDecided) -> None:
+    approval = session.get(Approval, event.approval_id)
+    if approval is None:
+        return
+    ticket = approval.ticket
+    if not ticket.reporter_email:
+        return
+    settings = settings_for(session)
+    lang = _lang(session, settings, ticket)
+    values = dict(number=ticket.number, subject=ticket.subject, name=_name(ticket, lang),
+                  decision=templates.text(lang, "approved" if event.approved else "denied"),
+                  decided_by=approval.decided_by_name or "?")
+    queue_mail(session, settings, ticket, kind="approval_decided", key=f"mail:approval-decided:{approval.id}",
+               to=ticket.reporter_email, subject=templates.text(lang, "decided_subject", **values),
+               body=templates.text(lang, "decided_body", **values), now=event.now)
+
+
+events.subscribe(events.TicketCreated, on_ticket_created)
+events.subscribe(events.TicketChanged, on_ticket_changed)
+events.subscribe(events.ApprovalRequested, on_approval_requested)
+events.subscribe(events.ApprovalDecided, on_approval_decided)

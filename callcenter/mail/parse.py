@@ -1,0 +1,191 @@
+"""RFC 822 parsing with the standard library's modern policy: RFC 2047 headers, charsets, MIME
+defects, attachments (size limit and content-type allow list).
+
+A message we cannot read reliably raises MailParseError with the reason; the caller quarantines
+it with its raw bytes instead of guessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email import errors, policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr
+
+# What customers send us: screenshots, documents, logs, archives, forwarded mails.
+ALLOWED_TYPES = {
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff",
+    "application/pdf", "text/plain", "text/csv", "text/html", "message/rfc822",
+    "application/zip", "application/x-zip-compressed", "application/gzip", "application/x-7z-compressed",
+    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-outlook",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.tcpdump.pcap",
+}
+
+# Defects that mean the MIME structure itself is broken (parts lost or glued together).
+BROKEN_MIME = (
+    errors.StartBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+    errors.NoBoundaryInMultipartDefect,
+    errors.CloseBoundaryNotFoundDefect,
+)
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+class MailParseError(ValueError):
+    """The message cannot be read reliably; the text is the quarantine reason."""
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+    rejected: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class ParsedMail:
+    message_id: str | None
+    from_address: str
+    from_name: str
+    subject: str
+    to: list[str]
+    cc: list[str]
+    in_reply_to: list[str]
+    references: list[str]
+    text: str
+    html: str | None
+    attachments: list[Attachment] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    return_path: str | None = None
+
+    def header(self, name: str) -> str:
+        return " ".join(self.headers.get(name.lower(), []))
+
+
+def trim_message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    found = _MSGID.search(value)
+    raw = found.group(1) if found else value.strip().strip("<>").strip()
+    return raw or None
+
+
+def message_ids(value: str | None) -> list[str]:
+    return _MSGID.findall(value or "")
+
+
+def raw_key(raw: bytes) -> str:
+    """A Message-ID stand-in for mail without one: whitespace-normalised hash of the raw bytes."""
+    normalised = b"\n".join(line.rstrip() for line in raw.replace(b"\r\n", b"\n").split(b"\n")).strip()
+    return "raw-sha256:" + hashlib.sha256(normalised).hexdigest()
+
+
+def sniff_message_id(raw: bytes) -> str | None:
+    """The Message-ID of a message too broken to parse fully, so a redelivery is still a duplicate."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = re.search(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", head, re.IGNORECASE | re.MULTILINE)
+    if not found:
+        return None
+    return trim_message_id(found.group(1).decode("ascii", "replace"))
+
+
+def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: int) -> ParsedMail:
+    if len(raw) > max_message_bytes:
+        raise MailParseError(f"message of {len(raw)} bytes is larger than the limit of {max_message_bytes}")
+    if not raw.strip():
+        raise MailParseError("empty message")
+    try:
+        msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    except Exception as exc:  # the parser is lenient; anything it raises is a broken message
+        raise MailParseError(f"unparseable message: {type(exc).__name__}: {exc}") from exc
+    for part in msg.walk():
+        for defect in part.defects:
+            if isinstance(defect, BROKEN_MIME):
+                raise MailParseError(f"broken MIME structure: {type(defect).__name__}")
+    try:
+        headers: dict[str, list[str]] = {}
+        for name, value in msg.items():
+            headers.setdefault(name.lower(), []).append(str(value))
+        from_name, from_address = parseaddr(str(msg.get("From", "")))
+    except Exception as exc:  # malformed header values surface here
+        raise MailParseError(f"unreadable header: {type(exc).__name__}: {exc}") from exc
+    if not from_address or "@" not in from_address:
+        raise MailParseError("no sender address in From")
+    sender = parseaddr(str(msg.get("Sender", "")))[1]
+    return_path = msg.get("Return-Path")
+
+    text_parts: list[str] = []
+    html: str | None = None
+    attachments: list[Attachment] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        if disposition == "attachment" or filename or ctype not in {"text/plain", "text/html"}:
+            attachments.append(_attachment(part, filename, ctype, max_attachment_bytes))
+            continue
+        content = _text(part)
+        if ctype == "text/plain":
+            text_parts.append(content)
+        elif html is None:
+            html = content
+    text = "\n".join(text_parts).strip() or (_html_to_text(html) if html else "")
+    return ParsedMail(
+        message_id=trim_message_id(str(msg.get("Message-ID", "")) or None),
+        from_address=from_address.strip().lower(),
+        from_name=from_name.strip() or (sender or ""),
+        subject=" ".join(str(msg.get("Subject", "")).split()),
+        to=[a for _, a in getaddresses([str(v) for v in msg.get_all("To", [])]) if a],
+        cc=[a for _, a in getaddresses([str(v) for v in msg.get_all("Cc", [])]) if a],
+        in_reply_to=message_ids(str(msg.get("In-Reply-To", ""))),
+        references=message_ids(" ".join(str(v) for v in msg.get_all("References", []))),
+        text=text,
+        html=html,
+        attachments=attachments,
+        headers=headers,
+        return_path=str(return_path) if return_path is not None else None,
+    )
+
+
+def _text(part: EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except LookupError as exc:
+        raise MailParseError(f"unknown charset {part.get_content_charset()!r}") from exc
+    except Exception as exc:
+        raise MailParseError(f"undecodable text part: {type(exc).__name__}: {exc}") from exc
+
+
+def _attachment(part: EmailMessage, filename: str | None, ctype: str, limit: int) -> Attachment:
+    data = part.get_payload(decode=True) or b""
+    name = (filename or f"part.{ctype.split('/')[-1]}")[:255]
+    att = Attachment(filename=name, content_type=ctype[:100], data=data)
+    if len(data) > limit:
+        att.rejected = f"larger than {limit} bytes"
+    elif ctype not in ALLOWED_TYPES and not ctype.startswith("image/"):
+        att.rejected = f"content type {ctype} is not accepted"
+    return att
+
+
+_TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_to_text(html: str) -> str:
+    import html as htmllib
+
+    text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", html, flags=re.IGNORECASE)
+    return htmllib.unescape(_TAGS.sub("", text)).strip()

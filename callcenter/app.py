@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.api import api
 
     app.register_blueprint(api)
+    from webhooks.twilio_voice import bp as twilio_voice
+
+    app.register_blueprint(twilio_voice)
     return app
 
 

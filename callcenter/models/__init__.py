@@ -1,6 +1,7 @@
 """All tables. Importing this package registers every model on Base.metadata."""
 
 from .base import Base, UTCDateTime, utcnow
+from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
 from .staff import ApiToken, Role, StaffUser
@@ -25,6 +26,7 @@ from .ticket import (
 
 __all__ = [
     "Base", "UTCDateTime", "utcnow",
+    "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
     "ApiToken", "Role", "StaffUser",

@@ -260,6 +260,8 @@ def recording_status(session: Session, *, provider_call_id: str, provider_record
     """Whole-call recording status callback: idempotent, order-tolerant; completed -> background download."""
     call, _ = _get_or_create(session, channel, provider_call_id, now)
     rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
+    if RECORDING_RANK.get(status, 0) < RECORDING_RANK.get(rec.status, 0):
+        return rec  # a late report of an earlier state
     if url:
         rec.url = url
     if duration is not None:

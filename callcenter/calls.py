@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -281,6 +282,17 @@ def whole_call_recording_started(session: Session, call: Call, *, provider_recor
     rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
     rec.local_path = local_path
     return rec
+
+
+def asterisk_recordings_closed(session: Session, call: Call, now: datetime, store: Path) -> None:
+    """MixMonitor closes its file at hangup; it is stored if it is in our store (Asterisk may write elsewhere)."""
+    for rec in call.recordings:
+        if rec.kind == RecordingKind.WHOLE_CALL and rec.status == RecordingStatus.IN_PROGRESS and rec.local_path:
+            if (store / rec.local_path).exists():
+                rec.status, rec.stored_at = RecordingStatus.STORED, now
+            else:
+                rec.status = RecordingStatus.COMPLETED
+            rec.updated_at = now
 
 
 def _recording_sent(session: Session, msg: OutboxMessage, now: datetime) -> None:

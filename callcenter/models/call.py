@@ -14,6 +14,7 @@ from .base import Base, UTCDateTime, utcnow
 class CallChannel(StrEnum):
     TWILIO = "twilio"
     ASTERISK = "asterisk"
+    SIMULATED = "simulated"  # `callcenter call simulate`
 
 
 class CallOutcome(StrEnum):

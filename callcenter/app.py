@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.mail_api import mail_api
 
     app.register_blueprint(mail_api)
+    from webhooks.twilio_voice import bp as twilio_voice
+
+    app.register_blueprint(twilio_voice)
     return app
 
 

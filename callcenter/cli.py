@@ -311,6 +311,76 @@ def worker(ctx: Context) -> None:
     Ticker(ctx.settings, ctx.engine).run_forever()
 
 
+@cli.command("agi")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@pass_ctx
+def agi(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the FastAGI hotline only (AGI(agi://HOST:4573/hotline))."""
+    from webhooks.fastagi import serve_agi
+
+    ctx.settings.agi_host = host or ctx.settings.agi_host
+    ctx.settings.agi_port = port or ctx.settings.agi_port
+    log.info("FastAGI hotline on %s:%s", ctx.settings.agi_host, ctx.settings.agi_port)
+    serve_agi(ctx.settings, ctx.engine)
+
+
+@cli.group()
+def prompts() -> None:
+    """Audio prompts for Asterisk."""
+
+
+@prompts.command("build")
+@click.option("--out", "out", default=None, help="directory (default: CALLCENTER_PROMPTS_DIR)")
+@click.option("--force", is_flag=True, help="re-synthesise every prompt")
+@pass_ctx
+def prompts_build(ctx: Context, out: str | None, force: bool) -> None:
+    """Synthesise the hotline flow's prompts (espeak-ng, 8 kHz mono WAV) for Asterisk."""
+    from pathlib import Path
+
+    from .ivr.flow import load_flow
+    from .ivr.prompts import PromptToolMissing, build_prompts
+
+    target = Path(out) if out else ctx.settings.prompts_path
+    try:
+        result = build_prompts(load_flow("hotline"), target, force=force)
+    except PromptToolMissing as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(result.written)} prompts written, {result.unchanged} unchanged, in {target}")
+
+
+@cli.group("call")
+def call_group() -> None:
+    """Hotline calls."""
+
+
+@call_group.command("simulate")
+@click.option("--from", "caller", required=True, help="caller ID, e.g. +3615550101 (Kovács Anna)")
+@click.option("--digits", default="", help="keys pressed, e.g. 1, or 3 then 15001# for a ticket's status")
+@click.option("--at", "at", default=None, help="ISO 8601 instant (default now), to try out of hours")
+@click.option("--queue-result", type=click.Choice(["timeout", "bridged", "hangup"]), default="timeout",
+              show_default=True, help="how the agents' queue ends")
+@click.option("--message-seconds", type=int, default=10, show_default=True, help="0: caller leaves no message")
+@pass_ctx
+def call_simulate(ctx: Context, caller: str, digits: str, at: str | None, queue_result: str,
+                  message_seconds: int) -> None:
+    """Place a simulated call through the hotline flow against the database (no Twilio, no Asterisk)."""
+    from .ivr.engine import FlowEngine
+    from .ivr.simulate import simulate_call
+    from .wiring import load_services
+
+    load_services()
+    now = now_utc()
+    if at:
+        now = datetime.fromisoformat(at)
+        if now.tzinfo is None:
+            raise click.BadParameter("give an offset, e.g. 2026-10-06T22:00+02:00", param_hint="--at")
+        now = now.astimezone(UTC)
+    click.echo(f"call from {caller} at {now.isoformat()}")
+    simulate_call(make_session_factory(ctx.engine), FlowEngine(ctx.settings), caller=caller, digits=digits,
+                  now=now, queue_result=queue_result, message_seconds=message_seconds, echo=click.echo)
+
+
 @cli.command("serve")
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)

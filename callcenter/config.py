@@ -41,6 +41,12 @@ ENVIRONMENT = {
     "emergency_number": ("hotline", "emergency_number", "CALLCENTER_EMERGENCY_NUMBER"),
     "sales_number": ("hotline", "sales_number", "CALLCENTER_SALES_NUMBER"),
     "default_language": ("hotline", "default_language", "CALLCENTER_DEFAULT_LANGUAGE"),
+    "hotline_queue": ("hotline", "queue", "CALLCENTER_HOTLINE_QUEUE"),
+    "prompts_dir": ("hotline", "prompts_dir", "CALLCENTER_PROMPTS_DIR"),
+    "asterisk_dial": ("hotline", "asterisk_dial", "CALLCENTER_ASTERISK_DIAL"),
+    "twilio_voice_hu": ("hotline", "twilio_voice_hu", "CALLCENTER_TWILIO_VOICE_HU"),
+    "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
+    "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
 }
 
 
@@ -71,6 +77,12 @@ class Settings:
     emergency_number: str = ""
     sales_number: str = ""
     default_language: str = "en"
+    hotline_queue: str = "hotline"
+    prompts_dir: str = "var/prompts"
+    asterisk_dial: str = "PJSIP/{number}@hotline-trunk"
+    twilio_voice_hu: str = "Google.hu-HU-Standard-A"
+    twilio_voice_el: str = "Google.el-GR-Standard-A"
+    twilio_voice_en: str = "Polly.Joanna"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -80,6 +92,11 @@ class Settings:
     @property
     def recordings_path(self) -> Path:
         path = Path(self.recordings_dir)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def prompts_path(self) -> Path:
+        path = Path(self.prompts_dir)
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 

@@ -8,6 +8,7 @@ import importlib
 SERVICE_MODULES = [
     "callcenter.sla_jobs",
     "callcenter.mail",
+    "callcenter.calls",
 ]
 
 

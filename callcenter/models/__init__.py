@@ -1,6 +1,7 @@
 """All tables. Importing this package registers every model on Base.metadata."""
 
 from .base import Base, UTCDateTime, utcnow
+from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
@@ -26,6 +27,7 @@ from .ticket import (
 
 __all__ = [
     "Base", "UTCDateTime", "utcnow",
+    "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",

@@ -1,0 +1,412 @@
+"""Calls service: hotline calls, their tickets, recordings, and the watched queue.
+
+Channel-neutral: the Twilio and Asterisk adapters (through the flow engine) call these with a
+session and an explicit `now`. Callbacks are idempotent and tolerate any order: a call or
+recording row is created by whichever report arrives first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import events, outbox, timers
+from .customers import Identity, identify_caller, is_office_hours, try_normalize_phone
+from .models import (
+    Asset,
+    Call,
+    CallOutcome,
+    Channel,
+    Company,
+    Contact,
+    Contract,
+    OutboxMessage,
+    OutboxState,
+    Recording,
+    RecordingKind,
+    RecordingStatus,
+    Ticket,
+)
+from .tickets import SYSTEM, Actor, NewTicket, add_note, create_ticket
+
+log = logging.getLogger(__name__)
+
+QUEUE_WATCH = "hotline.queue_watch"
+RECORDING_SOURCE = "recording"
+# Provider call statuses that end a call; once seen, earlier statuses never reopen it.
+FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+RECORDING_RANK = {RecordingStatus.IN_PROGRESS: 0, RecordingStatus.ABSENT: 1, RecordingStatus.FAILED: 1,
+                  RecordingStatus.COMPLETED: 2, RecordingStatus.STORED: 3}
+
+
+class CallNotFound(LookupError):
+    pass
+
+
+@dataclass
+class CallContext:
+    """A call with who is calling and what their contract says, as the engine needs it."""
+
+    call: Call
+    contact: Contact | None
+    company: Company | None
+    contract: Contract | None
+    asset: Asset | None
+
+    @property
+    def is_contracted(self) -> bool:
+        return self.contract is not None
+
+    @property
+    def is_standby(self) -> bool:
+        return self.contract is not None and self.contract.is_standby
+
+    @property
+    def no_answer_threshold(self) -> int:
+        return self.contract.no_answer_threshold_seconds if self.contract else 600
+
+
+def _timer_key(call: Call) -> str:
+    return f"hotline-queue:{call.id}"
+
+
+def get_call(session: Session, provider_call_id: str) -> Call | None:
+    return session.scalar(select(Call).where(Call.provider_call_id == provider_call_id))
+
+
+def _get_or_create(session: Session, channel: str, provider_call_id: str, now: datetime,
+                   caller: str | None = None, called: str | None = None) -> tuple[Call, bool]:
+    call = get_call(session, provider_call_id)
+    if call is not None:
+        return call, False
+    call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
+                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
+    try:
+        with session.begin_nested():
+            session.add(call)
+    except IntegrityError:
+        # A concurrent callback for the same call created it a moment ago.
+        return get_call(session, provider_call_id), False
+    return call, True
+
+
+def start_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
+               called: str | None = None, now: datetime, default_language: str = "en",
+               languages: tuple[str, ...] = ("hu", "el", "en")) -> CallContext:
+    """Register an incoming call (once: a retried webhook finds the same row) and identify the caller."""
+    call, created = _get_or_create(session, channel, provider_call_id, now, caller, called)
+    if call.caller_number is None and caller:
+        call.caller_number = caller
+    if created or call.step is None:
+        identity = identify_caller(session, caller, now)
+        call.contact_id = identity.contact.id if identity.contact else None
+        call.company_id = identity.company.id if identity.company else None
+        call.contract_id = identity.contract.id if identity.contract else None
+        call.asset_id = identity.asset.id if identity.asset else None
+        wanted = identity.contact.language if identity.contact else None
+        call.language = wanted if wanted in languages else default_language
+        call.out_of_hours = bool(identity.contract and not is_office_hours(identity.contract, now))
+        call.step = "start"
+        session.flush()
+        return _context_from_identity(call, identity)
+    return context(session, call)
+
+
+def _context_from_identity(call: Call, identity: Identity) -> CallContext:
+    return CallContext(call, identity.contact, identity.company, identity.contract, identity.asset)
+
+
+def context(session: Session, call: Call) -> CallContext:
+    return CallContext(
+        call,
+        session.get(Contact, call.contact_id) if call.contact_id else None,
+        session.get(Company, call.company_id) if call.company_id else None,
+        session.get(Contract, call.contract_id) if call.contract_id else None,
+        session.get(Asset, call.asset_id) if call.asset_id else None,
+    )
+
+
+def log_menu(call: Call, token: str) -> None:
+    call.menu_path = f"{call.menu_path}>{token}" if call.menu_path else token
+    if len(call.menu_path) > 200:
+        call.menu_path = call.menu_path[-200:]
+
+
+def set_outcome(call: Call, outcome: str, *, override: bool = True) -> None:
+    if override or call.outcome is None:
+        call.outcome = outcome
+
+
+def _new_ticket(ctx: CallContext, category: str, priority: str, subject: str, description: str) -> NewTicket:
+    contact = ctx.contact
+    return NewTicket(
+        subject=subject, channel=Channel.PHONE, category=category, priority=priority, description=description,
+        company_id=ctx.company.id if ctx.company else None,
+        reporter_contact_id=contact.id if contact else None,
+        reporter_phone=try_normalize_phone(ctx.call.caller_number) or ctx.call.caller_number,
+        asset_id=ctx.asset.id if ctx.asset else None,
+    )
+
+
+def _actor(ctx: CallContext) -> Actor:
+    if ctx.contact is not None:
+        return Actor("contact", ctx.contact.id, ctx.contact.name)
+    return SYSTEM
+
+
+def _description(ctx: CallContext, headline: str) -> str:
+    call = ctx.call
+    lines = [headline, f"Call {call.channel} {call.provider_call_id} from {call.caller_number or 'unknown number'}."]
+    if ctx.asset is not None:
+        lines.append(f"Machine: {ctx.asset.identifier} ({ctx.asset.model or ctx.asset.kind}).")
+    if call.out_of_hours:
+        lines.append("Reported out of hours.")
+    return "\n".join(lines)
+
+
+def open_critical_ticket(session: Session, ctx: CallContext, *, category: str, priority: str, subject: str,
+                         now: datetime, number_start: int = 15000) -> Ticket:
+    """The critical-fault ticket of this call, opened once; paging hears of it at once."""
+    call = ctx.call
+    if call.ticket_id is not None:
+        return session.get(Ticket, call.ticket_id)
+    ticket = create_ticket(session, _new_ticket(ctx, category, priority, subject,
+                                                _description(ctx, "Critical fault reported on the hotline.")),
+                           actor=_actor(ctx), now=now, number_start=number_start)
+    call.ticket_id = ticket.id
+    session.flush()
+    events.publish(session, events.CriticalFaultReported(
+        ticket_id=ticket.id, company_id=ticket.company_id, call_id=call.id, out_of_hours=call.out_of_hours, now=now))
+    return ticket
+
+
+def _recording(session: Session, call: Call, provider_recording_id: str, kind: str, now: datetime) -> Recording:
+    rec = session.scalar(select(Recording).where(Recording.provider_recording_id == provider_recording_id))
+    if rec is not None:
+        return rec
+    rec = Recording(call_id=call.id, provider_recording_id=provider_recording_id, kind=kind,
+                    status=RecordingStatus.IN_PROGRESS, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(rec)
+    except IntegrityError:
+        return session.scalar(select(Recording).where(Recording.provider_recording_id == provider_recording_id))
+    return rec
+
+
+def _advance_recording(rec: Recording, status: str, now: datetime) -> bool:
+    """Move forward only: a late 'in-progress' after 'completed' changes nothing."""
+    if RECORDING_RANK.get(status, 0) < RECORDING_RANK.get(rec.status, 0):
+        return False
+    if status == rec.status:
+        return False
+    rec.status = status
+    rec.updated_at = now
+    return True
+
+
+def _download(session: Session, rec: Recording, url: str, path: str, now: datetime) -> None:
+    outbox.enqueue(session, key=f"recording:{rec.provider_recording_id}", channel="download",
+                   destination=url if url.endswith((".wav", ".mp3")) else url + ".wav",
+                   payload={"path": path, "auth": "twilio"}, now=now,
+                   source_kind=RECORDING_SOURCE, source_id=rec.id)
+
+
+def voice_message(session: Session, ctx: CallContext, *, provider_recording_id: str, duration: int | None,
+                  now: datetime, url: str | None = None, local_path: str | None = None,
+                  ticket_spec: tuple[str, str, str] | None = None, number_start: int = 15000) -> Ticket:
+    """A voice message: attached to the call's ticket, or a new ticket is opened for it (once per recording).
+
+    Twilio messages have a URL (downloaded by the worker); Asterisk ones are already a local file.
+    """
+    call = ctx.call
+    rec = _recording(session, call, provider_recording_id, RecordingKind.VOICE_MESSAGE, now)
+    rec.kind = RecordingKind.VOICE_MESSAGE
+    rec.duration_seconds = duration
+    if rec.ticket_id is not None:
+        return session.get(Ticket, rec.ticket_id)
+    note = f"Voice message ({duration or 0} s), recording {provider_recording_id}."
+    if call.ticket_id is not None:
+        ticket = session.get(Ticket, call.ticket_id)
+        add_note(session, ticket, note, actor=_actor(ctx), now=now, public=False)
+    else:
+        if ticket_spec is None:
+            raise ValueError("a ticket spec is needed to open a ticket for a voice message")
+        category, priority, subject = ticket_spec
+        ticket = create_ticket(session, _new_ticket(ctx, category, priority, subject, _description(ctx, note)),
+                               actor=_actor(ctx), now=now, number_start=number_start)
+        call.ticket_id = ticket.id
+    rec.ticket_id = ticket.id
+    if url:
+        rec.url = url
+        _advance_recording(rec, RecordingStatus.COMPLETED, now)
+        _download(session, rec, url, local_path or f"twilio/{call.provider_call_id}/{provider_recording_id}.wav", now)
+    elif local_path:
+        rec.local_path = local_path
+        rec.stored_at = now
+        _advance_recording(rec, RecordingStatus.STORED, now)
+    session.flush()
+    return ticket
+
+
+def recording_status(session: Session, *, provider_call_id: str, provider_recording_id: str, status: str,
+                     now: datetime, url: str | None = None, duration: int | None = None,
+                     error: str | None = None, channel: str = "twilio") -> Recording:
+    """Whole-call recording status callback: idempotent, order-tolerant; completed -> background download."""
+    call, _ = _get_or_create(session, channel, provider_call_id, now)
+    rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
+    if RECORDING_RANK.get(status, 0) < RECORDING_RANK.get(rec.status, 0):
+        return rec  # a late report of an earlier state
+    if url:
+        rec.url = url
+    if duration is not None:
+        rec.duration_seconds = duration
+    if error:
+        rec.error = error
+    changed = _advance_recording(rec, status, now)
+    if changed and rec.status == RecordingStatus.COMPLETED and rec.url:
+        _download(session, rec, rec.url, f"twilio/{provider_call_id}/{provider_recording_id}.wav", now)
+    session.flush()
+    return rec
+
+
+def whole_call_recording_started(session: Session, call: Call, *, provider_recording_id: str, local_path: str,
+                                 now: datetime) -> Recording:
+    """Asterisk MixMonitor writes straight into the store; the row tracks it."""
+    rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
+    rec.local_path = local_path
+    return rec
+
+
+def asterisk_recordings_closed(session: Session, call: Call, now: datetime, store: Path) -> None:
+    """MixMonitor closes its file at hangup; it is stored if it is in our store (Asterisk may write elsewhere)."""
+    for rec in call.recordings:
+        if rec.kind == RecordingKind.WHOLE_CALL and rec.status == RecordingStatus.IN_PROGRESS and rec.local_path:
+            if (store / rec.local_path).exists():
+                rec.status, rec.stored_at = RecordingStatus.STORED, now
+            else:
+                rec.status = RecordingStatus.COMPLETED
+            rec.updated_at = now
+
+
+def _recording_sent(session: Session, msg: OutboxMessage, now: datetime) -> None:
+    rec = session.get(Recording, msg.source_id) if msg.source_id else None
+    if rec is None:
+        return
+    if msg.state in (OutboxState.FAILED, OutboxState.DEAD):
+        rec.status = RecordingStatus.FAILED
+        rec.error = msg.last_error
+    else:
+        rec.local_path = (msg.payload or {}).get("path")
+        rec.stored_at = now
+        rec.status = RecordingStatus.STORED
+    rec.updated_at = now
+
+
+outbox.on_sent(RECORDING_SOURCE, _recording_sent)
+outbox.on_status(RECORDING_SOURCE, _recording_sent)
+
+
+# ---------------------------------------------------------------------------- the watched queue
+
+
+def enter_queue(session: Session, ctx: CallContext, now: datetime) -> Call:
+    """The caller waits for an agent; a durable timer watches the contract's no-answer threshold."""
+    call = ctx.call
+    if call.queue_entered_at is None:
+        call.queue_entered_at = now
+    timers.schedule(session, key=_timer_key(call), kind=QUEUE_WATCH,
+                    due_at=call.queue_entered_at + timedelta(seconds=ctx.no_answer_threshold),
+                    now=now, payload={"call_id": call.id})
+    return call
+
+
+def queue_deadline(ctx: CallContext) -> datetime | None:
+    if ctx.call.queue_entered_at is None:
+        return None
+    return ctx.call.queue_entered_at + timedelta(seconds=ctx.no_answer_threshold)
+
+
+def raise_unanswered(session: Session, call: Call, now: datetime, waited: int | None = None) -> bool:
+    """Publish HotlineUnanswered once per call (timer, Twilio wait poll or Asterisk Queue timeout)."""
+    claimed = session.execute(
+        update(Call).where(Call.id == call.id, Call.unanswered_alerted_at.is_(None), Call.answered_at.is_(None))
+        .values(unanswered_alerted_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    session.refresh(call)
+    if waited is None:
+        waited = int((now - call.queue_entered_at).total_seconds()) if call.queue_entered_at else 0
+    events.publish(session, events.HotlineUnanswered(
+        call_id=call.id, ticket_id=call.ticket_id, company_id=call.company_id, waited_seconds=waited, now=now))
+    log.info("hotline call %s unanswered after %s s: alert raised", call.provider_call_id, waited)
+    return True
+
+
+def _queue_watch(session: Session, timer: object, now: datetime) -> None:
+    call = session.get(Call, (timer.payload or {}).get("call_id"))  # type: ignore[attr-defined]
+    if call is None or not call.waiting_in_queue or call.answered_at is not None:
+        return
+    raise_unanswered(session, call, now)
+
+
+timers.register(QUEUE_WATCH, _queue_watch)
+
+
+def leave_queue(session: Session, call: Call, now: datetime, waited: int | None = None) -> None:
+    if call.queue_entered_at is not None and call.queue_left_at is None:
+        call.queue_left_at = now
+        call.wait_seconds = waited if waited is not None else int((now - call.queue_entered_at).total_seconds())
+    timers.cancel(session, _timer_key(call), now)
+
+
+def mark_answered(session: Session, call: Call, now: datetime, waited: int | None = None) -> None:
+    """An agent took the call (the queue bridged it)."""
+    if call.answered_at is None:
+        call.answered_at = (call.queue_entered_at + timedelta(seconds=waited)
+                            if waited is not None and call.queue_entered_at else now)
+    leave_queue(session, call, now, waited)
+    set_outcome(call, CallOutcome.ANSWERED)
+
+
+# ---------------------------------------------------------------------------- end of call
+
+
+def end_call(session: Session, call: Call, now: datetime, duration: int | None = None) -> Call:
+    """The call is over (caller hung up, flow ended, provider said completed); safe to repeat."""
+    if call.waiting_in_queue:
+        leave_queue(session, call, now)
+        if call.answered_at is None:
+            set_outcome(call, CallOutcome.ABANDONED_IN_QUEUE, override=call.outcome == CallOutcome.CRITICAL_QUEUED)
+    timers.cancel(session, _timer_key(call), now)
+    if call.ended_at is None:
+        call.ended_at = now
+    if duration is not None:
+        call.duration_seconds = duration
+    if call.outcome is None:
+        call.outcome = CallOutcome.HANGUP_IN_MENU
+    return call
+
+
+def status_callback(session: Session, *, provider_call_id: str, status: str, now: datetime,
+                    sequence: int | None = None, duration: int | None = None, caller: str | None = None,
+                    called: str | None = None, channel: str = "twilio") -> Call:
+    """Provider call status report: duplicates and older reports (lower SequenceNumber) change nothing."""
+    call, _ = _get_or_create(session, channel, provider_call_id, now, caller, called)
+    if sequence is not None:
+        if sequence <= call.status_sequence:
+            return call
+        call.status_sequence = sequence
+    if call.provider_status in FINAL_STATUSES and status not in FINAL_STATUSES:
+        return call  # a late 'ringing' after 'completed'
+    call.provider_status = status
+    if status in FINAL_STATUSES:
+        end_call(session, call, now, duration)
+    return call

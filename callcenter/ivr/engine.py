@@ -1,0 +1,359 @@
+"""The hotline flow engine: one engine, channel-neutral.
+
+It takes a call's state (from the database) and an input (digits, timeout, recording, queue
+result, hangup) and returns the next turn as neutral instructions (say, gather, record,
+enqueue, dial, hangup). Domain actions go through `callcenter.calls` and `callcenter.tickets`;
+the Twilio and Asterisk adapters only render the instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import calls
+from ..calls import CallContext
+from ..config import Settings
+from ..models import Call, CallOutcome, Status, Ticket
+from .flow import Flow, Segment, load_flow
+
+# --------------------------------------------------------------------------- instructions
+
+
+@dataclass
+class Say:
+    prompt: str
+    lang: str
+    segments: list[Segment]
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The words as one text (Twilio <Say>); digits are spaced so they are read one by one."""
+        parts = []
+        for seg in self.segments:
+            if seg.kind == "text":
+                parts.append(seg.text)
+            elif seg.kind == "digits":
+                parts.append(" ".join(self.values.get(seg.text, "")))
+            else:
+                parts.append(self.values.get(seg.text, ""))
+        return re.sub(r"\s+([.,!?])", r"\1", " ".join(p for p in parts if p))
+
+
+@dataclass
+class StartRecording:
+    """Record the whole call for QA."""
+
+
+@dataclass
+class Gather:
+    prompts: list[Say]
+    step: str
+    num_digits: int | None = 1
+    finish_on_key: str = ""
+    timeout: int = 6
+
+
+@dataclass
+class Record:
+    step: str
+    max_seconds: int = 180
+    silence_seconds: int = 5
+
+
+@dataclass
+class Enqueue:
+    queue: str
+    step: str
+    timeout_seconds: int  # what is left of the contract's no-answer threshold
+
+
+@dataclass
+class Dial:
+    number: str
+    timeout: int = 30
+
+
+@dataclass
+class Hold:
+    """Waiting music / silence inside the queue's wait loop (Twilio waitUrl)."""
+
+    seconds: int
+
+
+@dataclass
+class Leave:
+    """Take the caller out of the queue (Twilio <Leave/>); the queue step then continues."""
+
+
+@dataclass
+class Hangup:
+    pass
+
+
+Instruction = Say | StartRecording | Gather | Record | Enqueue | Dial | Hold | Leave | Hangup
+
+
+@dataclass
+class Input:
+    kind: str  # digits | timeout | recording | queue | dial | hangup
+    digits: str = ""
+    recording_id: str | None = None
+    recording_url: str | None = None
+    local_path: str | None = None
+    duration: int | None = None
+    queue_result: str | None = None  # bridged | leave | timeout | hangup | error ...
+    waited: int | None = None
+
+
+@dataclass
+class Turn:
+    call_id: int | None
+    instructions: list[Instruction]
+    outcome: str | None = None
+
+    @property
+    def said(self) -> list[str]:
+        out = []
+        for ins in self.instructions:
+            if isinstance(ins, Say):
+                out.append(ins.text)
+            elif isinstance(ins, Gather):
+                out.extend(p.text for p in ins.prompts)
+        return out
+
+
+# Voice-message steps: step name -> the flow's ticket spec (None: attach to the call's ticket).
+MESSAGE_STEPS = {
+    "msg_leave_message": ("leave_message", CallOutcome.MESSAGE),
+    "msg_complaint": ("complaint", CallOutcome.COMPLAINT),
+    "msg_after_hours": ("after_hours_message", CallOutcome.MESSAGE),
+    "msg_standby": (None, CallOutcome.CRITICAL_STANDBY),
+    "msg_unanswered": (None, CallOutcome.UNANSWERED_MESSAGE),
+}
+STATUS_PROMPTS = {
+    Status.NEW: "ticket_status_open", Status.ACKNOWLEDGED: "ticket_status_open",
+    Status.IN_PROGRESS: "ticket_status_open", Status.WAITING_CUSTOMER: "ticket_status_waiting",
+    Status.WAITING_APPROVAL: "ticket_status_waiting", Status.RESOLVED: "ticket_status_resolved",
+    Status.CLOSED: "ticket_status_closed",
+}
+
+
+class UnknownStep(ValueError):
+    pass
+
+
+class FlowEngine:
+    def __init__(self, settings: Settings, flow: Flow | None = None) -> None:
+        self.settings = settings
+        self.flow = flow or load_flow("hotline")
+        self.cfg = self.flow.settings
+
+    # -- helpers
+
+    def say(self, prompt: str, lang: str, **values: object) -> Say:
+        return Say(prompt, lang, self.flow.segments(prompt, lang), {k: str(v) for k, v in values.items()})
+
+    def _menu(self, lang: str, *before: Say) -> Gather:
+        return Gather([*before, self.say("menu", lang)], "menu", 1, "", self.cfg["menu_timeout_seconds"])
+
+    def _turn(self, call: Call, step: str | None, instructions: list[Instruction]) -> Turn:
+        call.step = step or "end"
+        return Turn(call.id, instructions, call.outcome)
+
+    def _lang(self, call: Call) -> str:
+        return self.flow.language(call.language, self.settings.default_language)
+
+    def emergency(self, lang: str | None = None) -> Turn:
+        """The database is unavailable: no state, straight to the emergency number."""
+        lang = self.flow.language(lang, self.settings.default_language)
+        return Turn(None, [self.say("emergency", lang), Dial(self.settings.emergency_number,
+                                                             self.cfg["dial_timeout_seconds"]), Hangup()],
+                    CallOutcome.EMERGENCY_ROUTE)
+
+    def _call(self, session: Session, provider_call_id: str) -> CallContext:
+        call = calls.get_call(session, provider_call_id)
+        if call is None:
+            raise calls.CallNotFound(provider_call_id)
+        return calls.context(session, call)
+
+    # -- entry points
+
+    def start(self, session: Session, *, channel: str, provider_call_id: str, caller: str | None,
+              called: str | None = None, now: datetime) -> Turn:
+        ctx = calls.start_call(session, channel=channel, provider_call_id=provider_call_id, caller=caller,
+                               called=called, now=now, default_language=self.settings.default_language,
+                               languages=tuple(self.flow.languages))
+        call = ctx.call
+        lang = self._lang(call)
+        out: list[Instruction] = [StartRecording(), self.say("recording_notice", lang)]
+        if not ctx.is_contracted:
+            calls.set_outcome(call, CallOutcome.SALES)
+            out += [self.say("unknown_caller", lang), Dial(self.settings.sales_number,
+                                                           self.cfg["dial_timeout_seconds"]), Hangup()]
+            return self._turn(call, None, out)
+        if call.out_of_hours and not ctx.is_standby:
+            opens, closes = _opening_hours(ctx)
+            out += [self.say("closed_hours", lang, open=opens, close=closes),
+                    Record("msg_after_hours", self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])]
+            return self._turn(call, "msg_after_hours", out)
+        out.append(self._menu(lang, self.say("welcome", lang)))
+        return self._turn(call, "menu", out)
+
+    def advance(self, session: Session, provider_call_id: str, step: str, inp: Input, now: datetime,
+                *, number_start: int | None = None) -> Turn:
+        ctx = self._call(session, provider_call_id)
+        call = ctx.call
+        if inp.kind == "hangup":
+            calls.end_call(session, call, now, inp.duration)
+            return Turn(call.id, [], call.outcome)
+        start = number_start if number_start is not None else self.settings.ticket_number_start
+        if step == "menu":
+            return self._on_menu(session, ctx, inp, now, start)
+        if step == "ticket_number":
+            return self._on_ticket_number(session, ctx, inp)
+        if step in MESSAGE_STEPS:
+            return self._on_message(session, ctx, step, inp, now, start)
+        if step == "queue_done":
+            return self._on_queue_done(session, ctx, inp, now)
+        raise UnknownStep(step)
+
+    def queue_poll(self, session: Session, provider_call_id: str, queue_time: int, now: datetime) -> Turn:
+        """One turn of the queue's wait loop (Twilio waitUrl)."""
+        ctx = self._call(session, provider_call_id)
+        call = ctx.call
+        if call.answered_at is not None:
+            return Turn(call.id, [Hold(self.cfg["queue_hold_pause_seconds"])], call.outcome)
+        if call.unanswered_alerted_at is not None or queue_time >= ctx.no_answer_threshold:
+            # The timer fires in the worker; if the worker lags, the threshold still holds here.
+            calls.raise_unanswered(session, call, now, queue_time)
+            return Turn(call.id, [Leave()], call.outcome)
+        lang = self._lang(call)
+        return Turn(call.id, [self.say("queue_hold", lang), Hold(self.cfg["queue_hold_pause_seconds"])],
+                    call.outcome)
+
+    def hangup(self, session: Session, provider_call_id: str, now: datetime, duration: int | None = None) -> None:
+        call = calls.get_call(session, provider_call_id)
+        if call is not None:
+            calls.end_call(session, call, now, duration)
+
+    # -- steps
+
+    def _on_menu(self, session: Session, ctx: CallContext, inp: Input, now: datetime, number_start: int) -> Turn:
+        call = ctx.call
+        lang = self._lang(call)
+        action = self.flow.menu.get(inp.digits[:1]) if inp.kind == "digits" and inp.digits else None
+        if action is None:
+            calls.log_menu(call, "?")
+            call.menu_attempts += 1
+            if call.menu_attempts >= self.cfg["menu_attempts"]:
+                calls.set_outcome(call, CallOutcome.NO_INPUT)
+                return self._turn(call, None, [self.say("no_input_goodbye", lang), Hangup()])
+            before = [self.say("invalid_choice", lang)] if inp.kind == "digits" else []
+            return self._turn(call, "menu", [self._menu(lang, *before)])
+        calls.log_menu(call, inp.digits[:1])
+        record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
+        if action == "critical_fault":
+            spec = self.flow.tickets["critical_fault"]
+            ticket = calls.open_critical_ticket(session, ctx, category=spec.category, priority=spec.priority,
+                                                subject=spec.subject, now=now, number_start=number_start)
+            opened = self.say("critical_ticket_opened", lang, number=ticket.number)
+            if call.out_of_hours:
+                calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
+                return self._turn(call, "msg_standby", [opened, self.say("standby_alerted", lang),
+                                                        Record("msg_standby", *record)])
+            calls.set_outcome(call, CallOutcome.CRITICAL_QUEUED)
+            calls.enter_queue(session, ctx, now)
+            remaining = max(1, int((calls.queue_deadline(ctx) - now).total_seconds()))
+            return self._turn(call, "queue_done", [opened, self.say("queue_connecting", lang),
+                                                   Enqueue(self.settings.hotline_queue, "queue_done", remaining)])
+        if action == "leave_message":
+            return self._turn(call, "msg_leave_message", [self.say("leave_message", lang),
+                                                          Record("msg_leave_message", *record)])
+        if action == "complaint":
+            return self._turn(call, "msg_complaint", [self.say("complaint_message", lang),
+                                                      Record("msg_complaint", *record)])
+        if action == "ticket_status":
+            return self._turn(call, "ticket_number", [Gather(
+                [self.say("ticket_number_prompt", lang)], "ticket_number", self.cfg["ticket_number_max_digits"],
+                "#", self.cfg["ticket_number_timeout_seconds"])])
+        if action == "permission_change":
+            # Only in writing (DESIGN feature 8): refused with the reason, and no ticket is opened.
+            calls.set_outcome(call, CallOutcome.PERMISSION_REFUSED)
+            return self._turn(call, None, [self.say("permission_refused", lang), Hangup()])
+        calls.set_outcome(call, CallOutcome.SALES)
+        return self._turn(call, None, [self.say("sales_transfer", lang),
+                                       Dial(self.settings.sales_number, self.cfg["dial_timeout_seconds"]), Hangup()])
+
+    def _on_ticket_number(self, session: Session, ctx: CallContext, inp: Input) -> Turn:
+        call = ctx.call
+        lang = self._lang(call)
+        digits = re.sub(r"\D", "", inp.digits or "")
+        calls.log_menu(call, f"#{digits}" if digits else "#?")
+        calls.set_outcome(call, CallOutcome.TICKET_STATUS)
+        ticket = None
+        if digits and len(digits) <= 9:
+            # Callers learn only about their own company's tickets.
+            ticket = session.scalar(select(Ticket).where(Ticket.number == int(digits),
+                                                         Ticket.company_id == call.company_id))
+        if ticket is None:
+            said = self.say("ticket_not_found", lang)
+        else:
+            said = self.say(STATUS_PROMPTS.get(ticket.status, "ticket_status_open"), lang, number=ticket.number)
+        return self._turn(call, None, [said, self.say("goodbye", lang), Hangup()])
+
+    def _on_message(self, session: Session, ctx: CallContext, step: str, inp: Input, now: datetime,
+                    number_start: int) -> Turn:
+        call = ctx.call
+        lang = self._lang(call)
+        spec_name, outcome = MESSAGE_STEPS[step]
+        if inp.kind != "recording" or not inp.recording_id or not (inp.duration or 0) > 0:
+            if step == "msg_unanswered":
+                calls.set_outcome(call, CallOutcome.UNANSWERED)
+            elif spec_name is not None:
+                calls.set_outcome(call, CallOutcome.NO_INPUT)
+            return self._turn(call, None, [self.say("no_message", lang), Hangup()])
+        spec = self.flow.tickets[spec_name] if spec_name else None
+        had_ticket = call.ticket_id is not None
+        ticket = calls.voice_message(
+            session, ctx, provider_recording_id=inp.recording_id, duration=inp.duration, now=now,
+            url=inp.recording_url, local_path=inp.local_path,
+            ticket_spec=(spec.category, spec.priority, spec.subject) if spec else None, number_start=number_start)
+        calls.set_outcome(call, outcome)
+        if had_ticket:
+            return self._turn(call, None, [self.say("message_added", lang), Hangup()])
+        return self._turn(call, None, [self.say("message_thanks", lang, number=ticket.number), Hangup()])
+
+    def _on_queue_done(self, session: Session, ctx: CallContext, inp: Input, now: datetime) -> Turn:
+        call = ctx.call
+        lang = self._lang(call)
+        result = (inp.queue_result or "").lower()
+        if result in ("bridged", "bridging-in-process", "redirected-from-bridged", "answered"):
+            calls.mark_answered(session, call, now, inp.waited)
+            return self._turn(call, None, [Hangup()])
+        if result == "hangup":
+            calls.end_call(session, call, now)
+            return Turn(call.id, [], call.outcome)
+        # leave (wait loop saw the threshold), timeout (Asterisk Queue), error, queue-full ...:
+        # nobody took the call, so the on-call engineer is alerted and the caller may leave a message.
+        calls.raise_unanswered(session, call, now, inp.waited)
+        calls.leave_queue(session, call, now, inp.waited)
+        calls.set_outcome(call, CallOutcome.UNANSWERED)
+        return self._turn(call, "msg_unanswered", [
+            self.say("oncall_alerted", lang),
+            Record("msg_unanswered", self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])])
+
+
+def _opening_hours(ctx: CallContext) -> tuple[int, int]:
+    hours = (ctx.contract.working_hours or {}) if ctx.contract else {}
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        spans = hours.get(day) or []
+        if spans:
+            first, last = spans[0].split("-")[0], spans[-1].split("-")[-1]
+            return int(first.split(":")[0]), int(last.split(":")[0])
+    return 8, 17

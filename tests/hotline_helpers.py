@@ -1,0 +1,79 @@
+"""Shared bits of the hotline tests: clock times, event capture, DB queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter import events
+from callcenter.models import Call, Recording, Ticket
+
+ANNA = "+3615550101"
+NIKOS = "+302105550102"
+STRANGER = "+3615559999"
+HOTLINE_NUMBER = "+3615550100"
+# Tuesday 10:00 Budapest / 11:00 Athens: inside both contracts' hours.
+IN_HOURS = datetime(2026, 10, 6, 8, 0, tzinfo=UTC)
+# Tuesday 22:00 Budapest / 23:00 Athens: outside both.
+OUT_OF_HOURS = datetime(2026, 10, 6, 20, 0, tzinfo=UTC)
+
+
+class Captured:
+    """Collects the domain events the hotline publishes (paging subscribes to the same ones)."""
+
+    def __init__(self) -> None:
+        self.critical: list[events.CriticalFaultReported] = []
+        self.unanswered: list[events.HotlineUnanswered] = []
+
+    def _critical(self, _session: Session, event: events.CriticalFaultReported) -> None:
+        self.critical.append(event)
+
+    def _unanswered(self, _session: Session, event: events.HotlineUnanswered) -> None:
+        self.unanswered.append(event)
+
+    def __enter__(self) -> Captured:
+        events.subscribe(events.CriticalFaultReported, self._critical)
+        events.subscribe(events.HotlineUnanswered, self._unanswered)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        events.unsubscribe(events.CriticalFaultReported, self._critical)
+        events.unsubscribe(events.HotlineUnanswered, self._unanswered)
+
+
+def call_row(session: Session, provider_call_id: str) -> Call:
+    session.expire_all()
+    call = session.scalar(select(Call).where(Call.provider_call_id == provider_call_id))
+    assert call is not None, f"no call row for {provider_call_id}"
+    return call
+
+
+def tickets(session: Session) -> list[Ticket]:
+    session.expire_all()
+    return list(session.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+def recordings(session: Session, call: Call) -> list[Recording]:
+    session.expire_all()
+    return list(session.scalars(select(Recording).where(Recording.call_id == call.id).order_by(Recording.id)))
+
+
+def summary(session: Session, provider_call_id: str) -> dict:
+    """What both channels must agree on for the same caller and digits."""
+    call = call_row(session, provider_call_id)
+    ticket = session.get(Ticket, call.ticket_id) if call.ticket_id else None
+    return {
+        "outcome": call.outcome,
+        "menu_path": call.menu_path,
+        "language": call.language,
+        "out_of_hours": call.out_of_hours,
+        "company_id": call.company_id,
+        "contact_id": call.contact_id,
+        "asset_id": call.asset_id,
+        "ticket": None if ticket is None else (ticket.category, ticket.priority, ticket.channel,
+                                               ticket.reporter_contact_id, ticket.asset_id),
+        "alerted": call.unanswered_alerted_at is not None,
+        "ended": call.ended_at is not None,
+    }

@@ -1,0 +1,123 @@
+"""Classic `AGI(hotline.agi)` entry: Asterisk forks bin/hotline.agi per call and talks over stdin/stdout.
+
+pyst2 reads the AGI environment and sends the commands; the call runs the same engine and the
+same performer as FastAGI. pyst2 installs a SIGHUP handler, so it must be built in the main thread
+(a forked script is). Limitation: pyst2 raises on `result=-1 (hangup)` without the end position,
+so a voice message ended by hanging up is not kept in this mode (FastAGI keeps it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from asterisk import agi as pyst2
+
+from .agi_protocol import AGIHangup
+
+log = logging.getLogger(__name__)
+
+
+class Pyst2Channel:
+    def __init__(self, agi: Any) -> None:
+        self.agi = agi
+        self._hungup = False
+
+    @property
+    def hungup(self) -> bool:
+        return self._hungup or bool(getattr(self.agi, "_got_sighup", False))
+
+    def _call(self, fn: Any, *args: object) -> Any:
+        if self.hungup:
+            raise AGIHangup("channel hung up")
+        try:
+            return fn(*args)
+        except pyst2.AGIHangup as exc:
+            self._hungup = True
+            raise AGIHangup(str(exc)) from exc
+        except (pyst2.AGIUnknownError, ValueError) as exc:  # 511, or pyst2 choking on a HANGUP/EOF line
+            self._hungup = True
+            raise AGIHangup(f"channel gone: {exc}") from exc
+
+    async def answer(self) -> None:
+        self._call(self.agi.answer)
+
+    async def play(self, file: str, escape_digits: str = "") -> str | None:
+        try:
+            return self._call(self.agi.stream_file, file, escape_digits) or None
+        except pyst2.AGIAppError:
+            return None  # missing prompt file: keep the call going
+
+    async def say_digits(self, digits: str) -> None:
+        self._call(self.agi.say_digits, digits)
+
+    async def say_number(self, number: str) -> None:
+        self._call(self.agi.say_number, number)
+
+    async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
+        return self._call(self.agi.get_data, file, timeout_ms, max_digits) or None
+
+    async def record(self, file: str, max_ms: int, silence_s: int) -> int:
+        result = self._call(self.agi.execute, "RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, "BEEP",
+                            f"s={silence_s}")
+        endpos = result.get("endpos", ("0", ""))[0]
+        return int(endpos) if str(endpos).isdigit() else 0
+
+    async def exec(self, app: str, *args: object) -> None:
+        joined = ",".join("" if a is None else str(a) for a in args)
+        try:
+            self._call(self.agi.execute, "EXEC", app, f'"{joined}"')
+        except pyst2.AGIAppError:
+            pass  # the application returned -1 (typically the caller left): the next command tells
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self._call(self.agi.execute, "SET VARIABLE", name, f'"{value}"')
+
+    async def get_variable(self, name: str) -> str | None:
+        return self._call(self.agi.get_variable, name) or None
+
+    async def hangup(self) -> None:
+        try:
+            self._call(self.agi.hangup)
+        except AGIHangup:
+            pass
+        self._hungup = True
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="hotline.agi %(levelname)s %(name)s: %(message)s")
+    from callcenter.config import load_settings
+    from callcenter.db import make_engine
+    from callcenter.wiring import load_services
+
+    from .fastagi import HotlineAGI
+
+    load_services()
+    settings = load_settings()
+    channel_agi = pyst2.AGI(sys.stdin, sys.stdout, _LogStream())
+    env = channel_agi.env
+    callerid = env.get("agi_callerid")
+    dnid = env.get("agi_dnid")
+    engine = make_engine(settings.database_url)
+    try:
+        asyncio.run(HotlineAGI(settings, engine).run(
+            Pyst2Channel(channel_agi), env.get("agi_uniqueid", ""),
+            None if callerid in (None, "", "unknown") else callerid,
+            None if dnid in (None, "", "unknown") else dnid))
+    finally:
+        engine.dispose()
+    return 0
+
+
+class _LogStream:
+    """pyst2 writes a debug line per command to its stderr; keep them out of Asterisk's console."""
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            log.debug(text.rstrip())
+
+    def flush(self) -> None:
+        pass

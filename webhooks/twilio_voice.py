@@ -1,0 +1,212 @@
+"""Twilio voice adapter: signed webhooks -> flow engine -> TwiML.
+
+Stateless: the flow step travels in the URL (`/twilio/voice/step?step=menu`), the call's state
+is in the database, keyed by CallSid. If the database is unavailable the caller is routed to
+the emergency number instead of hearing an application error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import Start, VoiceResponse
+
+from callcenter import calls
+from callcenter.config import Settings
+from callcenter.db import session_scope
+from callcenter.ivr.engine import (
+    Dial,
+    Enqueue,
+    FlowEngine,
+    Gather,
+    Hangup,
+    Hold,
+    Input,
+    Leave,
+    Record,
+    Say,
+    StartRecording,
+    Turn,
+)
+
+from .twilio_signature import twilio_signed
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio")
+
+LOCALES = {"hu": "hu-HU", "el": "el-GR", "en": "en-US"}
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def _now() -> datetime:
+    clock: Callable[[], datetime] = current_app.config.get("HOTLINE_CLOCK") or (lambda: datetime.now(UTC))
+    return clock()
+
+
+def flow_engine() -> FlowEngine:
+    engine = current_app.extensions.get("hotline_flow_engine")
+    if engine is None:
+        engine = current_app.extensions["hotline_flow_engine"] = FlowEngine(_settings())
+    return engine
+
+
+def _url(path: str, **query: str) -> str:
+    # Absolute, and plain ASCII queries: Twilio signs exactly this URL.
+    base = _settings().public_url.rstrip("/") + path
+    return base + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def _twiml(resp: VoiceResponse) -> Response:
+    return Response(str(resp), mimetype="text/xml")
+
+
+def _say(target: VoiceResponse | object, say: Say) -> None:
+    settings = _settings()
+    voice = getattr(settings, f"twilio_voice_{say.lang}", "") or None
+    target.say(say.text, voice=voice, language=LOCALES.get(say.lang, "en-US"))  # type: ignore[attr-defined]
+
+
+def render(turn: Turn) -> VoiceResponse:
+    """Neutral instructions -> TwiML."""
+    resp = VoiceResponse()
+    for ins in turn.instructions:
+        if isinstance(ins, Say):
+            _say(resp, ins)
+        elif isinstance(ins, StartRecording):
+            start = Start()
+            start.recording(recording_status_callback=_url("/twilio/recording"),
+                            recording_status_callback_method="POST",
+                            recording_status_callback_event="in-progress completed absent",
+                            channels="dual", track="both")
+            resp.append(start)
+        elif isinstance(ins, Gather):
+            gather = resp.gather(action=_url("/twilio/voice/step", step=ins.step), method="POST", input="dtmf",
+                                 timeout=ins.timeout, num_digits=ins.num_digits, finish_on_key=ins.finish_on_key,
+                                 action_on_empty_result=True)
+            for say in ins.prompts:
+                _say(gather, say)
+        elif isinstance(ins, Record):
+            action = _url("/twilio/voice/step", step=ins.step)
+            resp.record(action=action, method="POST", max_length=ins.max_seconds, timeout=ins.silence_seconds,
+                        finish_on_key="#", play_beep=True)
+            # An empty recording does not request the action: Twilio runs on to this redirect.
+            resp.redirect(action, method="POST")
+        elif isinstance(ins, Enqueue):
+            resp.enqueue(ins.queue, action=_url("/twilio/voice/step", step=ins.step), method="POST",
+                         wait_url=_url("/twilio/voice/wait"), wait_url_method="POST")
+        elif isinstance(ins, Dial):
+            resp.dial(ins.number, timeout=ins.timeout)
+        elif isinstance(ins, Hold):
+            resp.pause(length=ins.seconds)
+        elif isinstance(ins, Leave):
+            resp.leave()
+        elif isinstance(ins, Hangup):
+            resp.hangup()
+    return resp
+
+
+def _emergency() -> Response:
+    return _twiml(render(flow_engine().emergency()))
+
+
+def _run(work: Callable[..., Turn]) -> Response:
+    """Run one engine turn in its own transaction; any failure routes the caller to the emergency number."""
+    try:
+        with session_scope(current_app.extensions["session_factory"]) as session:
+            turn = work(session)
+        return _twiml(render(turn))
+    except Exception:
+        log.exception("hotline: %s failed for call %s; routing to the emergency number",
+                      request.path, request.form.get("CallSid"))
+        return _emergency()
+
+
+def _int(name: str) -> int | None:
+    value = request.form.get(name, "")
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _input() -> Input:
+    form = request.form
+    if "QueueResult" in form:
+        return Input("queue", queue_result=form["QueueResult"], waited=_int("QueueTime"))
+    if form.get("RecordingUrl"):
+        return Input("recording", recording_id=form.get("RecordingSid") or form["RecordingUrl"].rsplit("/", 1)[-1],
+                     recording_url=form["RecordingUrl"], duration=_int("RecordingDuration"))
+    if "DialCallStatus" in form:
+        return Input("dial")
+    if form.get("Digits"):
+        return Input("digits", digits=form["Digits"])
+    return Input("timeout")
+
+
+@bp.post("/voice")
+@twilio_signed
+def incoming():  # noqa: ANN201
+    form = request.form
+    return _run(lambda s: flow_engine().start(s, channel="twilio", provider_call_id=form.get("CallSid", ""),
+                                              caller=form.get("From"), called=form.get("To"), now=_now()))
+
+
+@bp.post("/voice/step")
+@twilio_signed
+def step():  # noqa: ANN201
+    name = request.args.get("step", "")
+    return _run(lambda s: flow_engine().advance(s, request.form.get("CallSid", ""), name, _input(), _now()))
+
+
+@bp.post("/voice/wait")
+@twilio_signed
+def wait():  # noqa: ANN201
+    queue_time = _int("QueueTime") or 0
+    return _run(lambda s: flow_engine().queue_poll(s, request.form.get("CallSid", ""), queue_time, _now()))
+
+
+@bp.post("/voice/fallback")
+@twilio_signed
+def fallback():  # noqa: ANN201
+    log.error("Twilio fallback for call %s: ErrorCode %s at %s", request.form.get("CallSid"),
+              request.form.get("ErrorCode"), request.form.get("ErrorUrl"))
+    return _emergency()
+
+
+def _empty() -> Response:
+    # An empty TwiML document with a content type: Twilio logs bodiless answers as errors.
+    return Response(str(VoiceResponse()), mimetype="text/xml")
+
+
+@bp.post("/voice/status")
+@twilio_signed
+def status():  # noqa: ANN201
+    form = request.form
+    if not form.get("CallSid") or not form.get("CallStatus"):
+        return Response("CallSid and CallStatus are required", status=400, mimetype="text/plain")
+    with session_scope(current_app.extensions["session_factory"]) as session:
+        calls.status_callback(session, provider_call_id=form["CallSid"], status=form["CallStatus"], now=_now(),
+                              sequence=_int("SequenceNumber"), duration=_int("CallDuration"),
+                              caller=form.get("From"), called=form.get("To"))
+    return _empty()
+
+
+@bp.post("/recording")
+@twilio_signed
+def recording():  # noqa: ANN201
+    form = request.form
+    missing = [k for k in ("CallSid", "RecordingSid", "RecordingStatus") if not form.get(k)]
+    if missing:
+        return Response(f"missing: {', '.join(missing)}", status=400, mimetype="text/plain")
+    with session_scope(current_app.extensions["session_factory"]) as session:
+        calls.recording_status(session, provider_call_id=form["CallSid"], provider_recording_id=form["RecordingSid"],
+                               status=form["RecordingStatus"], now=_now(), url=form.get("RecordingUrl") or None,
+                               duration=_int("RecordingDuration"), error=form.get("ErrorCode") or None)
+    return _empty()

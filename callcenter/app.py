@@ -45,6 +45,10 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.api import api
 
     app.register_blueprint(api)
+
+    from .web.console import init_console
+
+    init_console(app)
     return app
 
 

@@ -233,7 +233,8 @@ def report() -> None:
 @click.option("--company", required=True, help="company name or id")
 @click.option("--quarter", required=True, help="e.g. 2026Q3")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "csv"]), default="pdf", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True, help="file to write, - for stdout (csv)")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="file to write, - for stdout (csv)")
 @pass_ctx
 def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output: str) -> None:
     """Quarterly SLA compliance of one customer as PDF or CSV."""

@@ -23,7 +23,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -47,10 +46,10 @@ from ..models import (
 )
 from ..sla import clock_calendar, sla_state
 from .labels import label
-from .login import WORKING_ROLES, roles_required
+from .login import WORKING_ROLES, csrf, csrf_check, roles_required
 
 bp = Blueprint("console", __name__)
-csrf = CSRFProtect()
+bp.before_request(csrf_check)
 
 STAFF_ROLES = ("agent", "engineer", "qa", "manager", "admin")
 RESOLUTIONS = ["solved", "project", "sales", "refused", "duplicate"]
@@ -83,7 +82,7 @@ def init_console(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.public_url.startswith("https://")
     # The JSON API (token auth) and the Twilio webhooks (signatures) are not cookie-authenticated,
-    # so CSRF is checked only where the console's forms post (see _csrf_check below).
+    # so CSRF is checked only where the console's forms post (login.csrf_check).
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
@@ -94,7 +93,6 @@ def init_console(app: Flask) -> None:
     app.add_template_filter(_hours_minutes, "hm")
     app.add_template_filter(_local_time, "local")
     for blueprint in (login.bp, i18n.bp, bp, report_views.bp):
-        blueprint.before_request(_csrf_check)
         app.register_blueprint(blueprint)
 
     @app.context_processor
@@ -118,11 +116,6 @@ def _local_time(t: datetime | None, zone: str = "Europe/Budapest") -> str:
     from zoneinfo import ZoneInfo
 
     return "" if t is None else t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-def _csrf_check() -> None:
-    if request.method == "POST":
-        csrf.protect()
 
 
 def _staff_only() -> None:
@@ -342,7 +335,7 @@ def ticket_status(number: int):  # noqa: ANN201
             return _("Ticket reopened.")
         svc.change_status(db, t, new_status, actor=actor(), now=now(), note=request.form.get("note") or None,
                           resolution=request.form.get("resolution") or None)
-        return _("Status changed to %(status)s.", status=_(new_status))
+        return _("Status changed to %(status)s.", status=label(new_status))
 
     return _act(number, run)
 

@@ -7,11 +7,13 @@ from flask_babel import Babel
 from flask_login import current_user
 
 from ..models import Contact, StaffUser
+from .login import csrf_check
 
 LANGUAGES = {"en": "English", "hu": "Magyar", "el": "Ελληνικά"}
 
 babel = Babel()
 bp = Blueprint("i18n", __name__)
+bp.before_request(csrf_check)
 
 
 def select_locale() -> str:

@@ -10,6 +10,7 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -30,6 +31,16 @@ login_manager.login_view = "login.login"
 login_manager.session_protection = "strong"
 
 bp = Blueprint("login", __name__)
+csrf = CSRFProtect()
+
+
+def csrf_check() -> None:
+    """Every console blueprint runs this before its views: a POST needs the session's CSRF token."""
+    if request.method == "POST":
+        csrf.protect()
+
+
+bp.before_request(csrf_check)
 
 
 @dataclass

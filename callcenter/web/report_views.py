@@ -12,9 +12,10 @@ from ..report_export import quarterly_csv, quarterly_pdf
 from ..reports import Quarter, ReportError, quarter_stats, quarterly_report
 from .charts import bar_chart
 from .console import _db, now
-from .login import REPORT_ROLES, roles_required
+from .login import REPORT_ROLES, csrf_check, roles_required
 
 bp = Blueprint("reports", __name__, url_prefix="/console/reports")
+bp.before_request(csrf_check)
 
 VIEW_ROLES = (*REPORT_ROLES, "customer")
 

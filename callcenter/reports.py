@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import statistics
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, and_, case, cast, func, or_, select
+from sqlalchemy import Float, Text, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from .customers import active_contract, find_company
@@ -35,7 +36,6 @@ from .sla_clock import WorkingCalendar, pauses_from_history, working_time_betwee
 
 DEFAULT_ZONE = "Europe/Budapest"
 BREACH_LIST_LIMIT = 2000  # the PDF/HTML list; the CSV export carries every breach
-_CHUNK = 900  # stays under SQLite's bound-parameter limit
 
 
 class ReportError(ValueError):
@@ -86,41 +86,75 @@ class Quarter:
 
 
 class CumulativeClock:
-    """Working seconds elapsed since a base day, so an interval is two look-ups, not a walk.
+    """Working seconds elapsed since a base day, so an interval is two binary searches, not a walk.
 
-    Only for intervals without pauses; paused tickets go through `working_time_between`.
+    Times are POSIX seconds (floats). Only for intervals without pauses; paused tickets go through
+    `working_time_between`.
     """
+
+    GROW_DAYS = 62
 
     def __init__(self, cal: WorkingCalendar, base: date) -> None:
         self.cal = cal
-        self.base = base.toordinal() - 2
-        self._prefix = [0.0]  # seconds of working time in days [base, base + i)
+        self._next_ordinal = base.toordinal() - 2
+        self._floor = datetime.combine(date.fromordinal(self._next_ordinal), datetime.min.time(), UTC).timestamp()
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self._before: list[float] = []  # working seconds before each piece starts
+        self._grow()
 
-    def _prefix_before(self, ordinal: int) -> float:
-        i = ordinal - self.base
-        while len(self._prefix) <= i:
-            day = self.base + len(self._prefix) - 1
-            self._prefix.append(self._prefix[-1] + sum((e - s).total_seconds() for s, e in self.cal._pieces(day)))
-        return self._prefix[i]
+    def _grow(self) -> None:
+        total = self._before[-1] + (self._ends[-1] - self._starts[-1]) if self._starts else 0.0
+        for ordinal in range(self._next_ordinal, self._next_ordinal + self.GROW_DAYS):
+            for s, e in self.cal._pieces(ordinal):
+                a, b = s.timestamp(), e.timestamp()
+                self._starts.append(a)
+                self._ends.append(b)
+                self._before.append(total)
+                total += b - a
+        self._next_ordinal += self.GROW_DAYS
+        # Everything before this instant is covered by the pieces built so far.
+        self._horizon = datetime.combine(date.fromordinal(self._next_ordinal - 1), datetime.min.time(),
+                                         UTC).timestamp()
 
-    def at(self, t: datetime) -> float | None:
-        ordinal = t.astimezone(self.cal._tz).toordinal()
-        if ordinal - 1 <= self.base:
+    def at(self, t: float) -> float | None:
+        if t < self._floor + 2 * 86400:
             return None
-        # Days before ordinal-1 lie wholly before t; neighbouring days may straddle it.
-        total = self._prefix_before(ordinal - 1)
-        for day in (ordinal - 1, ordinal, ordinal + 1):
-            for s, e in self.cal._pieces(day):
-                if s >= t:
-                    break
-                total += ((e if e < t else t) - s).total_seconds()
-        return total
+        while t >= self._horizon:
+            self._grow()
+        i = bisect_right(self._starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self._before[i] + (min(t, self._ends[i]) - self._starts[i])
 
-    def minutes_between(self, t0: datetime, t1: datetime) -> float:
-        a, b = self.at(t0), self.at(t1)
+    def minutes_between(self, t0: datetime | float, t1: datetime | float) -> float:
+        a0 = t0.timestamp() if isinstance(t0, datetime) else t0
+        b0 = t1.timestamp() if isinstance(t1, datetime) else t1
+        floor = self._floor + 2 * 86400
+        if floor <= a0 <= b0 < self._horizon:
+            # The common case, inlined: both ends inside the built range.
+            starts, ends, before = self._starts, self._ends, self._before
+            i = bisect_right(starts, a0) - 1
+            j = bisect_right(starts, b0) - 1
+            a = before[i] + (min(a0, ends[i]) - starts[i]) if i >= 0 else 0.0
+            b = before[j] + (min(b0, ends[j]) - starts[j]) if j >= 0 else 0.0
+            return (b - a) / 60
+        a, b = self.at(a0), self.at(b0)
         if a is None or b is None:
-            return working_time_between(t0, t1, self.cal).total_seconds() / 60
+            return working_time_between(_dt(a0), _dt(b0), self.cal).total_seconds() / 60
         return (b - a) / 60
+
+
+def _dt(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _epoch(session: Session, column):  # noqa: ANN001, ANN202
+    """A timestamp column as POSIX seconds, computed by the database (no per-row datetime objects)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", column), Float)
+    # SQLite keeps naive UTC text; julianday() reads it.
+    return (func.julianday(column) - 2440587.5) * 86400.0
 
 
 # --- quarterly SLA compliance --------------------------------------------------------------
@@ -188,32 +222,26 @@ def _company_zone(session: Session, company: Company, on: date) -> tuple[str, Co
     return (contract.timezone if contract else DEFAULT_ZONE), contract
 
 
-def _chunks(ids: list[int]):  # noqa: ANN202
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i:i + _CHUNK]
-
-
 def _pauses_by_ticket(session: Session, company_id: int, start: datetime, end: datetime
                       ) -> dict[int, list[tuple[datetime, str]]]:
     """Status histories of the quarter's tickets that ever paused; all others have no pauses."""
     paused_names = sorted(str(s) for s in PAUSED_STATUSES)
     cond = or_(*[cast(TicketEvent.changes, Text).like(f"%{name}%") for name in paused_names])
-    ids = list(session.scalars(
-        select(TicketEvent.ticket_id.distinct())
+    paused_ids = (
+        select(TicketEvent.ticket_id)
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(Ticket.company_id == company_id, Ticket.created_at >= start, Ticket.created_at < end,
                TicketEvent.kind == "status", cond)
-    ))
+    )
     history: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.changes)
-            .where(TicketEvent.ticket_id.in_(chunk), TicketEvent.kind == "status")
-            .order_by(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.id)
-        )
-        for ticket_id, at, changes in rows:
-            if "status" in (changes or {}):
-                history[ticket_id].append((at, changes["status"][1]))
+    rows = session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.changes)
+        .where(TicketEvent.ticket_id.in_(paused_ids), TicketEvent.kind == "status")
+        .order_by(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.id)
+    )
+    for ticket_id, at, changes in rows:
+        if "status" in (changes or {}):
+            history[ticket_id].append((at, changes["status"][1]))
     return history
 
 
@@ -243,11 +271,13 @@ def quarterly_report(session: Session, company_name_or_id: str | int, quarter: Q
     breaches: list[Breach] = []
     rows = session.execute(
         select(Ticket.id, Ticket.number, Ticket.subject, Ticket.category, Ticket.contract_id, Ticket.sla_clock,
-               Ticket.sla_response_minutes, Ticket.sla_started_at, Ticket.responded_at, Ticket.response_due_at,
-               Ticket.response_breached, Ticket.created_at)
+               Ticket.sla_response_minutes, _epoch(session, Ticket.sla_started_at),
+               _epoch(session, Ticket.responded_at), _epoch(session, Ticket.response_due_at),
+               Ticket.response_breached, _epoch(session, Ticket.created_at))
         .where(in_quarter, Ticket.sla_response_minutes.is_not(None), Ticket.sla_started_at.is_not(None))
         .order_by(Ticket.created_at, Ticket.id)
     )
+    as_of_ts = as_of.timestamp()
     for (tid, number, subject, category, contract_id, clock, target, started, responded, due, breached_flag,
          created) in rows:
         fig = figures[category]
@@ -259,29 +289,32 @@ def quarterly_report(session: Session, company_name_or_id: str | int, quarter: Q
                 continue
             clock = clock or ClockKind.WORKING
             if tid in history:
+                started_at = _dt(started)
                 pauses = [p for p in pauses_from_history(history[tid], PAUSED_STATUSES)
-                          if p[1] is None or p[1] > started]
+                          if p[1] is None or p[1] > started_at]
                 cal = clock_calendar(ticket_contract, clock)
-                minutes = working_time_between(started, responded, cal, pauses).total_seconds() / 60
+                minutes = working_time_between(started_at, _dt(responded), cal, pauses).total_seconds() / 60
             else:
                 key = (contract_id, clock)
-                if key not in clocks:
-                    clocks[key] = CumulativeClock(clock_calendar(ticket_contract, clock), quarter.first_day)
-                minutes = clocks[key].minutes_between(started, responded)
+                fast = clocks.get(key)
+                if fast is None:
+                    fast = clocks[key] = CumulativeClock(clock_calendar(ticket_contract, clock), quarter.first_day)
+                minutes = fast.minutes_between(started, responded)
             fig.measured += 1
             fig.response_minutes.append(minutes)
-            late = minutes > target + 1e-9
+            # A millisecond of float rounding must not turn an on-time response into a breach.
+            late = minutes > target + 1e-4
             if not late:
                 fig.within += 1
         else:
-            late = breached_flag or (due is not None and due <= as_of)
+            late = bool(breached_flag) or (due is not None and due <= as_of_ts)
             if late:
                 fig.measured += 1
             else:
                 fig.pending += 1
         if late:
             fig.breached += 1
-            breaches.append(Breach(number, subject, category, created, due, responded,
+            breaches.append(Breach(number, subject, category, _dt(created), _dt(due), _dt(responded),
                                    None if minutes is None else minutes / 60, target / 60))
 
     categories = sorted(figures.values(), key=lambda f: (-f.tickets, f.category))

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from browser import chromium, find_chromium, serve
+
 from callcenter import tickets as svc
 from callcenter.models import Ticket, utcnow
 

@@ -12,6 +12,7 @@ from ..report_export import quarterly_csv, quarterly_pdf
 from ..reports import Quarter, ReportError, quarter_stats, quarterly_report
 from .charts import bar_chart
 from .console import _db, now
+from .labels import label
 from .login import REPORT_ROLES, csrf_check, roles_required
 
 bp = Blueprint("reports", __name__, url_prefix="/console/reports")
@@ -64,10 +65,10 @@ def quarterly():  # noqa: ANN201
     report = _report()
     measured = [f for f in report.categories if f.measured]
     charts = {
-        "tickets": bar_chart([(f.category, f.tickets) for f in report.categories]),
-        "share": bar_chart([(f.category, round(100 * (f.share_within or 0), 1)) for f in measured], unit=" %",
-                           max_value=100),
-        "median": bar_chart([(f.category, round(f.median_hours or 0, 2)) for f in measured], unit=" h"),
+        "tickets": bar_chart([(str(label(f.category)), f.tickets) for f in report.categories]),
+        "share": bar_chart([(str(label(f.category)), round(100 * (f.share_within or 0), 1)) for f in measured],
+                           unit=" %", max_value=100),
+        "median": bar_chart([(str(label(f.category)), round(f.median_hours or 0, 2)) for f in measured], unit=" h"),
     }
     return render_template("report_quarterly.html", r=report, charts=charts, breach_limit=500)
 
@@ -98,9 +99,9 @@ def helpdesk():  # noqa: ANN201
     company_id = int(raw) if raw.isdigit() else None
     stats = quarter_stats(_db(), quarter, now=now(), company_id=company_id)
     charts = {
-        "channel": bar_chart(stats.by_channel),
-        "category": bar_chart(stats.by_category),
-        "level": bar_chart(stats.by_level),
+        "channel": bar_chart([(str(label(k)), n) for k, n in stats.by_channel]),
+        "category": bar_chart([(str(label(k)), n) for k, n in stats.by_category]),
+        "level": bar_chart([(str(label(k)), n) for k, n in stats.by_level]),
         "escalations": bar_chart(stats.escalations_by_level),
         "backlog": bar_chart(stats.backlog),
     }

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-sqlite test-postgres lint install migrate seed bench clean
+.PHONY: run test test-sqlite test-postgres lint install migrate seed bench clean translations screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,15 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/sla_bench.py
+
+# Console catalogs: extract the strings, rebuild hu/el .po and the committed .mo files.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location -o callcenter/translations/messages.pot .
+	$(BIN)/python -m callcenter.translations.build
+
+# README screenshots from the real app with demo data (needs chromium + chromium-driver).
+screenshots: install
+	$(BIN)/python bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -53,6 +53,10 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from webhooks.twilio_voice import bp as twilio_voice
 
     app.register_blueprint(twilio_voice)
+
+    from .web.console import init_console
+
+    init_console(app)
     return app
 
 

@@ -21,6 +21,7 @@ ENVIRONMENT = {
     "web_port": ("web", "port", "CALLCENTER_WEB_PORT"),
     "public_url": ("web", "public_url", "CALLCENTER_PUBLIC_URL"),
     "secret_key": ("web", "secret_key", "CALLCENTER_SECRET_KEY"),
+    "session_hours": ("web", "session_hours", "CALLCENTER_SESSION_HOURS"),
     "agi_host": ("agi", "host", "CALLCENTER_AGI_HOST"),
     "agi_port": ("agi", "port", "CALLCENTER_AGI_PORT"),
     "twilio_account_sid": ("twilio", "account_sid", "TWILIO_ACCOUNT_SID"),
@@ -57,6 +58,7 @@ class Settings:
     web_port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     secret_key: str = ""
+    session_hours: int = 8
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     twilio_account_sid: str = ""

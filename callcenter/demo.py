@@ -105,7 +105,9 @@ def seed_demo(session: Session, now: datetime) -> dict[str, int]:
         contract.sla_targets = [SlaTarget(category=cat, response_minutes=m, clock=clock) for cat, m, clock in targets]
         session.add(company)
         for contact in spec["contacts"]:
-            session.add(Contact(company=company, **contact))
+            person = Contact(company=company, **contact)
+            person.password_hash = _demo_password_hash()  # customer portal login of the web console
+            session.add(person)
         for asset in spec["assets"]:
             session.add(Asset(company=company, **asset))
         created["companies"] += 1

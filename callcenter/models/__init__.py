@@ -2,6 +2,7 @@
 
 from .base import Base, UTCDateTime, utcnow
 from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
+from .console import LoginAttempt
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
@@ -31,7 +32,7 @@ __all__ = [
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
-    "ApiToken", "Role", "StaffUser",
+    "ApiToken", "Role", "StaffUser", "LoginAttempt",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",
     "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry",

@@ -1,0 +1,28 @@
+"""Web console state: login attempts (for the lockout) and report indexes on tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+from .ticket import Ticket
+
+
+class LoginAttempt(Base):
+    """One console login try; repeated failures for a login name lock it out for a while."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_login_at", "login", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(254))  # staff username or contact e-mail, lower-cased
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+# The quarterly report reads one company's tickets created in a date range.
+Index("ix_tickets_company_created", Ticket.company_id, Ticket.created_at)

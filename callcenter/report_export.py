@@ -1,0 +1,138 @@
+"""The quarterly SLA report as CSV and PDF files (reportlab draws the PDF; no network, no browser)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .reports import CategoryFigures, QuarterlyReport
+
+
+def _hours(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def _local(t: datetime | None, zone: str) -> str:
+    return "" if t is None else t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _category_row(f: CategoryFigures) -> list[str]:
+    return [f.category, str(f.tickets), str(f.with_target),
+            "" if f.target_minutes is None else _hours(f.target_minutes / 60),
+            str(f.measured), str(f.within), _share(f.share_within), _hours(f.median_hours), _hours(f.worst_hours),
+            str(f.breached), str(f.pending)]
+
+
+CATEGORY_HEADER = ["category", "tickets", "with_target", "target_hours", "measured", "within_target",
+                   "share_within", "median_response_hours", "worst_response_hours", "breached", "pending"]
+BREACH_HEADER = ["ticket", "category", "subject", "created", "due", "responded", "response_hours", "target_hours"]
+
+
+def quarterly_csv(report: QuarterlyReport) -> str:
+    """Two tables in one file: figures per category (with a total row), then every breach."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["report", "quarterly SLA compliance"])
+    w.writerow(["company", report.company_name])
+    w.writerow(["quarter", report.quarter.label])
+    w.writerow(["contract", report.contract_name or "", report.package or ""])
+    w.writerow(["time zone", report.timezone])
+    w.writerow([])
+    w.writerow(CATEGORY_HEADER)
+    for f in report.categories:
+        w.writerow(_category_row(f))
+    w.writerow(_category_row(report.total))
+    w.writerow([])
+    w.writerow(BREACH_HEADER)
+    for b in report.breaches:
+        w.writerow([f"#{b.number}", b.category, b.subject, _local(b.created_at, report.timezone),
+                    _local(b.due_at, report.timezone), _local(b.responded_at, report.timezone),
+                    _hours(b.response_hours), _hours(b.target_hours)])
+    return out.getvalue()
+
+
+def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500) -> bytes:
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, title=f"SLA report {report.company_name} {report.quarter.label}",
+                            leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
+    styles = getSampleStyleSheet()
+    story = [
+        Paragraph(f"Quarterly SLA report — {_esc(report.company_name)}", styles["Title"]),
+        Paragraph(f"Quarter {report.quarter.label} ({_local(report.start, report.timezone)} – "
+                  f"{_local(report.end, report.timezone)}, {report.timezone}); figures as of "
+                  f"{_local(report.as_of, report.timezone)}", styles["Normal"]),
+        Paragraph(f"Contract: {_esc(report.contract_name or '—')} ({report.package or '—'})", styles["Normal"]),
+        Spacer(1, 5 * mm),
+    ]
+    header = ["Category", "Tickets", "Target h", "Measured", "Within", "Share", "Median h", "Worst h", "Breached"]
+    rows = [header]
+    for f in [*report.categories, report.total]:
+        r = _category_row(f)
+        rows.append([r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[8], r[9]])
+    table = Table(rows, repeatRows=1)
+    table.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f4e79")),
+        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+        ("FONTSIZE", (0, 0), (-1, -1), 8),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("LINEBELOW", (0, -2), (-1, -2), 0.5, colors.black),
+        ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#eef3f8")]),
+    ]))
+    story += [table, Spacer(1, 6 * mm)]
+
+    measured = [f for f in report.categories if f.measured]
+    if measured:
+        story.append(Paragraph("Share of tickets responded within target", styles["Heading3"]))
+        height = 20 + 18 * len(measured)
+        drawing = Drawing(170 * mm, height)
+        chart = HorizontalBarChart()
+        chart.x, chart.y, chart.width, chart.height = 90, 10, 300, height - 20
+        chart.data = [[100 * (f.share_within or 0) for f in measured]]
+        chart.categoryAxis.categoryNames = [f.category for f in measured]
+        chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 20
+        chart.bars[0].fillColor = colors.HexColor("#2e7d32")
+        chart.barLabelFormat = "%.0f%%"
+        chart.barLabels.nudge = 12
+        chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 8
+        drawing.add(chart)
+        story += [drawing, Spacer(1, 4 * mm)]
+
+    story.append(Paragraph(f"Breaches ({report.breach_count})", styles["Heading3"]))
+    if report.breaches:
+        rows = [["Ticket", "Category", "Subject", "Created", "Due", "Responded", "Resp. h", "Target h"]]
+        for b in report.breaches[:breach_limit]:
+            rows.append([f"#{b.number}", b.category, Paragraph(_esc(b.subject[:80]), styles["BodyText"]),
+                         _local(b.created_at, report.timezone), _local(b.due_at, report.timezone),
+                         _local(b.responded_at, report.timezone) or "not yet", _hours(b.response_hours),
+                         _hours(b.target_hours)])
+        t = Table(rows, repeatRows=1, colWidths=[16 * mm, 22 * mm, 45 * mm, 25 * mm, 25 * mm, 25 * mm,
+                                                 12 * mm, 12 * mm])
+        t.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 7), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]))
+        story.append(t)
+        if report.breach_count > breach_limit:
+            story.append(Paragraph(f"… and {report.breach_count - breach_limit} more (see the CSV export).",
+                                   styles["Normal"]))
+    else:
+        story.append(Paragraph("None: every measured ticket was responded to within its target.", styles["Normal"]))
+    doc.build(story)
+    return buf.getvalue()
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,42 @@
+"""Rebuild the hu/el catalogs: messages.pot + catalog_source.py -> messages.po -> messages.mo.
+
+Run `python -m callcenter.translations.build` after `pybabel extract` (see `make translations`).
+The compiled .mo files are committed so a fresh checkout runs without a build step.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+from .catalog_source import EL, HU
+
+HERE = Path(__file__).resolve().parent
+
+
+def build() -> list[str]:
+    missing: list[str] = []
+    for lang, table in (("hu", HU), ("el", EL)):
+        with open(HERE / "messages.pot", "rb") as fh:
+            catalog = read_po(fh, locale=lang)
+        for message in catalog:
+            if message.id:
+                message.string = table.get(message.id, "")
+                if not message.string:
+                    missing.append(f"{lang}: {message.id}")
+        out = HERE / lang / "LC_MESSAGES"
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "messages.po", "wb") as fh:
+            write_po(fh, catalog, width=120)
+        with open(out / "messages.mo", "wb") as fh:
+            write_mo(fh, catalog)
+    return missing
+
+
+if __name__ == "__main__":
+    gaps = build()
+    for gap in gaps:
+        print("untranslated:", gap, file=sys.stderr)

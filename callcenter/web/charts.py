@@ -1,0 +1,37 @@
+"""Small server-rendered SVG charts (no JavaScript, nothing fetched from elsewhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+PALETTE = ["#1f77b4", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#455a64", "#ad1457"]
+
+
+def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", unit: str = "", max_value: float | None = None,
+              width: int = 460, bar_height: int = 20, value_format: str = "{:g}") -> Markup:
+    """Horizontal bars, one per (label, value), with the value printed at the end of each bar."""
+    label_w, pad = 150, 6
+    height = pad * 2 + len(items) * (bar_height + pad) + (18 if title else 0)
+    top = pad + (18 if title else 0)
+    peak = max_value if max_value is not None else max((v for _l, v in items), default=0)
+    scale = (width - label_w - 60) / peak if peak else 0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}">']
+    if title:
+        parts.append(f'<title>{escape(title)}</title><text x="0" y="13" class="chart-title">{escape(title)}</text>')
+    if not items:
+        parts.append(f'<text x="0" y="{top + 14}" class="chart-empty">—</text>')
+    for i, (label, value) in enumerate(items):
+        y = top + i * (bar_height + pad)
+        w = max(0.0, value * scale)
+        color = PALETTE[i % len(PALETTE)]
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + bar_height * 0.7:.1f}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height * 0.7:.1f}">'
+            f'{escape(value_format.format(value))}{escape(unit)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,522 @@
+"""The web console: agents' queue, ticket pages and actions, customers, contracts and assets.
+
+Thin views over `callcenter.tickets` and `callcenter.sla`; customers (contacts) see only their
+own company's tickets, and that rule lives in the queries (`_ticket_or_404`, `_scope`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import tickets as svc
+from ..models import (
+    LEVEL_ORDER,
+    OPEN_STATUSES,
+    Approval,
+    Asset,
+    Category,
+    Channel,
+    Company,
+    Contact,
+    Level,
+    Priority,
+    StaffUser,
+    Status,
+    Ticket,
+    TicketEvent,
+    utcnow,
+)
+from ..sla import clock_calendar, sla_state
+from .labels import label
+from .login import WORKING_ROLES, csrf, csrf_check, roles_required
+
+bp = Blueprint("console", __name__)
+bp.before_request(csrf_check)
+
+STAFF_ROLES = ("agent", "engineer", "qa", "manager", "admin")
+RESOLUTIONS = ["solved", "project", "sales", "refused", "duplicate"]
+LINK_KINDS = ["related", "project", "follow_up", "duplicate"]
+
+
+def _db() -> Session:
+    from ..app import db_session
+
+    return db_session()
+
+
+def now() -> datetime:
+    """The request's clock; tests may pin it with app.config["CLOCK"]."""
+    return current_app.config.get("CLOCK", utcnow)()
+
+
+def actor() -> svc.Actor:
+    return svc.Actor("staff" if current_user.is_staff else "contact", current_user.record_id, current_user.name)
+
+
+def init_console(app: Flask) -> None:
+    """Login, CSRF, languages and the console blueprints on the app."""
+    from . import i18n, login, report_views
+    from .navigation import items_for
+
+    settings = app.config["SETTINGS"]
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_hours)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.public_url.startswith("https://")
+    # The JSON API (token auth) and the Twilio webhooks (signatures) are not cookie-authenticated,
+    # so CSRF is checked only where the console's forms post (login.csrf_check).
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
+    csrf.init_app(app)
+    login.login_manager.init_app(app)
+    i18n.babel.init_app(app, locale_selector=i18n.select_locale)
+    app.add_template_filter(label, "label")
+    app.add_template_filter(_hours_minutes, "hm")
+    app.add_template_filter(_local_time, "local")
+    for blueprint in (login.bp, i18n.bp, bp, report_views.bp):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _console_globals() -> dict:
+        from flask_babel import get_locale
+
+        role = current_user.role if current_user and current_user.is_authenticated else None
+        return {"nav_items": items_for(role) if role else [], "languages": i18n.LANGUAGES,
+                "current_locale": str(get_locale())}
+
+
+def _hours_minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}"
+
+
+def _local_time(t: datetime | None, zone: str = "Europe/Budapest") -> str:
+    from zoneinfo import ZoneInfo
+
+    return "" if t is None else t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _staff_only() -> None:
+    if not current_user.is_staff:
+        abort(403)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _ticket_or_404(number: int) -> Ticket:
+    """The ticket, if this user may see it: a customer only reaches their own company's tickets."""
+    stmt = select(Ticket).where(Ticket.number == number)
+    if current_user.is_customer:
+        stmt = stmt.where(Ticket.company_id == current_user.company_id)
+    ticket = _db().scalar(stmt)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.values.get(name, "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _filter_from_request() -> svc.TicketFilter:
+    flt = svc.TicketFilter(
+        company_id=_int_arg("company"),
+        level=request.args.get("level") or None,
+        category=request.args.get("category") or None,
+        status=[request.args["status"]] if request.args.get("status") else None,
+        query=(request.args.get("q") or "").strip() or None,
+    )
+    if request.args.get("mine") and current_user.is_staff:
+        flt.assignee_id = current_user.record_id
+    if current_user.is_customer:
+        flt.company_id = current_user.company_id
+    return flt
+
+
+def queue_rows(db: Session, tickets: list[Ticket], at: datetime) -> list[dict]:
+    """What the queue shows per ticket, with the working time left on its response clock."""
+    rows = []
+    for t in tickets:
+        state = sla_state(db, t, at)
+        running = False
+        if state.remaining is not None and t.responded_at is None and not t.sla_paused and t.contract is not None:
+            running = clock_calendar(t.contract, t.sla_clock or "working").is_open_at(at)
+        rows.append({
+            "number": t.number, "subject": t.subject, "company": t.company.name if t.company else "",
+            "category": t.category, "priority": t.priority, "status": t.status, "level": t.level,
+            "assignee": t.assignee.name if t.assignee else "",
+            "remaining_seconds": None if state.remaining is None else int(state.remaining.total_seconds()),
+            "clock_running": running, "paused": t.sla_paused, "responded": t.responded_at is not None,
+            "breached": state.breached, "due_at": t.response_due_at.isoformat() if t.response_due_at else None,
+            "url": url_for("console.ticket", number=t.number),
+            "category_label": str(label(t.category)), "priority_label": str(label(t.priority)),
+            "status_label": str(label(t.status)),
+        })
+    return rows
+
+
+def _choices() -> dict:
+    return {"categories": [c.value for c in Category], "levels": [lv.value for lv in Level],
+            "statuses": [s.value for s in Status], "priorities": [p.value for p in Priority],
+            "channels": [c.value for c in Channel if c != Channel.API]}
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def home():  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("console.ticket_list"))
+    return redirect(url_for("console.queue"))
+
+
+@bp.get("/console/queue")
+@roles_required(*STAFF_ROLES)
+def queue():  # noqa: ANN201
+    db = _db()
+    flt = _filter_from_request()
+    rows = queue_rows(db, svc.work_queue(db, flt, limit=100), now())
+    companies = db.scalars(select(Company).order_by(Company.name)).all()
+    return render_template("queue.html", rows=rows, companies=companies, args=request.args, **_choices())
+
+
+@bp.get("/console/queue.json")
+@roles_required(*STAFF_ROLES)
+def queue_json():  # noqa: ANN201
+    db = _db()
+    at = now()
+    rows = queue_rows(db, svc.work_queue(db, _filter_from_request(), limit=100), at)
+    return jsonify(at=at.isoformat(), rows=rows)
+
+
+@bp.get("/console/tickets")
+@login_required
+def ticket_list():  # noqa: ANN201
+    db = _db()
+    flt = _filter_from_request()
+    page = max(1, _int_arg("page") or 1)
+    found, total = svc.list_tickets(db, flt, page=page, per_page=50)
+    companies = [] if current_user.is_customer else db.scalars(select(Company).order_by(Company.name)).all()
+    return render_template("tickets.html", tickets=found, total=total, page=page, companies=companies,
+                           args=request.args, **_choices())
+
+
+@bp.route("/console/tickets/new", methods=["GET", "POST"])
+@login_required
+def new_ticket():  # noqa: ANN201
+    if current_user.role == "qa":
+        abort(403)
+    db = _db()
+    if request.method == "POST":
+        f = request.form
+        if current_user.is_customer:
+            contact = db.get(Contact, current_user.record_id)
+            new = svc.NewTicket(subject=f.get("subject", ""), channel=Channel.WEB,
+                                category=f.get("category", Category.USER), description=f.get("description", ""),
+                                company_id=contact.company_id, reporter_contact_id=contact.id,
+                                asset_id=_int_arg("asset_id"))
+        else:
+            new = svc.NewTicket(
+                subject=f.get("subject", ""), channel=f.get("channel", Channel.PHONE),
+                category=f.get("category", Category.USER), description=f.get("description", ""),
+                company_id=_int_arg("company_id"), reporter_contact_id=_int_arg("reporter_contact_id"),
+                reporter_name=f.get("reporter_name") or None, reporter_role=f.get("reporter_role") or None,
+                reporter_phone=f.get("reporter_phone") or None, reporter_email=f.get("reporter_email") or None,
+                asset_id=_int_arg("asset_id"), priority=f.get("priority") or None,
+                level=f.get("level") or Level.L1, assignee_id=_int_arg("assignee_id"),
+            )
+        try:
+            ticket = svc.create_ticket(db, new, actor=actor(), now=now(),
+                                       number_start=current_app.config["SETTINGS"].ticket_number_start)
+        except svc.TicketError as exc:
+            db.rollback()
+            flash(str(exc), "error")
+            return _new_ticket_form(db), 400
+        db.commit()
+        flash(_("Ticket %(number)s created.", number=ticket.display_number), "ok")
+        return redirect(url_for("console.ticket", number=ticket.number))
+    return _new_ticket_form(db)
+
+
+def _new_ticket_form(db: Session) -> str:
+    if current_user.is_customer:
+        companies = [db.get(Company, current_user.company_id)]
+    else:
+        companies = db.scalars(select(Company).order_by(Company.name)).all()
+    company_ids = [c.id for c in companies]
+    contacts = db.scalars(select(Contact).where(Contact.company_id.in_(company_ids), Contact.active.is_(True))
+                          .order_by(Contact.name)).all()
+    assets = db.scalars(select(Asset).where(Asset.company_id.in_(company_ids)).order_by(Asset.identifier)).all()
+    staff = db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
+    return render_template("ticket_new.html", companies=companies, contacts=contacts, assets=assets, staff=staff,
+                           form=request.form, **_choices())
+
+
+@bp.get("/console/tickets/<int:number>")
+@login_required
+def ticket(number: int):  # noqa: ANN201
+    db = _db()
+    t = _ticket_or_404(number)
+    at = now()
+    events_q = select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.at, TicketEvent.id)
+    if current_user.is_customer:
+        events_q = events_q.where(TicketEvent.public.is_(True))
+    asset_history = []
+    if t.asset_id is not None:
+        asset_history = db.scalars(select(Ticket).where(Ticket.asset_id == t.asset_id, Ticket.id != t.id)
+                                   .order_by(Ticket.created_at.desc()).limit(50)).all()
+    links = svc.linked_tickets(db, t)
+    if current_user.is_customer:
+        links = [(kind, other) for kind, other in links if other.company_id == current_user.company_id]
+    staff = db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
+    return render_template(
+        "ticket.html", t=t, sla=sla_state(db, t, at), events=db.scalars(events_q).all(), links=links,
+        asset_history=asset_history, staff=staff, managers=[s for s in staff if s.role in {"manager", "admin"}],
+        contacts=t.company.contacts if t.company else [],
+        authorisers=[c for c in (t.company.contacts if t.company else []) if c.can_authorize and c.active],
+        transitions=sorted(svc.TRANSITIONS[t.status], key=lambda s: list(Status).index(Status(s))),
+        levels=[lv.value for lv in LEVEL_ORDER if lv != t.level], resolutions=RESOLUTIONS, link_kinds=LINK_KINDS,
+        total_hours=sum((e.billable_hours for e in t.time_entries), start=0),
+        can_work=current_user.can_work, is_open=t.status in OPEN_STATUSES,
+    )
+
+
+def _act(number: int, action) -> object:  # noqa: ANN001
+    """Run one ticket action for the working roles; a refused action is reported, nothing is lost."""
+    if not current_user.can_work:
+        abort(403)
+    db = _db()
+    t = _ticket_or_404(number)
+    try:
+        message = action(db, t)
+    except svc.TicketError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        if message:
+            flash(message, "ok")
+    return redirect(url_for("console.ticket", number=number))
+
+
+@bp.post("/console/tickets/<int:number>/status")
+@login_required
+def ticket_status(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        new_status = request.form.get("status", "")
+        if new_status == "reopen":
+            svc.reopen(db, t, actor=actor(), now=now(), note=request.form.get("note") or None)
+            return _("Ticket reopened.")
+        svc.change_status(db, t, new_status, actor=actor(), now=now(), note=request.form.get("note") or None,
+                          resolution=request.form.get("resolution") or None)
+        return _("Status changed to %(status)s.", status=label(new_status))
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/time")
+@login_required
+def ticket_time(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        raw = (request.form.get("minutes") or "").strip()
+        if not raw.isdigit():
+            raise svc.TicketError(_("minutes worked must be a whole number"))
+        entry = svc.log_time(db, t, int(raw), actor=actor(), now=now(),
+                             quick_phone_answer=bool(request.form.get("quick_phone_answer")),
+                             note=request.form.get("note") or None)
+        return _("Logged %(hours)s h.", hours=entry.billable_hours)
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/escalate")
+@login_required
+def ticket_escalate(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        level = request.form.get("level", "")
+        svc.escalate(db, t, level, actor=actor(), now=now(), reason=request.form.get("reason") or None,
+                     assignee_id=_int_arg("assignee_id"))
+        return _("Moved to %(level)s.", level=level)
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/assign")
+@login_required
+def ticket_assign(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        staff_id = current_user.record_id if request.form.get("staff_id") == "me" else _int_arg("staff_id")
+        svc.assign(db, t, staff_id, actor=actor(), now=now())
+        return _("Assignment saved.")
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/note")
+@login_required
+def ticket_note(number: int):  # noqa: ANN201
+    if current_user.is_customer:
+        # A customer's comment on their own ticket is public by nature.
+        db = _db()
+        t = _ticket_or_404(number)
+        try:
+            svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(), public=True,
+                         kind="comment")
+        except svc.TicketError as exc:
+            db.rollback()
+            flash(str(exc), "error")
+        else:
+            db.commit()
+        return redirect(url_for("console.ticket", number=number))
+
+    def run(db: Session, t: Ticket) -> str:
+        svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(),
+                     public=bool(request.form.get("public")))
+        return _("Note added.")
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/link")
+@login_required
+def ticket_link(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        try:
+            other = svc.get_ticket(db, request.form.get("other", ""))
+        except svc.TicketNotFound as exc:
+            raise svc.TicketError(str(exc)) from exc
+        svc.link_tickets(db, t, other, kind=request.form.get("kind") or "related", actor=actor(), now=now())
+        return _("Linked to %(number)s.", number=other.display_number)
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/project")
+@login_required
+def ticket_project(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        project = svc.turn_into_project(db, t, actor=actor(), now=now(), close=bool(request.form.get("close")),
+                                        number_start=current_app.config["SETTINGS"].ticket_number_start)
+        return _("Project %(number)s opened.", number=project.display_number)
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/approvals")
+@login_required
+def ticket_request_approval(number: int):  # noqa: ANN201
+    def run(db: Session, t: Ticket) -> str:
+        kind = request.form.get("kind", "")
+        svc.request_approval(db, t, kind=kind, summary=request.form.get("summary", ""), actor=actor(), now=now(),
+                             approver_contact_id=_int_arg("approver_contact_id") if kind != "spare_part" else None,
+                             approver_staff_id=_int_arg("approver_staff_id") if kind == "spare_part" else None)
+        return _("Approval requested.")
+
+    return _act(number, run)
+
+
+@bp.post("/console/tickets/<int:number>/approvals/<int:approval_id>")
+@login_required
+def ticket_decide_approval(number: int, approval_id: int):  # noqa: ANN201
+    db = _db()
+    t = _ticket_or_404(number)
+    approval = db.scalar(select(Approval).where(Approval.id == approval_id, Approval.ticket_id == t.id))
+    if approval is None:
+        abort(404)
+    approved = request.form.get("decision") == "approve"
+    evidence = request.form.get("evidence", "")
+    try:
+        if current_user.is_customer:
+            # The customer's authorised person decides in the portal; the service checks the authority.
+            contact = db.get(Contact, current_user.record_id)
+            svc.decide_approval(db, approval, approved, decided_by_name=contact.name, channel="web",
+                                evidence=evidence, now=now(), actor=actor(), decided_by_contact=contact)
+        elif approval.kind == "spare_part":
+            if not current_user.can("manager"):
+                abort(403)
+            staff = db.get(StaffUser, current_user.record_id)
+            svc.decide_approval(db, approval, approved, decided_by_name=staff.name, channel="web",
+                                evidence=evidence, now=now(), actor=actor(), decided_by_staff=staff)
+        else:
+            if not current_user.can_work:
+                abort(403)
+            # Staff record the customer's written decision on their behalf, with the evidence.
+            contact = db.get(Contact, _int_arg("decided_by_contact_id") or approval.approver_contact_id or 0)
+            if contact is None:
+                raise svc.TicketError(_("choose the customer's authorised person who decided"))
+            svc.decide_approval(db, approval, approved, decided_by_name=contact.name,
+                                channel=request.form.get("channel") or "email", evidence=evidence, now=now(),
+                                actor=actor(), decided_by_contact=contact)
+    except svc.TicketError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        flash(_("Decision recorded."), "ok")
+    return redirect(url_for("console.ticket", number=number))
+
+
+# --- customers, contracts, assets ------------------------------------------------------------
+
+
+@bp.get("/console/companies")
+@roles_required(*STAFF_ROLES)
+def companies():  # noqa: ANN201
+    db = _db()
+    open_counts = dict(db.execute(
+        select(Ticket.company_id, func.count()).where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+        .group_by(Ticket.company_id)).all())
+    return render_template("companies.html", companies=db.scalars(select(Company).order_by(Company.name)).all(),
+                           open_counts=open_counts)
+
+
+@bp.get("/console/companies/<int:company_id>")
+@roles_required(*STAFF_ROLES)
+def company(company_id: int):  # noqa: ANN201
+    db = _db()
+    c = db.get(Company, company_id)
+    if c is None:
+        abort(404)
+    recent = db.scalars(select(Ticket).where(Ticket.company_id == c.id).order_by(Ticket.created_at.desc())
+                        .limit(30)).all()
+    return render_template("company.html", c=c, recent=recent, today=now().date())
+
+
+@bp.get("/console/assets/<int:asset_id>")
+@roles_required(*STAFF_ROLES)
+def asset(asset_id: int):  # noqa: ANN201
+    db = _db()
+    a = db.get(Asset, asset_id)
+    if a is None:
+        abort(404)
+    history = db.scalars(select(Ticket).where(Ticket.asset_id == a.id).order_by(Ticket.created_at.desc())).all()
+    return render_template("asset.html", a=a, history=history)
+
+
+__all__ = ["bp", "init_console", "queue_rows", "WORKING_ROLES"]

@@ -1,0 +1,44 @@
+"""Console languages: Hungarian, Greek, English; the logged-in user's choice wins."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, session, url_for
+from flask_babel import Babel
+from flask_login import current_user
+
+from ..models import Contact, StaffUser
+from .login import csrf_check
+
+LANGUAGES = {"en": "English", "hu": "Magyar", "el": "Ελληνικά"}
+
+babel = Babel()
+bp = Blueprint("i18n", __name__)
+bp.before_request(csrf_check)
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+@bp.post("/language")
+def set_language():  # noqa: ANN201
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            from ..app import db_session
+
+            db = db_session()
+            model = StaffUser if current_user.kind == "staff" else Contact
+            record = db.get(model, current_user.record_id)
+            if record is not None:
+                record.language = lang
+                db.commit()
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("console.home")
+    return redirect(target)

@@ -1,0 +1,35 @@
+"""Readable, translated names for the stored codes (statuses, categories, levels ...)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    # statuses
+    "new": _l("New"), "acknowledged": _l("Acknowledged"), "in_progress": _l("In progress"),
+    "waiting_customer": _l("Waiting for customer"), "waiting_approval": _l("Waiting for approval"),
+    "resolved": _l("Resolved"), "closed": _l("Closed"),
+    # categories
+    "user": _l("User problem"), "system": _l("System-level problem"), "infrastructure": _l("Infrastructure problem"),
+    "request": _l("Request"), "permission_change": _l("Permission change"), "device_order": _l("Device order"),
+    "complaint": _l("Complaint"), "quote": _l("Quote"), "project": _l("Project"), "spare_part": _l("Spare part"),
+    # priorities
+    "critical": _l("Critical"), "high": _l("High"), "normal": _l("Normal"), "low": _l("Low"),
+    # levels
+    "L1": _l("L1 help desk"), "L2": _l("L2 support"), "L3": _l("L3 support"), "onsite": _l("On-site team"),
+    # channels
+    "phone": _l("Phone"), "email": _l("E-mail"), "web": _l("Web"), "api": _l("API"),
+    # approvals
+    "pending": _l("Pending"), "approved": _l("Approved"), "denied": _l("Denied"),
+    # roles
+    "agent": _l("Agent"), "engineer": _l("Engineer"), "qa": _l("Quality reviewer"), "manager": _l("Manager"),
+    "admin": _l("Administrator"), "customer": _l("Customer"),
+    # event kinds
+    "created": _l("Created"), "status": _l("Status"), "assigned": _l("Assigned"), "escalated": _l("Escalated"),
+    "de-escalated": _l("De-escalated"), "updated": _l("Updated"), "note": _l("Note"), "comment": _l("Comment"),
+    "time": _l("Time logged"), "approval": _l("Approval"), "linked": _l("Linked"),
+}
+
+
+def label(code: object) -> object:
+    return LABELS.get(str(code), str(code) if code is not None else "")

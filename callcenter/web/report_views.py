@@ -1,0 +1,121 @@
+"""Report pages and downloads over `callcenter.reports` (HTML with SVG charts, CSV, PDF)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..customers import UnknownCompany
+from ..models import Company
+from ..report_export import quarterly_csv, quarterly_pdf
+from ..reports import Quarter, ReportError, quarter_stats, quarterly_report
+from .charts import bar_chart
+from .console import _db, now
+from .labels import label
+from .login import REPORT_ROLES, csrf_check, roles_required
+
+bp = Blueprint("reports", __name__, url_prefix="/console/reports")
+bp.before_request(csrf_check)
+
+VIEW_ROLES = (*REPORT_ROLES, "customer")
+
+
+def _company_id() -> int:
+    """The company asked for; a customer gets their own whatever the URL says."""
+    if current_user.is_customer:
+        return current_user.company_id
+    raw = request.args.get("company", "")
+    if not raw.isdigit():
+        abort(400, "choose a company")
+    return int(raw)
+
+
+def _quarter() -> Quarter:
+    raw = request.args.get("quarter") or Quarter.containing(now().date()).label
+    try:
+        return Quarter.parse(raw)
+    except ReportError:
+        abort(400, f"quarter must look like 2026Q3, not {raw!r}")
+
+
+@bp.get("/")
+@roles_required(*VIEW_ROLES)
+def index():  # noqa: ANN201
+    db = _db()
+    if current_user.is_customer:
+        companies = [db.get(Company, current_user.company_id)]
+    else:
+        companies = db.scalars(select(Company).order_by(Company.name)).all()
+    current = Quarter.containing(now().date())
+    quarters = [current, current.previous(), current.previous().previous(), current.previous().previous().previous()]
+    return render_template("reports.html", companies=companies, quarters=quarters)
+
+
+def _report():  # noqa: ANN202
+    try:
+        return quarterly_report(_db(), _company_id(), _quarter(), now=now())
+    except UnknownCompany:
+        abort(404)
+
+
+@bp.get("/quarterly")
+@roles_required(*VIEW_ROLES)
+def quarterly():  # noqa: ANN201
+    report = _report()
+    measured = [f for f in report.categories if f.measured]
+    charts = {
+        "tickets": bar_chart([(str(label(f.category)), f.tickets) for f in report.categories]),
+        "share": bar_chart([(str(label(f.category)), round(100 * (f.share_within or 0), 1)) for f in measured],
+                           unit=" %", max_value=100),
+        "median": bar_chart([(str(label(f.category)), round(f.median_hours or 0, 2)) for f in measured], unit=" h"),
+    }
+    return render_template("report_quarterly.html", r=report, charts=charts, breach_limit=500)
+
+
+@bp.get("/quarterly.csv")
+@roles_required(*VIEW_ROLES)
+def quarterly_csv_download():  # noqa: ANN201
+    report = _report()
+    name = f"sla-{report.company_id}-{report.quarter.label}.csv"
+    return Response(quarterly_csv(report), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/quarterly.pdf")
+@roles_required(*VIEW_ROLES)
+def quarterly_pdf_download():  # noqa: ANN201
+    report = _report()
+    name = f"sla-{report.company_id}-{report.quarter.label}.pdf"
+    return Response(quarterly_pdf(report), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/helpdesk")
+@roles_required(*REPORT_ROLES)
+def helpdesk():  # noqa: ANN201
+    quarter = _quarter()
+    raw = request.args.get("company", "")
+    company_id = int(raw) if raw.isdigit() else None
+    stats = quarter_stats(_db(), quarter, now=now(), company_id=company_id)
+    charts = {
+        "channel": bar_chart([(str(label(k)), n) for k, n in stats.by_channel]),
+        "category": bar_chart([(str(label(k)), n) for k, n in stats.by_category]),
+        "level": bar_chart([(str(label(k)), n) for k, n in stats.by_level]),
+        "escalations": bar_chart(stats.escalations_by_level),
+        "backlog": bar_chart(stats.backlog),
+    }
+    companies = _db().scalars(select(Company).order_by(Company.name)).all()
+    return render_template("report_helpdesk.html", s=stats, quarter=quarter, charts=charts, companies=companies,
+                           company_id=company_id)
+
+
+@bp.get("/go")
+@roles_required(*VIEW_ROLES)
+def go():  # noqa: ANN201
+    kind = request.args.get("kind", "quarterly")
+    if kind not in {"quarterly", "helpdesk"}:
+        flash("unknown report", "error")
+        return redirect(url_for("reports.index"))
+    return redirect(url_for(f"reports.{kind}", company=request.args.get("company", ""),
+                            quarter=request.args.get("quarter", "")))

@@ -45,6 +45,12 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.api import api
 
     app.register_blueprint(api)
+    from webhooks.twilio_paging import paging_twilio
+
+    from .web.api_alerts import alerts_api
+
+    app.register_blueprint(alerts_api)
+    app.register_blueprint(paging_twilio)
     return app
 
 

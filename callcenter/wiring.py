@@ -7,6 +7,7 @@ import importlib
 
 SERVICE_MODULES = [
     "callcenter.sla_jobs",
+    "callcenter.paging.sources",
 ]
 
 

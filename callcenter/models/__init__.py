@@ -3,6 +3,16 @@
 from .base import Base, UTCDateTime, utcnow
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
+from .paging import (
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    EscalationPolicy,
+    NotificationRule,
+    Page,
+    Rotation,
+    RotationOverride,
+)
 from .staff import ApiToken, Role, StaffUser
 from .ticket import (
     CATEGORIES_NEEDING_APPROVAL,
@@ -26,6 +36,8 @@ from .ticket import (
 __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
+    "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
+    "RotationOverride",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
     "ApiToken", "Role", "StaffUser",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",

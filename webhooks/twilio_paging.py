@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -32,7 +32,9 @@ SMS_ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "a": "acknowl
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # Tests run the app and the worker on one controlled clock (app.config["PAGING_CLOCK"]).
+    clock = current_app.config.get("PAGING_CLOCK")
+    return clock() if clock else datetime.now(UTC)
 
 
 def _session():  # noqa: ANN202

@@ -215,13 +215,16 @@ def on_notification_status(session: Session, msg: OutboxMessage, now: datetime) 
     if msg.channel == "sms" and msg.state == OutboxState.DELIVERED:
         record(session, alert, "delivered", now, staff_id=page.staff_id, channel="sms", detail=f"outbox {msg.id}")
         return
+    if alert.status != AlertStatus.TRIGGERED:
+        record(session, alert, "ended", now, staff_id=page.staff_id, channel=msg.channel,
+               detail=f"{msg.channel} {status} after the alert was {alert.status}, outbox {msg.id}")
+        return
     reason = f"{msg.channel} {status}" + (f" (error {msg.error_code})" if msg.error_code else "")
     if msg.channel == "voice" and msg.state == OutboxState.DELIVERED:
         reason = "call ended without an acknowledgement key"
     record(session, alert, "not_reached", now, staff_id=page.staff_id, channel=msg.channel,
            detail=f"{reason}, outbox {msg.id}")
-    if alert.status == AlertStatus.TRIGGERED:
-        not_reached(session, msg, now, reason)
+    not_reached(session, msg, now, reason)
 
 
 def cancel_pending_notifications(session: Session, alert: Alert, now: datetime, why: str) -> int:

@@ -34,6 +34,8 @@ class PeriodicJob:
 
 
 PERIODIC: list[PeriodicJob] = []
+TIMER_BATCH = 50
+OUTBOX_BATCH = 20
 
 
 def periodic(name: str, seconds: float) -> Callable:
@@ -64,10 +66,22 @@ class Ticker:
         self._scheduler: BackgroundScheduler | BlockingScheduler | None = None
 
     def fire_timers(self) -> int:
-        return timers.fire_due(self.factory, self.clock(), self.worker_id)
+        # Keep going while batches come back full, so a burst of due timers (many pages escalating
+        # at once) is not spread over many ticks.
+        total = 0
+        while True:
+            fired = timers.fire_due(self.factory, self.clock(), self.worker_id, limit=TIMER_BATCH)
+            total += fired
+            if fired < TIMER_BATCH:
+                return total
 
     def drain_outbox(self) -> int:
-        return outbox.drain(self.factory, self.providers, self.clock)
+        total = 0
+        while True:
+            sent = outbox.drain(self.factory, self.providers, self.clock, limit=OUTBOX_BATCH)
+            total += sent
+            if sent < OUTBOX_BATCH:
+                return total
 
     def run_periodic(self, job: PeriodicJob) -> None:
         job.run(self.factory, self.settings, self.clock())

@@ -43,6 +43,7 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/sla_bench.py
+	$(BIN)/python bench/paging_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -83,6 +83,13 @@ class Ticker:
             if sent < OUTBOX_BATCH:
                 return total
 
+    def fire_timers_and_send(self) -> int:
+        """Fire due timers, then send what they queued in the same cycle instead of at the next outbox run."""
+        fired = self.fire_timers()
+        if fired:
+            self.drain_outbox()
+        return fired
+
     def run_periodic(self, job: PeriodicJob) -> None:
         job.run(self.factory, self.settings, self.clock())
 
@@ -105,7 +112,7 @@ class Ticker:
         return run
 
     def _configure(self, scheduler: BackgroundScheduler | BlockingScheduler) -> None:
-        scheduler.add_job(self._guarded(self.fire_timers), "interval", seconds=2, id="timers")
+        scheduler.add_job(self._guarded(self.fire_timers_and_send), "interval", seconds=2, id="timers")
         scheduler.add_job(self._guarded(self.drain_outbox), "interval", seconds=2, id="outbox")
         for job in PERIODIC:
             scheduler.add_job(self._guarded(self.run_periodic, job), "interval", seconds=job.seconds, id=job.name)

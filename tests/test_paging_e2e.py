@@ -249,10 +249,24 @@ def test_restart_timer_due_while_no_worker_ran_fires_on_first_tick(pager, fake):
     fake.assert_nothing_unexpected()
 
 
-def dump(pager, alert_id):
-    from callcenter.models import OutboxMessage, Timer
+def test_ack_by_ticket_number_stops_every_page_about_that_ticket(pager, fake):
+    from callcenter.models import EscalationPolicy, Ticket
+
+    first, number = pager.raise_alert(key="standby")
     with pager.factory() as s:
-        ev = [(e.kind, e.detail) for e in s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id))]
-        ob = [(m.id, m.channel, m.state, m.provider_status) for m in s.scalars(select(OutboxMessage))]
-        tm = [(x.key, x.fired_at, x.cancelled_at, x.error) for x in s.scalars(select(Timer))]
-        return ev, ob, tm
+        ticket = s.scalar(select(Ticket).where(Ticket.number == number))
+        policy = s.scalar(select(EscalationPolicy))
+        from callcenter.paging import alerts
+
+        second, _ = alerts.raise_alert(s, source="sla", dedup_key=f"{number}:response:warn75", summary="SLA soon",
+                                       policy=policy, ticket=ticket, now=pager.t)
+        s.commit()
+        second = second.id
+    pager.tick()
+    fake.wait_for_message(to=ENG2, body_contains="PBX down")
+    fake.wait_for_message(to=ENG2, body_contains="SLA soon")
+    assert "2 open alerts" in pager.sms_reply(ENG2, "ACK").text  # bare ACK is ambiguous here
+    assert "acknowledged" in pager.sms_reply(ENG2, f"ACK {number}").text
+    assert {alert_row(pager, i).status for i in (first, second)} == {AlertStatus.ACKNOWLEDGED}
+    pager.settle()
+    fake.assert_nothing_unexpected()

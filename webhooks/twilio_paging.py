@@ -215,6 +215,11 @@ def inbound_sms() -> Response:
         alert = candidates[0]
     if action == "acknowledge":
         done = alerts.acknowledge(session, alert, staff=staff, channel="sms", now=now)
+        if match.group(2) and alert.ticket_number:
+            # "ACK 15789" means the ticket: its other open pages (standby, SLA) stop too.
+            for other in alerts.open_alerts_for_ticket(session, alert.ticket_number):
+                if other.id != alert.id:
+                    done = alerts.acknowledge(session, other, staff=staff, channel="sms", now=now) or done
     elif action == "escalate":
         page = alerts.last_page(session, alert, staff)
         done = alerts.escalate_now(session, alert, staff=staff, channel="sms", now=now,

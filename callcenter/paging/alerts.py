@@ -173,6 +173,11 @@ def open_alerts_paged_to(session: Session, staff: StaffUser) -> list[Alert]:
                                 .order_by(Alert.created_at, Alert.id)))
 
 
+def open_alerts_for_ticket(session: Session, ticket_number: int) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(Alert.ticket_number == ticket_number, Alert.status.in_(OPEN))
+                                .order_by(Alert.id)))
+
+
 def find_by_reference(session: Session, reference: int) -> Alert | None:
     """The open alert an engineer means by a number: a ticket number, else an alert id."""
     found = session.scalar(select(Alert).where(Alert.ticket_number == reference, Alert.status.in_(OPEN))

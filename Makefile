@@ -43,6 +43,7 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/sla_bench.py
+	$(BIN)/python bench/paging_bench.py
 
 # Console catalogs: extract the strings, rebuild hu/el .po and the committed .mo files.
 translations: install

@@ -44,18 +44,16 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
             return jsonify(status="error", database=str(exc.__class__.__name__)), 503
         return jsonify(status="ok", database="ok")
 
-    from .web.api import api
-
-    app.register_blueprint(api)
-    from .web.mail_api import mail_api
-
-    app.register_blueprint(mail_api)
+    from webhooks.twilio_paging import paging_twilio
     from webhooks.twilio_voice import bp as twilio_voice
 
-    app.register_blueprint(twilio_voice)
-
+    from .web.api import api
+    from .web.api_alerts import alerts_api
     from .web.console import init_console
+    from .web.mail_api import mail_api
 
+    for blueprint in (api, alerts_api, mail_api, twilio_voice, paging_twilio):
+        app.register_blueprint(blueprint)
     init_console(app)
     return app
 

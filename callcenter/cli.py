@@ -283,6 +283,200 @@ def mail_quarantine_show(ctx: Context, inbound_id: int, raw: bool) -> None:
         click.echo(f"id: {r.id}\nstatus: {r.status}\nreason: {r.reason}\nreceived: {r.received_at.isoformat()}\n"
                    f"mailbox: {r.mailbox}\nfrom: {r.from_address}\nsubject: {r.subject}\n"
                    f"message-id: {r.message_id}\nsize: {r.size} bytes")
+@cli.group()
+def oncall() -> None:
+    """On-call rotations: who is on call, the schedule, overrides."""
+
+
+def _parse_instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a UTC offset, e.g. 2026-10-12T08:00+02:00")
+    return parsed.astimezone(UTC)
+
+
+@oncall.command("now")
+@click.option("--at", "at", default=None, help="ISO 8601 instant with offset (default: now)")
+@pass_ctx
+def oncall_now(ctx: Context, at: str | None) -> None:
+    """Who is on call now, per rotation."""
+    from sqlalchemy import select
+
+    from .models import Rotation
+    from .paging.rotations import who_is_on_call
+
+    instant = _parse_instant(at) if at else now_utc()
+    with ctx.session() as session:
+        rotations = list(session.scalars(select(Rotation).order_by(Rotation.name)))
+        if not rotations:
+            raise click.ClickException("no rotations (callcenter seed-demo adds one)")
+        for rotation in rotations:
+            person = who_is_on_call(session, rotation, instant)
+            who = f"{person.name} ({person.username}, {person.phone or 'no phone'})" if person else "nobody"
+            click.echo(f"{rotation.name}: {who}")
+
+
+@oncall.command("schedule")
+@click.option("--weeks", type=click.IntRange(1, 52), default=2, show_default=True)
+@click.option("--rotation", "rotation_name", default=None, help="rotation name or id (default: all)")
+@pass_ctx
+def oncall_schedule(ctx: Context, weeks: int, rotation_name: str | None) -> None:
+    """Who is on call for the next N weeks, in each rotation's local time."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from .models import Rotation, StaffUser
+    from .paging.rotations import RotationError, find_rotation, schedule
+
+    start = now_utc()
+    with ctx.session() as session:
+        try:
+            rotations = [find_rotation(session, rotation_name)] if rotation_name else \
+                list(session.scalars(select(Rotation).order_by(Rotation.name)))
+        except RotationError as exc:
+            raise click.ClickException(str(exc)) from None
+        names = {u.id: u.name for u in session.scalars(select(StaffUser))}
+        for rotation in rotations:
+            tz = ZoneInfo(rotation.timezone)
+            click.echo(f"{rotation.name} ({rotation.kind}, hand-over {rotation.handover_time} {rotation.timezone})")
+            for shift in schedule(rotation, start, start + timedelta(weeks=weeks)):
+                mark = "  (override)" if shift.override else ""
+                span = f"{shift.start.astimezone(tz):%Y-%m-%d %a %H:%M} - {shift.end.astimezone(tz):%Y-%m-%d %a %H:%M}"
+                click.echo(f"  {span}  {names.get(shift.staff_id, 'nobody')}{mark}")
+
+
+@oncall.command("override")
+@click.option("--rotation", "rotation_name", required=True)
+@click.option("--user", "username", required=True, help="who covers")
+@click.option("--from", "start", required=True, help="ISO 8601 instant with offset")
+@click.option("--to", "end", required=True, help="ISO 8601 instant with offset")
+@click.option("--reason", default=None)
+@pass_ctx
+def oncall_override(ctx: Context, rotation_name: str, username: str, start: str, end: str,
+                    reason: str | None) -> None:
+    """Let USER cover a rotation from --from to --to."""
+    from sqlalchemy import select
+
+    from .models import StaffUser
+    from .paging.rotations import RotationError, add_override, find_rotation
+
+    with ctx.session() as session:
+        user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+        if user is None:
+            raise click.ClickException(f"no staff user {username!r}")
+        try:
+            add_override(session, find_rotation(session, rotation_name), user, _parse_instant(start),
+                         _parse_instant(end), now=now_utc(), reason=reason)
+        except RotationError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{user.name} covers {rotation_name} from {start} to {end}")
+
+
+@cli.group()
+def alert() -> None:
+    """Raise, list, acknowledge, escalate and resolve alerts (pages)."""
+
+
+@alert.command("raise")
+@click.option("--summary", required=True)
+@click.option("--details", default="")
+@click.option("--severity", type=click.Choice(["critical", "high", "low", "info"]), default="critical")
+@click.option("--dedup-key", default=None, help="one open alert per key (default: a new alert)")
+@click.option("--policy", default=None, help="escalation policy name or id (default: Default)")
+@click.option("--ticket", type=int, default=None, help="ticket number")
+@pass_ctx
+def alert_raise(ctx: Context, summary: str, details: str, severity: str, dedup_key: str | None, policy: str | None,
+                ticket: int | None) -> None:
+    """Raise an alert and start paging (the worker sends the SMS and calls)."""
+    import uuid
+
+    from .paging import alerts
+    from .paging.policies import find_policy
+    from .paging.sources import default_policy
+    from .tickets import TicketNotFound, get_ticket
+
+    with ctx.session() as session:
+        chosen = find_policy(session, policy) if policy else default_policy(session)
+        if policy and chosen is None:
+            raise click.ClickException(f"no escalation policy {policy!r}")
+        try:
+            t = get_ticket(session, ticket) if ticket else None
+            row, created = alerts.raise_alert(session, source="api", dedup_key=dedup_key or f"cli-{uuid.uuid4().hex}",
+                                              summary=summary, details=details, severity=severity, policy=chosen,
+                                              ticket=t, now=now_utc())
+        except (alerts.AlertError, TicketNotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"alert {row.id} {'raised' if created else 'already open (deduplicated)'}: {row.summary}")
+
+
+@alert.command("list")
+@click.option("--status", default="open", show_default=True, help="open, triggered, acknowledged, resolved, all")
+@pass_ctx
+def alert_list(ctx: Context, status: str) -> None:
+    """Alerts, newest first."""
+    from .paging import alerts
+
+    with ctx.session() as session:
+        try:
+            rows = alerts.list_alerts(session, status=None if status == "all" else status)
+        except alerts.AlertError as exc:
+            raise click.ClickException(str(exc)) from None
+        for a in rows:
+            flag = "  UNREACHED" if a.unreached else ""
+            click.echo(f"{a.id:>5}  {a.status:<12} {a.created_at:%Y-%m-%d %H:%M}Z  step {a.step + 1}  "
+                       f"{'#' + str(a.ticket_number) if a.ticket_number else '-':>7}  {a.summary}{flag}")
+
+
+def _alert_action(ctx: Context, alert_id: int, username: str | None, action: str) -> None:
+    from sqlalchemy import select
+
+    from .models import StaffUser
+    from .paging import alerts
+
+    with ctx.session() as session:
+        user = session.scalar(select(StaffUser).where(StaffUser.username == username)) if username else None
+        if username and user is None:
+            raise click.ClickException(f"no staff user {username!r}")
+        try:
+            row = alerts.get_alert(session, alert_id)
+        except alerts.AlertNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        fn = {"acknowledge": alerts.acknowledge, "escalate": alerts.escalate_now, "resolve": alerts.resolve}[action]
+        if not fn(session, row, staff=user, channel="cli", now=now_utc()):
+            raise click.ClickException(f"cannot {action} alert {alert_id}: it is {row.status}")
+        click.echo(f"alert {alert_id}: {row.status}")
+
+
+@alert.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--user", "username", default=None, help="who acknowledges (staff username)")
+@pass_ctx
+def alert_ack(ctx: Context, alert_id: int, username: str | None) -> None:
+    """Acknowledge: stop the escalation."""
+    _alert_action(ctx, alert_id, username, "acknowledge")
+
+
+@alert.command("escalate")
+@click.argument("alert_id", type=int)
+@click.option("--user", "username", default=None)
+@pass_ctx
+def alert_escalate(ctx: Context, alert_id: int, username: str | None) -> None:
+    """Page the next step now."""
+    _alert_action(ctx, alert_id, username, "escalate")
+
+
+@alert.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("--user", "username", default=None)
+@pass_ctx
+def alert_resolve(ctx: Context, alert_id: int, username: str | None) -> None:
+    """Resolve: stop paging and free the dedup key."""
+    _alert_action(ctx, alert_id, username, "resolve")
 
 
 @cli.command("web")

@@ -118,4 +118,32 @@ def seed_demo(session: Session, now: datetime) -> dict[str, int]:
         session.add(user)
         created["staff"] += 1
     session.flush()
+    seed_paging_demo(session, now)
     return created
+
+
+def seed_paging_demo(session: Session, now: datetime) -> None:
+    """The demo rotation, the "Default" escalation policy and notification rules (idempotent)."""
+    from .models import EscalationPolicy, Rotation
+    from .paging.policies import create_policy, set_rule
+    from .paging.rotations import create_rotation
+
+    staff = {u.username: u for u in session.scalars(select(StaffUser))}
+    rotation = session.scalar(select(Rotation).where(Rotation.name == "Primary on-call"))
+    if rotation is None and "eng2" in staff and "eng3" in staff:
+        # Weekly hand-over on Mondays at 09:00 Budapest time; 2026-01-05 is a Monday.
+        rotation = create_rotation(session, name="Primary on-call", members=[staff["eng2"], staff["eng3"]],
+                                   timezone="Europe/Budapest", kind="weekly", handover_time="09:00",
+                                   start_date=date(2026, 1, 5), now=now)
+    if rotation is not None and session.scalar(
+            select(EscalationPolicy).where(EscalationPolicy.name == "Default")) is None:
+        create_policy(session, name="Default", repeat=1, now=now, steps=[
+            {"delay_minutes": 5, "targets": [{"kind": "rotation", "id": rotation.id}]},
+            {"delay_minutes": 5, "targets": [{"kind": "level", "level": "L3"}]},
+            {"delay_minutes": 5, "targets": [{"kind": "managers"}]},
+        ])
+    for user in staff.values():
+        if user.phone:
+            set_rule(session, user, "sms", 0)
+            set_rule(session, user, "voice", 2)
+    session.flush()

@@ -34,6 +34,8 @@ class PeriodicJob:
 
 
 PERIODIC: list[PeriodicJob] = []
+TIMER_BATCH = 50
+OUTBOX_BATCH = 20
 
 
 def periodic(name: str, seconds: float) -> Callable:
@@ -65,10 +67,29 @@ class Ticker:
         self._scheduler: BackgroundScheduler | BlockingScheduler | None = None
 
     def fire_timers(self) -> int:
-        return timers.fire_due(self.factory, self.clock(), self.worker_id)
+        # Keep going while batches come back full, so a burst of due timers (many pages escalating
+        # at once) is not spread over many ticks.
+        total = 0
+        while True:
+            fired = timers.fire_due(self.factory, self.clock(), self.worker_id, limit=TIMER_BATCH)
+            total += fired
+            if fired < TIMER_BATCH:
+                return total
 
     def drain_outbox(self) -> int:
-        return outbox.drain(self.factory, self.providers, self.clock)
+        total = 0
+        while True:
+            sent = outbox.drain(self.factory, self.providers, self.clock, limit=OUTBOX_BATCH)
+            total += sent
+            if sent < OUTBOX_BATCH:
+                return total
+
+    def fire_timers_and_send(self) -> int:
+        """Fire due timers, then send what they queued in the same cycle instead of at the next outbox run."""
+        fired = self.fire_timers()
+        if fired:
+            self.drain_outbox()
+        return fired
 
     def run_periodic(self, job: PeriodicJob) -> None:
         job.run(self.factory, self.settings, self.clock())
@@ -92,7 +113,7 @@ class Ticker:
         return run
 
     def _configure(self, scheduler: BackgroundScheduler | BlockingScheduler) -> None:
-        scheduler.add_job(self._guarded(self.fire_timers), "interval", seconds=2, id="timers")
+        scheduler.add_job(self._guarded(self.fire_timers_and_send), "interval", seconds=2, id="timers")
         scheduler.add_job(self._guarded(self.drain_outbox), "interval", seconds=2, id="outbox")
         for job in PERIODIC:
             scheduler.add_job(self._guarded(self.run_periodic, job), "interval", seconds=job.seconds, id=job.name)

@@ -62,6 +62,12 @@ def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worke
     for timer_id in due:
         try:
             with session_scope(factory) as session:
+                # On PostgreSQL, skip a timer another worker is firing right now instead of queueing
+                # behind its lock; the conditional UPDATE below stays the exactly-once guarantee.
+                free = session.scalar(select(Timer.id).where(Timer.id == timer_id, Timer.fired_at.is_(None))
+                                      .with_for_update(skip_locked=True))
+                if free is None:
+                    continue
                 claimed = session.execute(
                     update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
                     .values(fired_at=now, fired_by=worker)

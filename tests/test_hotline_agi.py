@@ -225,6 +225,8 @@ def test_threshold_timer_fires_while_asterisk_waits(agi_server, session, session
 
     with Captured() as seen:
         call(*agi_server, ANNA, ScriptedCaller(["1"], queue_status="TIMEOUT", record_seconds=0), "u.t")
-        assert timers.fire_due(session_factory, clock.now + timedelta(hours=1)) == 0
+        # Other services' timers (e.g. the page this alert opens) may fire too; the queue watch must not
+        # raise the same alert a second time.
+        timers.fire_due(session_factory, clock.now + timedelta(hours=1))
     assert len(seen.unanswered) == 1
     assert call_row(session, "u.t").outcome == "unanswered"

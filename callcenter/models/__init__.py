@@ -6,6 +6,16 @@ from .console import LoginAttempt
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
+from .paging import (
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    EscalationPolicy,
+    NotificationRule,
+    Page,
+    Rotation,
+    RotationOverride,
+)
 from .staff import ApiToken, Role, StaffUser
 from .ticket import (
     CATEGORIES_NEEDING_APPROVAL,
@@ -31,6 +41,8 @@ __all__ = [
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
+    "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
+    "RotationOverride",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
     "ApiToken", "Role", "StaffUser", "LoginAttempt",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",

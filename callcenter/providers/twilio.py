@@ -55,8 +55,16 @@ class TwilioProvider:
         self.settings = settings
         self.client = client or make_client(settings)
 
+    def _absolute(self, url: str | None) -> str | None:
+        # Services store callback paths; the public base URL is known here, at send time.
+        if url and url.startswith("/"):
+            return self.settings.public_url.rstrip("/") + url
+        return url
+
     def send(self, message: Any) -> SendResult:
-        p = message.payload
+        p = dict(message.payload)
+        for name in ("url", "status_callback", "recording_status_callback"):
+            p[name] = self._absolute(p.get(name))
         try:
             if message.channel == "sms":
                 kwargs = {"to": message.destination, "from_": p.get("from") or self.settings.twilio_from_number,

@@ -1,0 +1,245 @@
+"""The escalation engine: step timers, per-notification-rule timers, advancing, and failover.
+
+Every decision is a timer row fired exactly once (timers.fire_due claims it with a conditional
+UPDATE); every send is an outbox row with an idempotency key. A delivery failure schedules a
+"failover" timer keyed by the failed message, so duplicate or reordered status callbacks move a
+person on to their next contact method once, not twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .. import outbox, timers
+from ..models import Alert, AlertEvent, AlertStatus, OutboxMessage, OutboxState, Page, StaffUser, Timer
+from .notify import SOURCE_KIND, enqueue_notification
+from .policies import DEFAULT_STEP_MINUTES, resolve_targets, rules_for
+
+log = logging.getLogger(__name__)
+
+STEP_TIMER = "paging.step"
+RULE_TIMER = "paging.rule"
+FAILOVER_TIMER = "paging.failover"
+
+
+def record(session: Session, alert: Alert, kind: str, now: datetime, *, staff_id: int | None = None,
+           channel: str | None = None, detail: str | None = None) -> AlertEvent:
+    event = AlertEvent(alert_id=alert.id, at=now, kind=kind, staff_id=staff_id, channel=channel, detail=detail)
+    session.add(event)
+    alert.updated_at = now
+    return event
+
+
+def lock_alert(session: Session, alert_id: int) -> Alert | None:
+    """The alert row, locked on PostgreSQL so an ack and a step advance never interleave."""
+    return session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update()
+                          .execution_options(populate_existing=True))
+
+
+def step_key(alert: Alert, loop: int, step: int) -> str:
+    return f"alert:{alert.id}:step:{loop}:{step}"
+
+
+def rule_key(alert_id: int, page_id: int, rule_index: int) -> str:
+    return f"alert:{alert_id}:page:{page_id}:rule:{rule_index}"
+
+
+def _steps(alert: Alert) -> list[dict]:
+    return list((alert.policy_snapshot or {}).get("steps") or [])
+
+
+def has_steps(alert: Alert) -> bool:
+    return bool(_steps(alert))
+
+
+def start_escalation(session: Session, alert: Alert, now: datetime) -> None:
+    if not _steps(alert):
+        record(session, alert, "unreached", now, detail="no escalation policy: nobody is paged")
+        alert.unreached = True
+        return
+    start_step(session, alert, 0, 0, now)
+
+
+def start_step(session: Session, alert: Alert, loop: int, step: int, now: datetime) -> None:
+    """Page everyone the step targets and arm the step's timer (each exactly once per alert/loop/step)."""
+    spec = _steps(alert)[step]
+    alert.loop, alert.step = loop, step
+    delay = timedelta(minutes=int(spec.get("delay_minutes") or DEFAULT_STEP_MINUTES))
+    people = resolve_targets(session, spec["targets"], now)
+    record(session, alert, "step", now, detail=f"loop {loop + 1}, step {step + 1}: "
+           + (", ".join(p.name for p in people) or "nobody to page"))
+    paged = 0
+    for person in people:
+        if not person.phone:
+            record(session, alert, "unreachable", now, staff_id=person.id, detail=f"{person.name} has no phone number")
+            continue
+        page = Page(alert_id=alert.id, loop=loop, step=step, staff_id=person.id, destination=person.phone,
+                    rules=rules_for(session, person), created_at=now)
+        session.add(page)
+        session.flush()
+        paged += 1
+        for index, rule in enumerate(page.rules):
+            minutes = int(rule.get("delay_minutes") or 0)
+            if minutes <= 0:
+                send_rule(session, alert, page, person, index, now, validity=delay)
+            else:
+                timers.schedule(session, key=rule_key(alert.id, page.id, index), kind=RULE_TIMER,
+                                due_at=now + timedelta(minutes=minutes), now=now,
+                                payload={"alert_id": alert.id, "page_id": page.id, "rule": index})
+    # Nobody reachable at this step: move on at the next tick instead of waiting out the delay.
+    timers.schedule(session, key=step_key(alert, loop, step), kind=STEP_TIMER,
+                    due_at=now + delay if paged else now, now=now,
+                    payload={"alert_id": alert.id, "loop": loop, "step": step})
+
+
+def send_rule(session: Session, alert: Alert, page: Page, person: StaffUser, index: int, now: datetime,
+              validity: timedelta = timedelta(minutes=DEFAULT_STEP_MINUTES)) -> OutboxMessage:
+    channel = page.rules[index]["channel"]
+    msg = enqueue_notification(session, alert, page, person, index, channel, now, int(validity.total_seconds()))
+    record(session, alert, "notify", now, staff_id=person.id, channel=channel,
+           detail=f"{channel} to {page.destination} (rule {index + 1}, outbox {msg.id})")
+    return msg
+
+
+def advance(session: Session, alert: Alert, now: datetime, reason: str) -> None:
+    steps = _steps(alert)
+    repeat = int((alert.policy_snapshot or {}).get("repeat") or 0)
+    record(session, alert, "escalate", now, detail=reason)
+    if alert.step + 1 < len(steps):
+        start_step(session, alert, alert.loop, alert.step + 1, now)
+    elif alert.loop < repeat:
+        start_step(session, alert, alert.loop + 1, 0, now)
+    else:
+        alert.unreached = True
+        record(session, alert, "unreached", now, detail="every step and repeat paged; nobody acknowledged")
+
+
+def fire_now(session: Session, key: str, now: datetime, worker: str = "inline") -> Timer | None:
+    """Claim a pending timer in this transaction, as fire_due would; None if it already fired or was cancelled."""
+    claimed = session.execute(update(Timer).where(Timer.key == key, Timer.fired_at.is_(None),
+                                                  Timer.cancelled_at.is_(None))
+                              .values(fired_at=now, fired_by=worker)).rowcount
+    if claimed != 1:
+        return None
+    return session.scalar(select(Timer).where(Timer.key == key))
+
+
+# ------------------------------------------------------------------ timer handlers
+
+
+def on_step_timer(session: Session, timer: Timer, now: datetime) -> None:
+    p = timer.payload
+    alert = lock_alert(session, p["alert_id"])
+    if alert is None or alert.status != AlertStatus.TRIGGERED or (alert.loop, alert.step) != (p["loop"], p["step"]):
+        return
+    advance(session, alert, now, f"no acknowledgement after step {p['step'] + 1}")
+
+
+def on_rule_timer(session: Session, timer: Timer, now: datetime) -> None:
+    p = timer.payload
+    alert = lock_alert(session, p["alert_id"])
+    page = session.get(Page, p["page_id"])
+    if alert is None or page is None or alert.status != AlertStatus.TRIGGERED:
+        return
+    step = _steps(alert)[page.step]
+    send_rule(session, alert, page, page.staff, p["rule"], now,
+              validity=timedelta(minutes=int(step.get("delay_minutes") or DEFAULT_STEP_MINUTES)))
+
+
+def on_failover_timer(session: Session, timer: Timer, now: datetime) -> None:
+    """A notification did not reach its person: their next contact method now, else the next step now."""
+    p = timer.payload
+    alert = lock_alert(session, p["alert_id"])
+    page = session.get(Page, p["page_id"])
+    if alert is None or page is None or alert.status != AlertStatus.TRIGGERED:
+        return
+    pending = session.scalar(select(Timer).where(
+        Timer.key.like(f"alert:{alert.id}:page:{page.id}:rule:%"), Timer.fired_at.is_(None),
+        Timer.cancelled_at.is_(None)).order_by(Timer.due_at, Timer.id).limit(1))
+    if pending is not None and fire_now(session, pending.key, now) is not None:
+        record(session, alert, "failover", now, staff_id=page.staff_id,
+               detail=f"{p.get('reason')}: next contact method now instead of at {pending.due_at.isoformat()}")
+        on_rule_timer(session, pending, now)
+        return
+    if _still_trying(session, page, p.get("message_id")):
+        return
+    page.exhausted = True
+    record(session, alert, "unreached", now, staff_id=page.staff_id,
+           detail=f"{p.get('reason')}: no more contact methods for this person")
+    if (page.loop, page.step) != (alert.loop, alert.step):
+        return
+    others = session.scalars(select(Page).where(Page.alert_id == alert.id, Page.loop == page.loop,
+                                                Page.step == page.step))
+    if all(o.exhausted for o in others) and fire_now(session, step_key(alert, page.loop, page.step), now):
+        advance(session, alert, now, f"nobody reachable at step {page.step + 1}")
+
+
+def _still_trying(session: Session, page: Page, failed_message_id: int | None) -> bool:
+    """Another notification of this page may still reach the person (call ringing, SMS delivered)."""
+    for msg in session.scalars(select(OutboxMessage).where(OutboxMessage.source_kind == SOURCE_KIND,
+                                                           OutboxMessage.source_id == page.id)):
+        if msg.id == failed_message_id:
+            continue
+        if msg.channel == "sms" and msg.state in (OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT,
+                                                  OutboxState.DELIVERED):
+            return True
+        if msg.channel == "voice" and msg.state in (OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT):
+            return True
+    return False
+
+
+def not_reached(session: Session, msg: OutboxMessage, now: datetime, reason: str) -> None:
+    """Schedule (once per message) and run at once the failover for a notification that did not reach."""
+    page = session.get(Page, msg.source_id) if msg.source_id else None
+    if page is None:
+        return
+    key = f"alert:{page.alert_id}:failover:{msg.id}"
+    timers.schedule(session, key=key, kind=FAILOVER_TIMER, due_at=now, now=now,
+                    payload={"alert_id": page.alert_id, "page_id": page.id, "message_id": msg.id, "reason": reason})
+    timer = fire_now(session, key, now)
+    if timer is not None:
+        on_failover_timer(session, timer, now)
+
+
+def on_notification_status(session: Session, msg: OutboxMessage, now: datetime) -> None:
+    """Outbox hook: a notification ended (delivered, failed, busy, no-answer, completed call)."""
+    page = session.get(Page, msg.source_id) if msg.source_id else None
+    if page is None:
+        return
+    alert = session.get(Alert, page.alert_id)
+    status = msg.provider_status or msg.state
+    if msg.channel == "sms" and msg.state == OutboxState.DELIVERED:
+        record(session, alert, "delivered", now, staff_id=page.staff_id, channel="sms", detail=f"outbox {msg.id}")
+        return
+    if alert.status != AlertStatus.TRIGGERED:
+        record(session, alert, "ended", now, staff_id=page.staff_id, channel=msg.channel,
+               detail=f"{msg.channel} {status} after the alert was {alert.status}, outbox {msg.id}")
+        return
+    reason = f"{msg.channel} {status}" + (f" (error {msg.error_code})" if msg.error_code else "")
+    if msg.channel == "voice" and msg.state == OutboxState.DELIVERED:
+        reason = "call ended without an acknowledgement key"
+    record(session, alert, "not_reached", now, staff_id=page.staff_id, channel=msg.channel,
+           detail=f"{reason}, outbox {msg.id}")
+    not_reached(session, msg, now, reason)
+
+
+def cancel_pending_notifications(session: Session, alert: Alert, now: datetime, why: str) -> int:
+    page_ids = select(Page.id).where(Page.alert_id == alert.id).scalar_subquery()
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.source_kind == SOURCE_KIND, OutboxMessage.source_id.in_(page_ids),
+               OutboxMessage.state == OutboxState.PENDING)
+        .values(state=OutboxState.FAILED, last_error=f"not sent: {why}", updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def register() -> None:
+    timers.register(STEP_TIMER, on_step_timer)
+    timers.register(RULE_TIMER, on_rule_timer)
+    timers.register(FAILOVER_TIMER, on_failover_timer)
+    outbox.on_status(SOURCE_KIND, on_notification_status)

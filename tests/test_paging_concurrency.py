@@ -1,0 +1,117 @@
+"""Several workers (Ticker loops in threads) against one database never send the same page twice,
+and a worker that dies mid-cycle loses no page."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from fake_twilio import FakeTwilio
+from paging_harness import Pager
+from sqlalchemy import select
+
+from callcenter import timers
+from callcenter.models import EscalationPolicy, Timer
+from callcenter.paging import alerts
+from callcenter.paging import engine as paging_engine
+
+ENG2, ENG3 = "+3615550182", "+302105550183"
+WORKERS = 4
+ALERTS = 40
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as f:
+        yield f
+
+
+def run_workers(pager: Pager, rounds: int = 3) -> None:
+    from callcenter.providers import providers_for
+    from callcenter.scheduler import Ticker
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(WORKERS)
+
+    def work() -> None:
+        try:
+            ticker = Ticker(pager.settings, pager.engine, providers=providers_for(pager.settings),
+                            clock=lambda: pager.t)
+            barrier.wait()
+            for _ in range(rounds):
+                ticker.tick()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert not errors, errors
+
+
+def test_concurrent_workers_send_exactly_one_page_per_target_per_step(settings, engine, session_factory, demo,
+                                                                       fake, app, now):
+    fake.attach_app(app, settings.public_url)
+    pager = Pager(settings, engine, session_factory, fake, now)
+    pager.put_on_call("eng2")
+    with session_factory() as s:
+        policy = s.scalar(select(EscalationPolicy).where(EscalationPolicy.name == "Default"))
+        for i in range(ALERTS):
+            alerts.raise_alert(s, source="api", dedup_key=f"load-{i}", summary=f"load alert {i}", policy=policy,
+                               now=now)
+        s.commit()
+    run_workers(pager)  # step 1: one SMS per alert to eng2
+    pager.t = now + timedelta(minutes=2)
+    run_workers(pager)  # voice rule: one call per alert to eng2
+    pager.t = now + timedelta(minutes=5)
+    run_workers(pager)  # step 2: one SMS per alert to eng3
+    sms = Counter((m.to, m.body.split(" - ")[1].split(".")[0]) for m in fake.messages)
+    calls = Counter(c.to for c in fake.calls)
+    assert len(sms) == 2 * ALERTS and set(sms.values()) == {1}, sms.most_common(3)
+    assert calls == {ENG2: ALERTS}
+    with session_factory() as s:
+        fired_by = Counter(t.fired_by for t in s.scalars(select(Timer).where(Timer.fired_at.is_not(None))))
+    assert sum(fired_by.values()) == 2 * ALERTS  # voice rule + step 1 timers, each fired once
+    for m in list(fake.messages):
+        fake.wait_for_message(to=m.to, timeout=0)
+    for c in list(fake.calls):
+        fake.wait_for_call(to=c.to, timeout=0)
+    fake.assert_nothing_unexpected()
+
+
+def test_worker_dying_mid_handler_loses_no_page(settings, engine, session_factory, demo, fake, app, now,
+                                                monkeypatch):
+    fake.attach_app(app, settings.public_url)
+    pager = Pager(settings, engine, session_factory, fake, now)
+    pager.put_on_call("eng2")
+    with session_factory() as s:
+        policy = s.scalar(select(EscalationPolicy).where(EscalationPolicy.name == "Default"))
+        alerts.raise_alert(s, source="api", dedup_key="crash", summary="crash test", policy=policy, now=now)
+        s.commit()
+    pager.tick()
+    fake.wait_for_message(to=ENG2)
+    real = paging_engine.start_step
+
+    def dies_after_writing(session, alert, loop, step, now):  # noqa: ANN001
+        real(session, alert, loop, step, now)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(paging_engine, "start_step", dies_after_writing)
+    timers.register(paging_engine.STEP_TIMER, paging_engine.on_step_timer)
+    pager.t = now + timedelta(minutes=5)
+    timers.fire_due(session_factory, pager.t, "doomed")  # its writes roll back with its claim
+    monkeypatch.setattr(paging_engine, "start_step", real)
+    with session_factory() as s:
+        step_timer = s.scalar(select(Timer).where(Timer.key.like("alert:%:step:0:0")))
+        assert step_timer.fired_at is None and "worker killed" in step_timer.error
+    assert not [m for m in fake.messages if m.to == ENG3]
+    pager.advance(minutes=2)  # the voice rule and, after its retry delay, the step timer
+    fake.wait_for_call(to=ENG2)
+    fake.wait_for_message(to=ENG3)
+    pager.settle(minutes=4)
+    fake.wait_for_call(to=ENG3)
+    fake.assert_nothing_unexpected()

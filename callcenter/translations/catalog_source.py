@@ -167,3 +167,38 @@ EL = {
     "Πάρα πολλές αποτυχημένες συνδέσεις. Δοκιμάστε ξανά σε %(minutes)d λεπτά.",
     "Wrong login name or password.": "Λάθος όνομα χρήστη ή κωδικός.",
 }
+
+# The on-call page (callcenter/web/oncall_views.py).
+HU.update({
+    "On-call": "Ügyelet", "Open alerts": "Nyitott riasztások", "Summary": "Összefoglaló", "Customer": "Ügyfél",
+    "Ticket": "Jegy", "Step": "Lépés", "Raised": "Riasztás ideje", "Acknowledged by": "Nyugtázta",
+    "No open alerts.": "Nincs nyitott riasztás.", "hand-over": "átadás", "On call now": "Most ügyeletes",
+    "nobody": "senki", "From": "Ettől", "To": "Eddig", "On call": "Ügyeletes", "override": "helyettesítés",
+    "Weeks": "Hetek", "Overrides": "Helyettesítések", "Add an override": "Helyettesítés felvétele", "Who": "Ki",
+    "Reason": "Ok", "Save": "Mentés", "Recently resolved": "Nemrég lezárt", "Acknowledge": "Nyugtázás",
+    "Escalate now": "Eszkalálás most", "Resolve": "Lezárás", "Alert": "Riasztás", "Source": "Forrás",
+    "Severity": "Súlyosság", "Audit trail": "Napló", "When": "Mikor", "What": "Mi", "Channel": "Csatorna",
+    "Detail": "Részletek", "Deliveries": "Kézbesítések", "State": "Állapot",
+    "Attempts and reports": "Kísérletek és jelentések", "Nothing sent yet.": "Még semmi nem ment ki.",
+    "%(name)s covers %(rotation)s from %(start)s to %(end)s.":
+    "%(name)s helyettesít (%(rotation)s): %(start)s – %(end)s.",
+    "Override not saved: %(reason)s": "A helyettesítés nem mentődött: %(reason)s", "Done.": "Kész.",
+    "Nothing to do: the alert has moved on meanwhile.": "Nincs teendő: a riasztás közben továbblépett.",
+})
+EL.update({
+    "On-call": "Εφημερία", "Open alerts": "Ανοιχτές ειδοποιήσεις", "Summary": "Περίληψη", "Customer": "Πελάτης",
+    "Ticket": "Αίτημα", "Step": "Βήμα", "Raised": "Δημιουργήθηκε", "Acknowledged by": "Επιβεβαίωσε",
+    "No open alerts.": "Δεν υπάρχουν ανοιχτές ειδοποιήσεις.", "hand-over": "παράδοση",
+    "On call now": "Σε εφημερία τώρα", "nobody": "κανείς", "From": "Από", "To": "Έως", "On call": "Σε εφημερία",
+    "override": "αντικατάσταση", "Weeks": "Εβδομάδες", "Overrides": "Αντικαταστάσεις",
+    "Add an override": "Προσθήκη αντικατάστασης", "Who": "Ποιος", "Reason": "Αιτία", "Save": "Αποθήκευση",
+    "Recently resolved": "Πρόσφατα επιλυμένες", "Acknowledge": "Επιβεβαίωση", "Escalate now": "Κλιμάκωση τώρα",
+    "Resolve": "Επίλυση", "Alert": "Ειδοποίηση", "Source": "Πηγή", "Severity": "Σοβαρότητα",
+    "Audit trail": "Ιστορικό", "When": "Πότε", "What": "Τι", "Channel": "Κανάλι", "Detail": "Λεπτομέρειες",
+    "Deliveries": "Παραδόσεις", "State": "Κατάσταση", "Attempts and reports": "Προσπάθειες και αναφορές",
+    "Nothing sent yet.": "Δεν έχει σταλεί τίποτα ακόμη.",
+    "%(name)s covers %(rotation)s from %(start)s to %(end)s.":
+    "%(name)s καλύπτει %(rotation)s από %(start)s έως %(end)s.",
+    "Override not saved: %(reason)s": "Η αντικατάσταση δεν αποθηκεύτηκε: %(reason)s", "Done.": "Έγινε.",
+    "Nothing to do: the alert has moved on meanwhile.": "Τίποτα να γίνει: η ειδοποίηση προχώρησε στο μεταξύ.",
+})

@@ -73,7 +73,7 @@ def actor() -> svc.Actor:
 
 def init_console(app: Flask) -> None:
     """Login, CSRF, languages and the console blueprints on the app."""
-    from . import i18n, login, report_views
+    from . import i18n, login, oncall_views, report_views
     from .navigation import items_for
 
     settings = app.config["SETTINGS"]
@@ -92,7 +92,7 @@ def init_console(app: Flask) -> None:
     app.add_template_filter(label, "label")
     app.add_template_filter(_hours_minutes, "hm")
     app.add_template_filter(_local_time, "local")
-    for blueprint in (login.bp, i18n.bp, bp, report_views.bp):
+    for blueprint in (login.bp, i18n.bp, bp, report_views.bp, oncall_views.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor

@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from webhooks.twilio_voice import bp as twilio_voice
 
     app.register_blueprint(twilio_voice)
+    from webhooks.twilio_agent import bp as twilio_agent
+
+    app.register_blueprint(twilio_agent)
 
     from .web.console import init_console
 

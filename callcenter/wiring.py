@@ -9,6 +9,8 @@ SERVICE_MODULES = [
     "callcenter.sla_jobs",
     "callcenter.mail",
     "callcenter.calls",
+    "callcenter.agents",
+    "callcenter.distribution",
 ]
 
 

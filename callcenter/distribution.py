@@ -81,6 +81,8 @@ def waiting_calls(session: Session) -> list[Call]:
         select(Call, Ticket).outerjoin(Ticket, Ticket.id == Call.ticket_id)
         .where(Call.queue_entered_at.is_not(None), Call.queue_left_at.is_(None), Call.ended_at.is_(None),
                Call.answered_at.is_(None), Call.offered_agent_id.is_(None),
+               # Once the threshold alert fired the caller is led to leave a message instead.
+               Call.unanswered_alerted_at.is_(None),
                Call.channel.in_([c.value for c in OFFER_CHANNELS]))
     ).all()
     return [call for call, _ in sorted(rows, key=lambda r: caller_rank(r[0], r[1]))]

@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.console import init_console
 
     init_console(app)
+    from .web.agent_views import init_agents
+
+    init_agents(app)
     return app
 
 

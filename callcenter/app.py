@@ -44,17 +44,20 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
             return jsonify(status="error", database=str(exc.__class__.__name__)), 503
         return jsonify(status="ok", database="ok")
 
+    from webhooks.twilio_agent import bp as twilio_agent
     from webhooks.twilio_paging import paging_twilio
     from webhooks.twilio_voice import bp as twilio_voice
 
+    from .web.agent_views import init_agents
     from .web.api import api
     from .web.api_alerts import alerts_api
     from .web.console import init_console
     from .web.mail_api import mail_api
 
-    for blueprint in (api, alerts_api, mail_api, twilio_voice, paging_twilio):
+    for blueprint in (api, alerts_api, mail_api, twilio_voice, twilio_agent, paging_twilio):
         app.register_blueprint(blueprint)
     init_console(app)
+    init_agents(app)
     return app
 
 

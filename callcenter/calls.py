@@ -324,6 +324,8 @@ def enter_queue(session: Session, ctx: CallContext, now: datetime) -> Call:
     timers.schedule(session, key=_timer_key(call), kind=QUEUE_WATCH,
                     due_at=call.queue_entered_at + timedelta(seconds=ctx.no_answer_threshold),
                     now=now, payload={"call_id": call.id})
+    session.flush()
+    events.publish(session, events.CallQueued(call_id=call.id, now=now))
     return call
 
 
@@ -386,12 +388,16 @@ def end_call(session: Session, call: Call, now: datetime, duration: int | None =
         if call.answered_at is None:
             set_outcome(call, CallOutcome.ABANDONED_IN_QUEUE, override=call.outcome == CallOutcome.CRITICAL_QUEUED)
     timers.cancel(session, _timer_key(call), now)
-    if call.ended_at is None:
+    first_end = call.ended_at is None
+    if first_end:
         call.ended_at = now
     if duration is not None:
         call.duration_seconds = duration
     if call.outcome is None:
         call.outcome = CallOutcome.HANGUP_IN_MENU
+    if first_end:
+        session.flush()
+        events.publish(session, events.CallEnded(call_id=call.id, now=now))
     return call
 
 

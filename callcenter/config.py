@@ -45,6 +45,9 @@ ENVIRONMENT = {
     "hotline_queue": ("hotline", "queue", "CALLCENTER_HOTLINE_QUEUE"),
     "prompts_dir": ("hotline", "prompts_dir", "CALLCENTER_PROMPTS_DIR"),
     "asterisk_dial": ("hotline", "asterisk_dial", "CALLCENTER_ASTERISK_DIAL"),
+    "agent_offer_seconds": ("agents", "offer_seconds", "CALLCENTER_AGENT_OFFER_SECONDS"),
+    "agent_skip_seconds": ("agents", "skip_after_missed_seconds", "CALLCENTER_AGENT_SKIP_SECONDS"),
+    "agent_wrap_up_seconds": ("agents", "wrap_up_seconds", "CALLCENTER_AGENT_WRAP_UP_SECONDS"),
     "twilio_voice_hu": ("hotline", "twilio_voice_hu", "CALLCENTER_TWILIO_VOICE_HU"),
     "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
     "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
@@ -80,6 +83,9 @@ class Settings:
     sales_number: str = ""
     default_language: str = "en"
     hotline_queue: str = "hotline"
+    agent_offer_seconds: int = 20
+    agent_skip_seconds: int = 300
+    agent_wrap_up_seconds: int = 120
     prompts_dir: str = "var/prompts"
     asterisk_dial: str = "PJSIP/{number}@hotline-trunk"
     twilio_voice_hu: str = "Google.hu-HU-Standard-A"

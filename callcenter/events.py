@@ -88,3 +88,19 @@ class HotlineUnanswered:
     company_id: int | None
     waited_seconds: int
     now: datetime
+
+
+@dataclass(frozen=True)
+class CallQueued:
+    """A hotline caller joined the queue for an agent."""
+
+    call_id: int
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """A hotline call ended (published once per call)."""
+
+    call_id: int
+    now: datetime

@@ -10,6 +10,8 @@ SERVICE_MODULES = [
     "callcenter.mail",
     "callcenter.calls",
     "callcenter.paging.sources",
+    "callcenter.agents",
+    "callcenter.distribution",
 ]
 
 

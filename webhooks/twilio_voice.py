@@ -17,6 +17,7 @@ from twilio.twiml.voice_response import Start, VoiceResponse
 from callcenter import calls
 from callcenter.config import Settings
 from callcenter.db import session_scope
+from callcenter.distribution import queue_name
 from callcenter.ivr.engine import (
     Dial,
     Enqueue,
@@ -99,8 +100,9 @@ def render(turn: Turn) -> VoiceResponse:
             # An empty recording does not request the action: Twilio runs on to this redirect.
             resp.redirect(action, method="POST")
         elif isinstance(ins, Enqueue):
-            resp.enqueue(ins.queue, action=_url("/twilio/voice/step", step=ins.step), method="POST",
-                         wait_url=_url("/twilio/voice/wait"), wait_url_method="POST")
+            # A queue per caller: the agent who takes the offer dequeues exactly this caller.
+            resp.enqueue(queue_name(ins.queue, turn.call_id), action=_url("/twilio/voice/step", step=ins.step),
+                         method="POST", wait_url=_url("/twilio/voice/wait"), wait_url_method="POST")
         elif isinstance(ins, Dial):
             resp.dial(ins.number, timeout=ins.timeout)
         elif isinstance(ins, Hold):

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import calls
+from .. import agents, calls
 from ..calls import CallContext
 from ..config import Settings
 from ..models import Call, CallOutcome, Status, Ticket
@@ -191,6 +191,12 @@ class FlowEngine:
                                languages=tuple(self.flow.languages))
         call = ctx.call
         lang = self._lang(call)
+        staff = agents.staff_by_phone(session, caller) if self.flow.agent_menu and ctx.contact is None else None
+        if staff is not None:
+            # An agent on their registered phone: log in or out, no recording, no customer menu.
+            call.language = self.flow.language(staff.language, self.settings.default_language)
+            calls.log_menu(call, "agent")
+            return self._turn(call, "agent_menu", [self._agent_menu(call.language)])
         out: list[Instruction] = [StartRecording(), self.say("recording_notice", lang)]
         if not ctx.is_contracted:
             calls.set_outcome(call, CallOutcome.SALES)
@@ -221,6 +227,8 @@ class FlowEngine:
             return self._on_message(session, ctx, step, inp, now, start)
         if step == "queue_done":
             return self._on_queue_done(session, ctx, inp, now)
+        if step == "agent_menu":
+            return self._on_agent_menu(session, ctx, inp, now)
         raise UnknownStep(step)
 
     def queue_poll(self, session: Session, provider_call_id: str, queue_time: int, now: datetime) -> Turn:
@@ -289,6 +297,27 @@ class FlowEngine:
         calls.set_outcome(call, CallOutcome.SALES)
         return self._turn(call, None, [self.say("sales_transfer", lang),
                                        Dial(self.settings.sales_number, self.cfg["dial_timeout_seconds"]), Hangup()])
+
+    def _agent_menu(self, lang: str) -> Gather:
+        return Gather([self.say("agent_menu", lang)], "agent_menu", 1, "", self.cfg["menu_timeout_seconds"])
+
+    def _on_agent_menu(self, session: Session, ctx: CallContext, inp: Input, now: datetime) -> Turn:
+        call = ctx.call
+        lang = self._lang(call)
+        staff = agents.staff_by_phone(session, call.caller_number)
+        action = self.flow.agent_menu.get(inp.digits[:1]) if inp.kind == "digits" and inp.digits else None
+        if staff is None or action is None:
+            calls.log_menu(call, "?")
+            call.menu_attempts += 1
+            if staff is None or call.menu_attempts >= self.cfg["menu_attempts"]:
+                calls.set_outcome(call, CallOutcome.NO_INPUT)
+                return self._turn(call, None, [self.say("goodbye", lang), Hangup()])
+            return self._turn(call, "agent_menu", [self._agent_menu(lang)])
+        calls.log_menu(call, inp.digits[:1])
+        agent = agents.phone_action(session, staff, action, now)
+        calls.set_outcome(call, action)
+        said = "agent_logged_in" if agent.state == "available" else "agent_logged_out"
+        return self._turn(call, None, [self.say(said, lang), Hangup()])
 
     def _on_ticket_number(self, session: Session, ctx: CallContext, inp: Input) -> Turn:
         call = ctx.call

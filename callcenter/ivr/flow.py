@@ -25,6 +25,9 @@ REQUIRED_PROMPTS = {
     "ticket_status_waiting", "ticket_status_resolved", "ticket_status_closed", "ticket_not_found", "goodbye",
     "permission_refused", "sales_transfer", "unknown_caller", "closed_hours", "emergency",
 }
+# The agent menu, heard by staff calling from their registered phone (callcenter.agents).
+AGENT_ACTIONS = {"agent_login", "agent_logout"}
+AGENT_PROMPTS = {"agent_menu", "agent_logged_in", "agent_logged_out"}
 REQUIRED_TICKETS = {"critical_fault", "leave_message", "complaint", "after_hours_message"}
 PLACEHOLDER = re.compile(r"\{(\w+)(?::(digits|number))?\}")
 DEFAULT_SETTINGS = {
@@ -63,6 +66,7 @@ class Flow:
     tickets: dict[str, TicketSpec]
     prompts: dict[str, dict[str, str]]
     path: Path | None = None
+    agent_menu: dict[str, str] = field(default_factory=dict)
     _segments: dict[tuple[str, str], list[Segment]] = field(default_factory=dict, repr=False)
 
     def language(self, wanted: str | None, default: str) -> str:
@@ -127,6 +131,16 @@ def parse_flow(data: dict, path: Path | None = None) -> Flow:
     for digit, action in CONTRACT_MENU.items():
         if menu.get(digit) != action:
             problems.append(f"menu {digit} must be {action!r} (the digits are printed in customers' contracts)")
+    agent_menu = {str(k): v for k, v in (data.get("agent_menu") or {}).items()}
+    for digit, action in agent_menu.items():
+        if not re.fullmatch(r"[0-9*#]", digit):
+            problems.append(f"agent_menu key {digit!r} is not a single DTMF digit")
+        if action not in AGENT_ACTIONS:
+            known = ", ".join(sorted(AGENT_ACTIONS))
+            problems.append(f"agent_menu {digit}: unknown action {action!r} (known: {known})")
+    if agent_menu:
+        for name in sorted(AGENT_PROMPTS - set(data.get("prompts") or {})):
+            problems.append(f"prompt {name!r} is missing (the agent menu needs it)")
     tickets: dict[str, TicketSpec] = {}
     for name, spec in (data.get("tickets") or {}).items():
         category, priority = spec.get("category"), spec.get("priority", Priority.NORMAL)
@@ -152,7 +166,7 @@ def parse_flow(data: dict, path: Path | None = None) -> Flow:
     if problems:
         raise FlowError(f"{where}: " + "; ".join(problems))
     return Flow(data.get("name", path.stem if path else "flow"), list(languages), settings, menu, tickets,
-                {k: dict(v) for k, v in prompts.items()}, path)
+                {k: dict(v) for k, v in prompts.items()}, path, agent_menu)
 
 
 def load_flow_file(path: str | Path) -> Flow:

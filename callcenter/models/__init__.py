@@ -1,5 +1,6 @@
 """All tables. Importing this package registers every model on Base.metadata."""
 
+from .agent import OPEN_OFFER_STATUSES, Agent, AgentState, AgentStateChange, CallOffer, OfferStatus
 from .base import Base, UTCDateTime, utcnow
 from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
 from .console import LoginAttempt
@@ -37,6 +38,7 @@ from .ticket import (
 )
 
 __all__ = [
+    "OPEN_OFFER_STATUSES", "Agent", "AgentState", "AgentStateChange", "CallOffer", "OfferStatus",
     "Base", "UTCDateTime", "utcnow",
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",

@@ -78,6 +78,16 @@ class Call(Base):
     # Last provider status report (Twilio CallStatus) and its SequenceNumber: older ones are ignored.
     provider_status: Mapped[str | None] = mapped_column(String(20))
     status_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    # Agents (callcenter.agents / distribution): who took the call, and its times.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    offered_agent_id: Mapped[int | None] = mapped_column(Integer)  # the offer ringing now (claimed atomically)
+    ring_seconds: Mapped[int | None] = mapped_column(Integer)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    wrap_up_seconds: Mapped[int | None] = mapped_column(Integer)
+    wrap_up_outcome: Mapped[str | None] = mapped_column(String(30))
+    # Missed calls: pending -> dialling -> done (or dismissed); callbacks point at the missed call.
+    callback_state: Mapped[str | None] = mapped_column(String(12), index=True)
+    callback_of_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
 

@@ -53,6 +53,8 @@ class Contract(Base):
     # 24/7 customers: page for every critical fault, not only out of hours.
     page_critical_always: Mapped[bool] = mapped_column(Boolean, default=False)
     recording_retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    # Only agents of this team answer the customer's calls (None: any agent).
+    agent_team: Mapped[str | None] = mapped_column(String(40))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
 

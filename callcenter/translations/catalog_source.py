@@ -202,3 +202,48 @@ EL.update({
     "Override not saved: %(reason)s": "Η αντικατάσταση δεν αποθηκεύτηκε: %(reason)s", "Done.": "Έγινε.",
     "Nothing to do: the alert has moved on meanwhile.": "Τίποτα να γίνει: η ειδοποίηση προχώρησε στο μεταξύ.",
 })
+
+# Agents' desk and wallboard (issue 7).
+HU.update({
+    "Desk": "Pult", "Your state": "Állapota", "Caller": "Hívó", "Ticket opened by the hotline":
+    "A hívásból nyitott jegy", "Recent faults of the machine": "A gép legutóbbi hibái", "Ticket number": "Jegyszám",
+    "Link call to ticket": "Hívás csatolása jegyhez", "Open a ticket": "Jegy nyitása", "Wrap-up": "Utómunka",
+    "quick phone answer": "gyors telefonos válasz", "Outcome": "Eredmény", "Finish wrap-up": "Utómunka lezárása",
+    "Callbacks": "Visszahívások", "Who": "Ki", "When": "Mikor", "Waited": "Várakozott", "Menu": "Menü",
+    "Call back": "Visszahívás", "Dismiss": "Elvetés", "dialling": "tárcsázás", "No missed calls.":
+    "Nincs nem fogadott hívás.", "Contact": "Kapcsolattartó", "Number": "Szám", "none": "nincs",
+    "Wallboard": "Faliújság", "Callers waiting": "Várakozó hívók", "Waiting": "Várakozik", "Ringing": "Csörög",
+    "Agents": "Munkatársak", "State": "Állapot", "For": "Óta", "Today": "Ma", "Answered": "Fogadva",
+    "within threshold": "küszöbön belül", "missed": "nem fogadott", "Available": "Elérhető",
+    "On a call": "Hívásban", "Away": "Távol", "Offline": "Kijelentkezve", "Solved on the phone":
+    "Telefonon megoldva", "Ticket updated": "Jegy frissítve", "Ticket opened": "Jegy megnyitva",
+    "Callback needed": "Visszahívás szükséges", "Wrong number": "Téves hívás", "Other": "Egyéb",
+    "Unknown state.": "Ismeretlen állapot.", "Call linked to ticket #%(number)s.":
+    "A hívás a #%(number)s jegyhez csatolva.", "No such ticket.": "Nincs ilyen jegy.",
+    "Hotline call": "Ügyfélszolgálati hívás", "Ticket #%(number)s opened for the call.":
+    "A hívásból megnyitva: #%(number)s.", "Wrap-up saved.": "Utómunka mentve.",
+    "Your phone will ring first, then the customer is dialled.":
+    "Először az Ön telefonja csörög, aztán tárcsázzuk az ügyfelet.",
+})
+EL.update({
+    "Desk": "Θέση εργασίας", "Your state": "Κατάστασή σας", "Caller": "Καλών", "Ticket opened by the hotline":
+    "Αίτημα από την κλήση", "Recent faults of the machine": "Πρόσφατες βλάβες του μηχανήματος",
+    "Ticket number": "Αριθμός αιτήματος", "Link call to ticket": "Σύνδεση κλήσης με αίτημα",
+    "Open a ticket": "Νέο αίτημα", "Wrap-up": "Ολοκλήρωση κλήσης", "quick phone answer": "γρήγορη τηλεφωνική απάντηση",
+    "Outcome": "Αποτέλεσμα", "Finish wrap-up": "Τέλος ολοκλήρωσης", "Callbacks": "Επανακλήσεις", "Who": "Ποιος",
+    "When": "Πότε", "Waited": "Αναμονή", "Menu": "Μενού", "Call back": "Επανάκληση", "Dismiss": "Απόρριψη",
+    "dialling": "κλήση σε εξέλιξη", "No missed calls.": "Δεν υπάρχουν αναπάντητες κλήσεις.",
+    "Contact": "Επαφή", "Number": "Αριθμός", "none": "κανένα", "Wallboard": "Πίνακας κέντρου",
+    "Callers waiting": "Καλούντες σε αναμονή", "Waiting": "Σε αναμονή", "Ringing": "Κουδουνίζει",
+    "Agents": "Συνεργάτες", "State": "Κατάσταση", "For": "Διάρκεια", "Today": "Σήμερα", "Answered": "Απαντήθηκαν",
+    "within threshold": "εντός ορίου", "missed": "αναπάντητες", "Available": "Διαθέσιμος",
+    "On a call": "Σε κλήση", "Away": "Απών", "Offline": "Αποσυνδεδεμένος", "Solved on the phone":
+    "Λύθηκε τηλεφωνικά", "Ticket updated": "Ενημερώθηκε αίτημα", "Ticket opened": "Άνοιξε αίτημα",
+    "Callback needed": "Χρειάζεται επανάκληση", "Wrong number": "Λάθος αριθμός", "Other": "Άλλο",
+    "Unknown state.": "Άγνωστη κατάσταση.", "Call linked to ticket #%(number)s.":
+    "Η κλήση συνδέθηκε με το αίτημα #%(number)s.", "No such ticket.": "Δεν υπάρχει τέτοιο αίτημα.",
+    "Hotline call": "Κλήση γραμμής υποστήριξης", "Ticket #%(number)s opened for the call.":
+    "Άνοιξε το αίτημα #%(number)s για την κλήση.", "Wrap-up saved.": "Η ολοκλήρωση αποθηκεύτηκε.",
+    "Your phone will ring first, then the customer is dialled.":
+    "Θα κουδουνίσει πρώτα το τηλέφωνό σας και μετά καλείται ο πελάτης.",
+})

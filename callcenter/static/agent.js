@@ -1,0 +1,79 @@
+// Agents' desk (screen-pop) and the wallboard: poll small JSON endpoints, no page reloads.
+(function () {
+  "use strict";
+  var POLL_MS = 2000;
+
+  function mmss(s) {
+    s = Math.max(0, Math.trunc(s || 0));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+  function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; }
+  function link(t) {
+    var li = el("li"), a = el("a", "#" + t.number + " " + t.subject);
+    a.href = t.url; li.appendChild(a); li.appendChild(el("span", " · " + t.status + " · " + t.priority));
+    return li;
+  }
+  function fill(id, items, make) {
+    var box = document.getElementById(id);
+    box.replaceChildren.apply(box, items.map(make));
+  }
+  function poll(url, render) {
+    function once() {
+      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) render(data); })
+        .catch(function () {})
+        .finally(function () { setTimeout(once, POLL_MS); });
+    }
+    once();
+  }
+
+  var state = document.getElementById("agent-state");
+  if (state) {
+    var labels = document.getElementById("pop-labels").dataset;
+    var pop = document.getElementById("screen-pop"), shown = null;
+    poll(state.dataset.source, function (d) {
+      state.textContent = d.state_label;
+      document.getElementById("agent-state-for").textContent = mmss(d.state_seconds);
+      var c = d.call;
+      if (!c) { pop.hidden = true; shown = null; return; }
+      pop.hidden = false;
+      pop.dataset.callId = c.call_id;
+      if (shown === c.call_id) return;  // keep what the agent is typing
+      shown = c.call_id;
+      var facts = [[labels.number, c.caller]];
+      if (c.contact) facts.push([labels.contact, c.contact.name + (c.contact.role ? " (" + c.contact.role + ")" : "")]);
+      if (c.company) facts.push([labels.company, c.company.name]);
+      if (c.contract) facts.push([labels.contract, c.contract.name + " · " + c.contract.package + " · " +
+        c.contract.sla.map(function (s) { return s.category + " " + s.minutes / 60 + " h"; }).join(", ")]);
+      if (c.asset) facts.push([labels.asset, c.asset.identifier + " " + (c.asset.model || "")]);
+      fill("pop-facts", facts, function (f) { var d = el("div"); d.appendChild(el("dt", f[0])); d.appendChild(el("dd", f[1])); return d; });
+      var ivr = document.getElementById("pop-ivr");
+      ivr.replaceChildren(c.ivr_ticket ? link(c.ivr_ticket).firstChild : el("span", labels.none));
+      fill("pop-open", c.open_tickets, link);
+      fill("pop-faults", c.asset_faults, link);
+      document.getElementById("pop-link").action = c.link_url;
+      document.getElementById("pop-open-ticket").action = c.open_url;
+      document.getElementById("pop-wrap-up").action = c.wrap_up_url;
+      if (c.ivr_ticket) document.querySelector("#pop-wrap-up input[name=number]").value = c.ivr_ticket.number;
+    });
+  }
+
+  var board = document.getElementById("wallboard");
+  if (board) {
+    poll(board.dataset.source, function (d) {
+      fill("wb-waiting", d.waiting, function (w) {
+        var tr = el("tr"); [w.caller, w.company || "", mmss(w.waited), w.offered_to || ""].forEach(function (t) { tr.appendChild(el("td", t)); });
+        return tr;
+      });
+      fill("wb-agents", d.agents, function (a) {
+        var tr = el("tr"); tr.className = "state-" + a.state;
+        [a.name, a.state_label, mmss(a.seconds)].forEach(function (t) { tr.appendChild(el("td", t)); });
+        return tr;
+      });
+      document.getElementById("wb-answered").textContent = d.answered_today;
+      document.getElementById("wb-within").textContent = d.answered_within_threshold;
+      document.getElementById("wb-missed").textContent = d.missed_today;
+    });
+  }
+})();

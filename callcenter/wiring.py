@@ -9,6 +9,7 @@ SERVICE_MODULES = [
     "callcenter.sla_jobs",
     "callcenter.mail",
     "callcenter.calls",
+    "callcenter.call_review",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from .base import Base, UTCDateTime, utcnow
 from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
+from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
@@ -29,6 +30,7 @@ from .ticket import (
 __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
+    "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",

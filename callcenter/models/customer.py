@@ -53,6 +53,8 @@ class Contract(Base):
     # 24/7 customers: page for every critical fault, not only out of hours.
     page_critical_always: Mapped[bool] = mapped_column(Boolean, default=False)
     recording_retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    # Complaint calls are kept longer: the complaint may be investigated or disputed later.
+    complaint_recording_retention_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
 

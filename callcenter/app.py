@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.console import init_console
 
     init_console(app)
+    from .web.calls_views import bp as calls_views
+
+    app.register_blueprint(calls_views)
     return app
 
 

@@ -3,10 +3,10 @@ the call log, playback, review, statistics and retention tests."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 import wave
-import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 

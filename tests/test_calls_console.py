@@ -176,3 +176,9 @@ def test_menu_shows_calls_pages_by_role(client, calls) -> None:  # noqa: ANN001,
     login(client, "agent1")
     html = client.get("/console/calls").get_data(as_text=True)
     assert 'href="/console/calls/reviews"' not in html and 'href="/console/calls"' in html
+
+
+def test_ticket_page_lists_its_calls(client, calls) -> None:  # noqa: ANN001
+    login(client, "eng2")
+    page = client.get(f"/console/tickets/{calls['ticket']}").get_data(as_text=True)
+    assert 'id="ticket-calls"' in page and f"/console/calls/{calls['nikos']}" in page

@@ -33,6 +33,15 @@ CRITERIA_LABELS = {"greeting": _l("Greeting"), "identification": _l("Identificat
                    "problem_capture": _l("Problem capture"), "solution": _l("Solution"), "courtesy": _l("Courtesy")}
 
 
+@bp.app_template_filter("ms")
+def minutes_seconds(seconds: float | None) -> str:
+    """Waits are minutes and seconds (the console's `hm` filter is for hours)."""
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
 def viewer() -> svc.Viewer:
     return svc.Viewer(current_user.kind, current_user.record_id, current_user.name, current_user.role,
                       current_user.company_id)

@@ -10,9 +10,9 @@ PALETTE = ["#1f77b4", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5
 
 
 def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", unit: str = "", max_value: float | None = None,
-              width: int = 460, bar_height: int = 20, value_format: str = "{:g}") -> Markup:
+              width: int = 460, bar_height: int = 20, value_format: str = "{:g}", label_width: int = 150) -> Markup:
     """Horizontal bars, one per (label, value), with the value printed at the end of each bar."""
-    label_w, pad = 150, 6
+    label_w, pad = label_width, 6
     height = pad * 2 + len(items) * (bar_height + pad) + (18 if title else 0)
     top = pad + (18 if title else 0)
     peak = max_value if max_value is not None else max((v for _l, v in items), default=0)

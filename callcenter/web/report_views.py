@@ -125,12 +125,12 @@ def hotline():  # noqa: ANN201
     stats, company_id = _hotline_stats()
     charts = {
         "buckets": bar_chart(stats.wait_buckets),
-        "outcomes": bar_chart([(str(label(k)), n) for k, n in stats.by_outcome]),
+        "outcomes": bar_chart([(str(label(k)), n) for k, n in stats.by_outcome], width=520, label_width=210),
         "hours": heatmap(stats.hour_of_week, [str(_l_day(d)) for d in WEEKDAY_NAMES]),
         "answering": bar_chart([(str(_("Answered within threshold")), stats.answered_within),
                                 (str(_("Answered later")), stats.answered - stats.answered_within),
                                 (str(_("Abandoned")), stats.abandoned), (str(_("Unanswered")), stats.unanswered),
-                                (str(_("Waiting now")), stats.waiting)]),
+                                (str(_("Waiting now")), stats.waiting)], width=520, label_width=210),
     }
     companies = _db().scalars(select(Company).order_by(Company.name)).all()
     return render_template("report_hotline.html", s=stats, quarter=_quarter(), charts=charts, companies=companies,

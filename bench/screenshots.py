@@ -24,7 +24,7 @@ from callcenter.app import create_app  # noqa: E402
 from callcenter.config import load_settings  # noqa: E402
 from callcenter.demo import seed_demo  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Company, Contact, StaffUser  # noqa: E402
+from callcenter.models import Call, CallReview, Company, Contact, StaffUser  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SUBJECTS = {
@@ -69,6 +69,42 @@ def populate(factory, now: datetime) -> None:  # noqa: ANN001
         s.commit()
 
 
+def populate_calls(factory, now: datetime, store: Path) -> None:  # noqa: ANN001
+    """Three weeks of hotline calls, a few recorded and one reviewed, for the calls pages."""
+    from call_data import make_call, store_recording
+
+    from callcenter.call_review import submit_review
+    from callcenter.models import CallOutcome
+
+    rng = random.Random(5)
+    with factory() as s:
+        contacts = s.query(Contact).all()
+        qa = s.query(StaffUser).filter_by(username="qa").one()
+        for day in range(21, -1, -1):
+            for _ in range(rng.randrange(2, 7)):
+                contact = rng.choice(contacts)
+                hour = rng.choice([7, 7, 8, 8, 9, 11, 12, 13, 14, 17])
+                at = (now - timedelta(days=day)).replace(hour=hour, minute=rng.randrange(60))
+                if at >= now:
+                    continue
+                wait = rng.choice([15, 40, 75, 130, 260, 420, 700, 950])
+                fate = rng.random()
+                outcome = (CallOutcome.ANSWERED if fate < 0.75 else CallOutcome.ABANDONED_IN_QUEUE if fate < 0.9
+                           else CallOutcome.UNANSWERED_MESSAGE)
+                call = make_call(s, at, company=contact.company, contact=contact,
+                                 asset=contact.company.assets[0] if contact.company.assets else None, wait=wait,
+                                 answered=outcome == CallOutcome.ANSWERED, outcome=outcome,
+                                 menu=rng.choice(["1", "2", "1", "3>15012"]))
+                if day < 3:
+                    store_recording(s, store, call, seconds=rng.randrange(2, 5))
+        s.flush()
+        recorded = [c for c in s.query(Call).order_by(Call.id) if c.recordings]
+        submit_review(s, recorded[0], qa, {"greeting": 5, "identification": 4, "problem_capture": 4,
+                                           "solution": 3, "courtesy": 5}, "Good capture; promise a call-back time.",
+                      now=now)
+        s.commit()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="hotline-shots-"))
@@ -81,6 +117,8 @@ def main() -> None:
     now = datetime(2026, 10, 6, 8, 30, tzinfo=UTC)
     app.config["CLOCK"] = lambda: now
     populate(app.extensions["session_factory"], now)
+    settings.recordings_dir = str(tmp / "recordings")
+    populate_calls(app.extensions["session_factory"], now, settings.recordings_path)
     with app.extensions["session_factory"]() as s:
         athens = s.query(Company).filter_by(name="Athens Demo A.E.").one()
         asset_id = athens.assets[0].id
@@ -107,6 +145,11 @@ def main() -> None:
         shot(f"/console/companies/{athens_id}", "company", 900)
         shot(f"/console/reports/quarterly?company={athens_id}&quarter=2026Q3", "report_quarterly", 1200)
         shot("/console/reports/helpdesk?quarter=2026Q3", "report_helpdesk", 1000)
+        shot("/console/calls", "calls", 900)
+        with app.extensions["session_factory"]() as s:
+            reviewed = s.query(CallReview).first().call_id
+        shot(f"/console/calls/{reviewed}", "call", 800)
+        shot("/console/reports/hotline?quarter=2026Q4", "report_hotline", 900)
         login("anna@budapest-demo.example")
         shot("/console/tickets", "customer_tickets", 600)
 

@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.agent_views import init_agents
     from .web.api import api
     from .web.api_alerts import alerts_api
+    from .web.calls_views import bp as calls_views
     from .web.console import init_console
     from .web.mail_api import mail_api
 
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
         app.register_blueprint(blueprint)
     init_console(app)
     init_agents(app)
+    # After init_console: the calls pages use the console's login, CSRF and menu.
+    app.register_blueprint(calls_views)
     return app
 
 

@@ -38,6 +38,7 @@ ENVIRONMENT = {
     "mail_listen_host": ("mail", "listen_host", "CALLCENTER_MAIL_LISTEN_HOST"),
     "mail_listen_port": ("mail", "listen_port", "CALLCENTER_MAIL_LISTEN_PORT"),
     "recordings_dir": ("recordings", "dir", "CALLCENTER_RECORDINGS_DIR"),
+    "recording_retention_days": ("recordings", "retention_days", "CALLCENTER_RECORDING_RETENTION_DAYS"),
     "ticket_number_start": ("tickets", "number_start", "CALLCENTER_TICKET_NUMBER_START"),
     "emergency_number": ("hotline", "emergency_number", "CALLCENTER_EMERGENCY_NUMBER"),
     "sales_number": ("hotline", "sales_number", "CALLCENTER_SALES_NUMBER"),
@@ -78,6 +79,7 @@ class Settings:
     mail_listen_host: str = "127.0.0.1"
     mail_listen_port: int = 2525
     recordings_dir: str = "var/recordings"
+    recording_retention_days: int = 90  # calls without a contract (the contract says it otherwise)
     ticket_number_start: int = 15000
     emergency_number: str = ""
     sales_number: str = ""

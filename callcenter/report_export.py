@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .reports import CategoryFigures, QuarterlyReport
+from .reports import WEEKDAY_NAMES, CategoryFigures, HotlineStats, QuarterlyReport
 
 
 def _hours(value: float | None) -> str:
@@ -54,6 +54,39 @@ def quarterly_csv(report: QuarterlyReport) -> str:
         w.writerow([f"#{b.number}", b.category, b.subject, _local(b.created_at, report.timezone),
                     _local(b.due_at, report.timezone), _local(b.responded_at, report.timezone),
                     _hours(b.response_hours), _hours(b.target_hours)])
+    return out.getvalue()
+
+
+def hotline_csv(stats: HotlineStats) -> str:
+    """Hotline statistics: the totals, the wait-time distribution, then calls per hour of week (local time)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["report", "hotline statistics"])
+    w.writerow(["company", stats.company_name or "all companies"])
+    w.writerow(["from", _local(stats.start, stats.timezone)])
+    w.writerow(["to", _local(stats.end, stats.timezone)])
+    w.writerow(["time zone", stats.timezone])
+    w.writerow([])
+    w.writerow(["figure", "value"])
+    for name, value in (("calls", stats.calls), ("queued", stats.queued), ("answered", stats.answered),
+                        ("answered_within_threshold", stats.answered_within),
+                        ("answered_within_share", _share(stats.answered_within_share)),
+                        ("abandoned", stats.abandoned), ("abandoned_share", _share(stats.abandoned_share)),
+                        ("unanswered", stats.unanswered), ("waiting", stats.waiting),
+                        ("mean_wait_seconds", "" if stats.mean_wait_seconds is None
+                         else f"{stats.mean_wait_seconds:.1f}"),
+                        ("max_wait_seconds", "" if stats.max_wait_seconds is None else stats.max_wait_seconds)):
+        w.writerow([name, value])
+    w.writerow([])
+    w.writerow(["wait", "calls"])
+    w.writerows(stats.wait_buckets)
+    w.writerow([])
+    w.writerow(["outcome", "calls"])
+    w.writerows(stats.by_outcome)
+    w.writerow([])
+    w.writerow(["weekday", *[f"{h:02d}" for h in range(24)]])
+    for day, row in zip(WEEKDAY_NAMES, stats.hour_of_week, strict=True):
+        w.writerow([day, *row])
     return out.getvalue()
 
 

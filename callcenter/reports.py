@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Text, and_, case, cast, func, or_, select
+from sqlalchemy import Float, Integer, Text, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from .customers import active_contract, find_company
@@ -426,3 +426,131 @@ def quarter_stats(session: Session, quarter: Quarter | str, *, now: datetime,
         quarter = Quarter.parse(quarter)
     start, end = quarter.bounds(DEFAULT_ZONE)
     return helpdesk_stats(session, start, end, now=now, company_id=company_id)
+
+
+# --- hotline statistics ----------------------------------------------------------------------
+
+
+WAIT_BUCKETS = [("< 30 s", 30), ("30–60 s", 60), ("1–2 min", 120), ("2–5 min", 300), ("5–10 min", 600),
+                ("10–15 min", 900), ("≥ 15 min", None)]
+DEFAULT_THRESHOLD_SECONDS = 600  # callers without a contract: the shortest threshold the documents name
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass
+class HotlineStats:
+    start: datetime
+    end: datetime
+    as_of: datetime
+    timezone: str
+    company_name: str | None
+    calls: int
+    queued: int                 # calls that waited for an agent
+    answered: int
+    answered_within: int        # answered within the contract's no-answer threshold
+    abandoned: int              # the caller hung up while queued
+    unanswered: int             # left the queue unanswered for another reason (threshold, message)
+    waiting: int                # still queued at `as_of`
+    mean_wait_seconds: float | None
+    max_wait_seconds: int | None
+    wait_buckets: list[tuple[str, int]]
+    by_outcome: list[tuple[str, int]]
+    by_channel: list[tuple[str, int]]
+    hour_of_week: list[list[int]]  # [weekday Mon=0..Sun=6][local hour 0..23]
+
+    @property
+    def answered_within_share(self) -> float | None:
+        """Share of the finished queued calls that an agent answered within the threshold."""
+        finished = self.queued - self.waiting
+        return self.answered_within / finished if finished else None
+
+    @property
+    def abandoned_share(self) -> float | None:
+        finished = self.queued - self.waiting
+        return self.abandoned / finished if finished else None
+
+    def busiest_hours(self, n: int = 5) -> list[tuple[str, int]]:
+        cells = [(f"{WEEKDAY_NAMES[d]} {h:02d}:00", c) for d, row in enumerate(self.hour_of_week)
+                 for h, c in enumerate(row) if c]
+        return sorted(cells, key=lambda x: -x[1])[:n]
+
+
+def _hour_bucket(session: Session, column):  # noqa: ANN001, ANN202
+    """Whole UTC hours since the epoch, exactly (no float rounding at an hour boundary)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / 3600), Integer)
+    return cast(func.strftime("%s", column), Integer) / 3600
+
+
+def hotline_stats(session: Session, start: datetime, end: datetime, *, now: datetime,
+                  zone: str = DEFAULT_ZONE, company_id: int | None = None) -> HotlineStats:
+    """How the hotline answered in [start, end): SQL aggregates over the calls that arrived then."""
+    from .models import Call, CallOutcome
+
+    scope = [Call.arrived_at >= start, Call.arrived_at < end]
+    if company_id is not None:
+        scope.append(Call.company_id == company_id)
+    queued = Call.queue_entered_at.is_not(None)
+    answered = Call.answered_at.is_not(None)
+    still_waiting = and_(queued, ~answered, Call.queue_left_at.is_(None), Call.ended_at.is_(None))
+    abandoned = and_(queued, ~answered, Call.outcome == CallOutcome.ABANDONED_IN_QUEUE)
+    wait = func.coalesce(Call.wait_seconds,
+                         _epoch(session, Call.answered_at) - _epoch(session, Call.queue_entered_at))
+    threshold = func.coalesce(Contract.no_answer_threshold_seconds, DEFAULT_THRESHOLD_SECONDS)
+
+    def count(cond) -> object:  # noqa: ANN001
+        return func.sum(case((cond, 1), else_=0))
+
+    row = session.execute(
+        select(func.count(Call.id), count(queued), count(answered), count(and_(answered, queued, wait <= threshold)),
+               count(abandoned), count(still_waiting),
+               func.avg(case((queued & Call.wait_seconds.is_not(None), Call.wait_seconds))),
+               func.max(case((queued, Call.wait_seconds))))
+        .outerjoin(Contract, Contract.id == Call.contract_id).where(*scope)
+    ).one()
+    calls, n_queued, n_answered, n_within, n_abandoned, n_waiting, mean_wait, max_wait = (
+        int(x or 0) if i < 6 else x for i, x in enumerate(row))
+    # Answered calls that never queued (a direct transfer) count as answered, not as queued.
+    n_answered_queued = session.scalar(select(func.count(Call.id)).where(*scope, queued, answered)) or 0
+    unanswered = n_queued - n_answered_queued - n_abandoned - n_waiting
+
+    whens = [(Call.wait_seconds < limit, i) for i, (_label, limit) in enumerate(WAIT_BUCKETS) if limit is not None]
+    bucket = case(*whens, else_=len(WAIT_BUCKETS) - 1)
+    counts = dict(session.execute(select(bucket, func.count()).where(*scope, queued, Call.wait_seconds.is_not(None))
+                                  .group_by(bucket)).all())
+    buckets = [(label, int(counts.get(i, 0))) for i, (label, _limit) in enumerate(WAIT_BUCKETS)]
+
+    def grouped(column) -> list[tuple[str, int]]:  # noqa: ANN001
+        rows = session.execute(select(column, func.count()).where(*scope).group_by(column))
+        return sorted(((str(k or "—"), int(n)) for k, n in rows), key=lambda r: (-r[1], r[0]))
+
+    # Grouped by UTC hour in SQL; each UTC hour is one local hour (whole-hour offsets), read in Python.
+    tz = ZoneInfo(zone)
+    grid = [[0] * 24 for _ in range(7)]
+    hour = _hour_bucket(session, Call.arrived_at)
+    for h, n in session.execute(select(hour, func.count()).where(*scope).group_by(hour)):
+        local = datetime.fromtimestamp(int(h) * 3600, UTC).astimezone(tz)
+        grid[local.weekday()][local.hour] += int(n)
+
+    company_name = session.get(Company, company_id).name if company_id is not None else None
+    return HotlineStats(
+        start=start, end=end, as_of=min(now, end), timezone=zone, company_name=company_name, calls=calls,
+        queued=n_queued, answered=n_answered, answered_within=n_within, abandoned=n_abandoned,
+        unanswered=unanswered, waiting=n_waiting, mean_wait_seconds=None if mean_wait is None else float(mean_wait),
+        max_wait_seconds=None if max_wait is None else int(max_wait), wait_buckets=buckets,
+        by_outcome=grouped(Call.outcome), by_channel=grouped(Call.channel), hour_of_week=grid,
+    )
+
+
+def quarter_hotline_stats(session: Session, quarter: Quarter | str, *, now: datetime,
+                          company_id: int | None = None) -> HotlineStats:
+    """The quarter read in the company's time zone (Budapest for all companies together)."""
+    if isinstance(quarter, str):
+        quarter = Quarter.parse(quarter)
+    zone = DEFAULT_ZONE
+    if company_id is not None:
+        company = session.get(Company, company_id)
+        if company is not None:
+            zone, _contract = _company_zone(session, company, quarter.first_day)
+    start, end = quarter.bounds(zone)
+    return hotline_stats(session, start, end, now=now, zone=zone, company_id=company_id)

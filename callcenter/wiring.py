@@ -12,6 +12,7 @@ SERVICE_MODULES = [
     "callcenter.paging.sources",
     "callcenter.agents",
     "callcenter.distribution",
+    "callcenter.call_review",
 ]
 
 

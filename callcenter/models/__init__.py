@@ -3,6 +3,7 @@
 from .agent import OPEN_OFFER_STATUSES, Agent, AgentState, AgentStateChange, CallOffer, OfferStatus
 from .base import Base, UTCDateTime, utcnow
 from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
+from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt
 from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
@@ -41,6 +42,7 @@ __all__ = [
     "OPEN_OFFER_STATUSES", "Agent", "AgentState", "AgentStateChange", "CallOffer", "OfferStatus",
     "Base", "UTCDateTime", "utcnow",
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
+    "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -45,6 +45,7 @@ class RecordingStatus(StrEnum):
     STORED = "stored"            # the file is in the recordings store
     ABSENT = "absent"            # nothing was recorded
     FAILED = "failed"
+    DELETED = "deleted"          # removed by the retention job; the row and its audit trail remain
 
 
 class Call(Base):
@@ -88,6 +89,9 @@ class Call(Base):
     # Missed calls: pending -> dialling -> done (or dismissed); callbacks point at the missed call.
     callback_state: Mapped[str | None] = mapped_column(String(12), index=True)
     callback_of_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    # Legal hold: the retention job keeps this call's recordings whatever their age.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
 
@@ -113,5 +117,6 @@ class Recording(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call: Mapped[Call] = relationship(back_populates="recordings")

@@ -55,6 +55,8 @@ class Contract(Base):
     recording_retention_days: Mapped[int] = mapped_column(Integer, default=90)
     # Only agents of this team answer the customer's calls (None: any agent).
     agent_team: Mapped[str | None] = mapped_column(String(40))
+    # Complaint calls are kept longer: the complaint may be investigated or disputed later.
+    complaint_recording_retention_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
 

@@ -32,6 +32,7 @@ from ..models import (
     OPEN_STATUSES,
     Approval,
     Asset,
+    Call,
     Category,
     Channel,
     Company,
@@ -304,6 +305,7 @@ def ticket(number: int):  # noqa: ANN201
         levels=[lv.value for lv in LEVEL_ORDER if lv != t.level], resolutions=RESOLUTIONS, link_kinds=LINK_KINDS,
         total_hours=sum((e.billable_hours for e in t.time_entries), start=0),
         can_work=current_user.can_work, is_open=t.status in OPEN_STATUSES,
+        calls=db.scalars(select(Call).where(Call.ticket_id == t.id).order_by(Call.arrived_at)).all(),
     )
 
 

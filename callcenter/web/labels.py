@@ -28,6 +28,19 @@ LABELS = {
     "created": _l("Created"), "status": _l("Status"), "assigned": _l("Assigned"), "escalated": _l("Escalated"),
     "de-escalated": _l("De-escalated"), "updated": _l("Updated"), "note": _l("Note"), "comment": _l("Comment"),
     "time": _l("Time logged"), "approval": _l("Approval"), "linked": _l("Linked"),
+    # call states and outcomes, call channels, recordings
+    "waiting": _l("Waiting"), "answered": _l("Answered"), "abandoned": _l("Abandoned"),
+    "unanswered": _l("Unanswered"), "not_queued": _l("Not queued"),
+    "critical_queued": _l("Critical fault, queued"), "critical_standby": _l("Critical fault, standby paged"),
+    "unanswered_message": _l("Unanswered, message left"), "message": _l("Voice message"),
+    "ticket_status": _l("Ticket status enquiry"), "permission_refused": _l("Permission change refused"),
+    "sales": _l("Sales"), "no_input": _l("No input"), "hangup_in_menu": _l("Hung up in the menu"),
+    "abandoned_in_queue": _l("Abandoned in the queue"), "emergency_route": _l("Emergency route"),
+    "twilio": "Twilio", "asterisk": "Asterisk", "simulated": _l("Simulated"),
+    "whole_call": _l("Whole call"), "voice_message": _l("Voice message"), "stored": _l("Stored"),
+    "completed": _l("At the provider"), "deleted": _l("Deleted"),
+    "in-progress": _l("Recording"), "absent": _l("Not recorded"), "failed": _l("Failed"),
+    "play": _l("Played"), "download": _l("Downloaded"),
 }
 
 

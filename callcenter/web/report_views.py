@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..customers import UnknownCompany
 from ..models import Company
-from ..report_export import quarterly_csv, quarterly_pdf
-from ..reports import Quarter, ReportError, quarter_stats, quarterly_report
-from .charts import bar_chart
+from ..report_export import hotline_csv, quarterly_csv, quarterly_pdf
+from ..reports import WEEKDAY_NAMES, Quarter, ReportError, quarter_hotline_stats, quarter_stats, quarterly_report
+from .charts import bar_chart, heatmap
 from .console import _db, now
 from .labels import label
 from .login import REPORT_ROLES, csrf_check, roles_required
@@ -110,11 +111,51 @@ def helpdesk():  # noqa: ANN201
                            company_id=company_id)
 
 
+def _hotline_stats():  # noqa: ANN202
+    raw = request.args.get("company", "")
+    company_id = int(raw) if raw.isdigit() else None
+    if company_id is not None and _db().get(Company, company_id) is None:
+        abort(404)
+    return quarter_hotline_stats(_db(), _quarter(), now=now(), company_id=company_id), company_id
+
+
+@bp.get("/hotline")
+@roles_required(*REPORT_ROLES)
+def hotline():  # noqa: ANN201
+    stats, company_id = _hotline_stats()
+    charts = {
+        "buckets": bar_chart(stats.wait_buckets),
+        "outcomes": bar_chart([(str(label(k)), n) for k, n in stats.by_outcome], width=520, label_width=210),
+        "hours": heatmap(stats.hour_of_week, [str(_l_day(d)) for d in WEEKDAY_NAMES]),
+        "answering": bar_chart([(str(_("Answered within threshold")), stats.answered_within),
+                                (str(_("Answered later")), stats.answered - stats.answered_within),
+                                (str(_("Abandoned")), stats.abandoned), (str(_("Unanswered")), stats.unanswered),
+                                (str(_("Waiting now")), stats.waiting)], width=520, label_width=210),
+    }
+    companies = _db().scalars(select(Company).order_by(Company.name)).all()
+    return render_template("report_hotline.html", s=stats, quarter=_quarter(), charts=charts, companies=companies,
+                           company_id=company_id)
+
+
+@bp.get("/hotline.csv")
+@roles_required(*REPORT_ROLES)
+def hotline_csv_download():  # noqa: ANN201
+    stats, company_id = _hotline_stats()
+    name = f"hotline-{company_id or 'all'}-{_quarter().label}.csv"
+    return Response(hotline_csv(stats), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _l_day(name: str) -> object:
+    return {"Mon": _("Mon"), "Tue": _("Tue"), "Wed": _("Wed"), "Thu": _("Thu"), "Fri": _("Fri"), "Sat": _("Sat"),
+            "Sun": _("Sun")}[name]
+
+
 @bp.get("/go")
 @roles_required(*VIEW_ROLES)
 def go():  # noqa: ANN201
     kind = request.args.get("kind", "quarterly")
-    if kind not in {"quarterly", "helpdesk"}:
+    if kind not in {"quarterly", "helpdesk", "hotline"}:
         flash("unknown report", "error")
         return redirect(url_for("reports.index"))
     return redirect(url_for(f"reports.{kind}", company=request.args.get("company", ""),

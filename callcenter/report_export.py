@@ -90,6 +90,34 @@ def hotline_csv(stats: HotlineStats) -> str:
     return out.getvalue()
 
 
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/local/share/fonts")
+
+
+def pdf_fonts() -> tuple[str, str]:
+    """A regular and a bold font with Greek and Hungarian letters (DejaVu Sans), registered once.
+
+    reportlab's built-in Helvetica has no Greek glyphs; without DejaVu the PDF falls back to it and
+    Greek text prints as boxes, so CI installs fonts-dejavu-core.
+    """
+    from pathlib import Path
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
+        return "DejaVuSans", "DejaVuSans-Bold"
+    for folder in FONT_DIRS:
+        regular, bold = Path(folder) / "DejaVuSans.ttf", Path(folder) / "DejaVuSans-Bold.ttf"
+        if regular.exists() and bold.exists():
+            pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
+            pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
+            return "DejaVuSans", "DejaVuSans-Bold"
+    import logging
+
+    logging.getLogger(__name__).warning("DejaVu Sans not found: Greek text in PDF reports will not print")
+    return "Helvetica", "Helvetica-Bold"
+
+
 def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500) -> bytes:
     from reportlab.graphics.charts.barcharts import HorizontalBarChart
     from reportlab.graphics.shapes import Drawing
@@ -103,6 +131,11 @@ def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500) -> bytes:
     doc = SimpleDocTemplate(buf, pagesize=A4, title=f"SLA report {report.company_name} {report.quarter.label}",
                             leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
     styles = getSampleStyleSheet()
+    regular, bold = pdf_fonts()
+    for style in styles.byName.values():
+        if not hasattr(style, "fontName"):
+            continue  # list styles carry no font of their own
+        style.fontName = bold if "Bold" in style.fontName or style.name.startswith(("Heading", "Title")) else regular
     story = [
         Paragraph(f"Quarterly SLA report — {_esc(report.company_name)}", styles["Title"]),
         Paragraph(f"Quarter {report.quarter.label} ({_local(report.start, report.timezone)} – "
@@ -123,7 +156,8 @@ def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500) -> bytes:
         ("FONTSIZE", (0, 0), (-1, -1), 8),
         ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
         ("LINEBELOW", (0, -2), (-1, -2), 0.5, colors.black),
-        ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
+        ("FONTNAME", (0, 0), (-1, -1), regular),
+        ("FONTNAME", (0, -1), (-1, -1), bold),
         ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#eef3f8")]),
     ]))
     story += [table, Spacer(1, 6 * mm)]
@@ -142,6 +176,7 @@ def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500) -> bytes:
         chart.barLabelFormat = "%.0f%%"
         chart.barLabels.nudge = 12
         chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 8
+        chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = regular
         drawing.add(chart)
         story += [drawing, Spacer(1, 4 * mm)]
 
@@ -155,7 +190,8 @@ def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500) -> bytes:
                          _hours(b.target_hours)])
         t = Table(rows, repeatRows=1, colWidths=[16 * mm, 22 * mm, 45 * mm, 25 * mm, 25 * mm, 25 * mm,
                                                  12 * mm, 12 * mm])
-        t.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 7), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), regular),
+                               ("FONTSIZE", (0, 0), (-1, -1), 7), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]))
         story.append(t)
         if report.breach_count > breach_limit:

@@ -178,3 +178,14 @@ def test_report_cli_writes_csv_and_pdf(settings, demo, known, tmp_path, monkeypa
     bad = CliRunner().invoke(cli, ["report", "quarterly", "--company", "Nobody Ltd", "--quarter", "2026Q3",
                                    "--output", str(pdf)])
     assert bad.exit_code != 0 and "unknown company" in bad.output
+
+
+def test_pdf_uses_a_font_with_greek_letters(session, demo, known, now) -> None:  # noqa: ANN001
+    from callcenter.report_export import pdf_fonts
+
+    if pdf_fonts()[0] != "DejaVuSans":
+        pytest.skip("DejaVu Sans is not installed (CI installs fonts-dejavu-core)")
+    report = quarterly_report(session, "Budapest Demo Kft.", "2026Q3", now=now)
+    report.company_name = "Αθήνα Demo Α.Ε."
+    pdf = quarterly_pdf(report)
+    assert b"+DejaVuSans" in pdf and b"+DejaVuSans-Bold" in pdf  # embedded subsets with Greek glyphs

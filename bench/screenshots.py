@@ -105,6 +105,42 @@ def populate_calls(factory, now: datetime, store: Path) -> None:  # noqa: ANN001
         s.commit()
 
 
+def populate_alert(app, settings, now: datetime) -> None:  # noqa: ANN001
+    """An open page about a PBX fault, already texted to the on-call engineer (console provider)."""
+    from callcenter.models import EscalationPolicy, Ticket
+    from callcenter.paging import alerts
+    from callcenter.scheduler import Ticker
+
+    with app.extensions["session_factory"]() as s:
+        ticket = s.query(Ticket).filter(Ticket.company.has(name="Athens Demo A.E.")).first()
+        policy = s.query(EscalationPolicy).filter_by(name="Default").one()
+        alerts.raise_alert(s, source="hotline", dedup_key="screenshot", summary="Hotline call not answered for 15 min",
+                           details="Caller +302105550102 waited 15 min in the queue.", policy=policy, ticket=ticket,
+                           now=now)
+        s.commit()
+    Ticker(settings, app.extensions["engine"], clock=lambda: now).tick()
+    populate_wallboard(app, now)
+
+
+def populate_wallboard(app, now: datetime) -> None:  # noqa: ANN001
+    """Two agents in different states and one critical-fault caller waiting in the queue."""
+    from datetime import timedelta
+
+    from callcenter import agents
+    from callcenter.models import Call, StaffUser
+
+    with app.extensions["session_factory"]() as s:
+        athens = s.query(Company).filter_by(name="Athens Demo A.E.").one()
+        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-waiting", caller_number="+302105550102",
+                   arrived_at=now - timedelta(minutes=3), queue_entered_at=now - timedelta(minutes=2, seconds=40),
+                   company_id=athens.id, contract_id=athens.contracts[0].id, menu_path="1", language="el"))
+        for username, state, since in (("agent2", "away", 9), ("agent1", "available", 1)):
+            user = s.query(StaffUser).filter_by(username=username).one()
+            agent = agents.agent_for(s, user.id, now - timedelta(hours=1))
+            agents.set_state(s, agent, state, now - timedelta(minutes=since))
+        s.commit()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="hotline-shots-"))
@@ -119,6 +155,7 @@ def main() -> None:
     populate(app.extensions["session_factory"], now)
     settings.recordings_dir = str(tmp / "recordings")
     populate_calls(app.extensions["session_factory"], now, settings.recordings_path)
+    populate_alert(app, settings, now)
     with app.extensions["session_factory"]() as s:
         athens = s.query(Company).filter_by(name="Athens Demo A.E.").one()
         asset_id = athens.assets[0].id
@@ -150,6 +187,8 @@ def main() -> None:
             reviewed = s.query(CallReview).first().call_id
         shot(f"/console/calls/{reviewed}", "call", 800)
         shot("/console/reports/hotline?quarter=2026Q4", "report_hotline", 900)
+        shot("/console/oncall", "oncall", 1000)
+        shot("/wallboard", "wallboard", 700)
         login("anna@budapest-demo.example")
         shot("/console/tickets", "customer_tickets", 600)
 

@@ -136,6 +136,7 @@ def web_bench(settings, engine, requests_per_client: int, clients: int) -> dict:
 def agi_bench(settings, engine, calls: int) -> dict:  # noqa: ANN001
     from webhooks.fastagi import HotlineAGI
 
+    settings.asterisk_agent_dial = ""  # the flow's Queue() step, not agent distribution
     handler = HotlineAGI(settings, engine, clock=lambda: IN_HOURS)
 
     def peer(i: int) -> AGIPeer:

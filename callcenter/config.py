@@ -46,6 +46,9 @@ ENVIRONMENT = {
     "hotline_queue": ("hotline", "queue", "CALLCENTER_HOTLINE_QUEUE"),
     "prompts_dir": ("hotline", "prompts_dir", "CALLCENTER_PROMPTS_DIR"),
     "asterisk_dial": ("hotline", "asterisk_dial", "CALLCENTER_ASTERISK_DIAL"),
+    "asterisk_agent_dial": ("agents", "asterisk_dial", "CALLCENTER_ASTERISK_AGENT_DIAL"),
+    "asterisk_agent_confirm": ("agents", "asterisk_confirm_context", "CALLCENTER_ASTERISK_AGENT_CONFIRM"),
+    "asterisk_hold_seconds": ("agents", "asterisk_hold_seconds", "CALLCENTER_ASTERISK_HOLD_SECONDS"),
     "agent_offer_seconds": ("agents", "offer_seconds", "CALLCENTER_AGENT_OFFER_SECONDS"),
     "agent_skip_seconds": ("agents", "skip_after_missed_seconds", "CALLCENTER_AGENT_SKIP_SECONDS"),
     "agent_wrap_up_seconds": ("agents", "wrap_up_seconds", "CALLCENTER_AGENT_WRAP_UP_SECONDS"),
@@ -90,6 +93,10 @@ class Settings:
     agent_wrap_up_seconds: int = 120
     prompts_dir: str = "var/prompts"
     asterisk_dial: str = "PJSIP/{number}@hotline-trunk"
+    # Empty: Asterisk callers wait in Queue() for members configured in Asterisk (no distribution).
+    asterisk_agent_dial: str = "PJSIP/{phone}@hotline-trunk"
+    asterisk_agent_confirm: str = "hotline-agent-offer"
+    asterisk_hold_seconds: int = 10
     twilio_voice_hu: str = "Google.hu-HU-Standard-A"
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"

@@ -8,8 +8,10 @@ one agent twice or offering one caller to two agents.
 
 The Twilio side is an outbound call through the outbox (the worker places it): its TwiML
 (`webhooks/twilio_agent.py`) whispers who is waiting and lets the agent press 1, which dials
-the caller's own queue. Calls on other channels are not offered (see README, "Agents and
-distribution").
+the caller's own queue. Asterisk callers are pulled instead: the FastAGI session holding the
+caller asks `claim_for_caller` for its agent, dials them itself and reports back through
+`dial_finished`; the agent's confirmation (a second FastAGI session on the agent's channel)
+ends in `offer_accepted` / `offer_failed` like the Twilio digit does.
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ OFFER_TIMER = "agents.offer_timeout"
 OFFER_SOURCE = "agent_offer"
 CALLBACK_SOURCE = "agent_callback"
 # Channels whose calls can be offered to agents here.
-OFFER_CHANNELS = (CallChannel.TWILIO,)
+OFFER_CHANNELS = (CallChannel.TWILIO, CallChannel.ASTERISK)
+# Channels whose agents' phones the worker rings (push); Asterisk sessions dial agents themselves (pull).
+PUSH_CHANNELS = (CallChannel.TWILIO,)
+# Dial() statuses: anything but ANSWER means the agent did not take the call.
+DIAL_ANSWERED = "ANSWER"
 # Twilio reports no-answer itself after the ring timeout; the timer is only the safety net.
 TIMER_GRACE = timedelta(seconds=15)
 
@@ -151,6 +157,10 @@ def dispatch(session: Session, now: datetime, settings: Settings | None = None) 
     settings = settings or settings_of(session)
     offers = []
     for pair in plan(session, now, settings):
+        if pair.call.channel not in PUSH_CHANNELS:
+            # The caller's own FastAGI session claims this agent on its next look (claim_for_caller);
+            # the agent stays out of this round so priority order holds across channels.
+            continue
         if not _claim(session, pair.call, pair.agent):
             continue
         session.refresh(pair.agent)
@@ -295,6 +305,101 @@ def dispatch_job(factory, settings: Settings, now: datetime) -> None:  # noqa: A
         dispatch(session, now, settings)
 
 
+# ---------------------------------------------------------------------------- Asterisk (pull)
+
+# The agent may answer late in the ring and then listen to the whisper before pressing 1.
+ASTERISK_OFFER_GRACE = timedelta(seconds=60)
+
+
+@dataclass
+class QueueLook:
+    """What the FastAGI session holding an Asterisk caller does next.
+
+    action: "dial" (an agent was claimed: `offer`, `target`), "hold" (nobody free for this caller),
+    "timeout" (the contract's no-answer threshold passed or the alert already fired),
+    "answered" or "gone" (nothing left to do).
+    """
+
+    action: str
+    offer: CallOffer | None = None
+    target: str = ""
+    remaining: int = 0
+
+
+def dial_target(template: str, staff: StaffUser) -> str:
+    """The Dial() destination of the agent's phone from CALLCENTER_ASTERISK_AGENT_DIAL."""
+    return template.format(phone=staff.phone or "", username=staff.username)
+
+
+def claim_for_caller(session: Session, call: Call, now: datetime, settings: Settings | None = None) -> QueueLook:
+    """Pull mode: the agent the plan gives this caller now, claimed like a pushed offer, or why not."""
+    settings = settings or settings_of(session)
+    if call.answered_at is not None:
+        return QueueLook("answered")
+    if not call.waiting_in_queue:
+        return QueueLook("gone")
+    deadline = calls.queue_deadline(calls.context(session, call))
+    if call.unanswered_alerted_at is not None or (deadline is not None and now >= deadline):
+        return QueueLook("timeout")
+    remaining = int((deadline - now).total_seconds()) if deadline is not None else 0
+    if call.offered_agent_id is not None:
+        return QueueLook("hold", remaining=remaining)
+    for pair in plan(session, now, settings):
+        if pair.call.id != call.id:
+            continue
+        if not _claim(session, call, pair.agent):
+            break
+        session.refresh(pair.agent)
+        session.refresh(call)
+        offer = CallOffer(call_id=call.id, agent_id=pair.agent.id, kind="queue", status=OfferStatus.RINGING,
+                          offered_at=now)
+        session.add(offer)
+        session.flush()
+        pair.agent.offer_id = offer.id
+        # Safety net if the FastAGI session dies mid-offer: the agent must not stay claimed.
+        timers.schedule(session, key=f"agent-offer:{offer.id}", kind=OFFER_TIMER,
+                        due_at=now + timedelta(seconds=settings.agent_offer_seconds) + ASTERISK_OFFER_GRACE,
+                        now=now, payload={"offer_id": offer.id})
+        log.info("asterisk call %s offered to %s", call.id, pair.staff.username)
+        return QueueLook("dial", offer, dial_target(settings.asterisk_agent_dial, pair.staff), remaining)
+    return QueueLook("hold", remaining=remaining)
+
+
+def dial_finished(session: Session, offer: CallOffer, dial_status: str, answered_seconds: int | None,
+                  now: datetime) -> bool:
+    """The caller's Dial() to the agent returned; True when the caller talked to the agent.
+
+    An offer the agent confirmed goes to wrap-up with Asterisk's ANSWEREDTIME as talk time; an agent
+    who answered where no confirmation runs took the call by answering; anything else skips the agent.
+    """
+    status = (dial_status or "").upper()
+    if offer.status in OPEN_OFFER_STATUSES and status == DIAL_ANSWERED:
+        answered_at = now - timedelta(seconds=answered_seconds or 0)
+        offer_accepted(session, offer, answered_at)
+    if offer.status == OfferStatus.ACCEPTED:
+        agent_leg_ended(session, offer, now, answered_seconds)
+        return True
+    offer_failed(session, offer, now, OfferStatus.NO_ANSWER)
+    return False
+
+
+def confirmation(session: Session, offer_id: int, now: datetime) -> tuple[CallOffer, Call, str, str, int] | None:
+    """For the agent's confirmation on Asterisk: (offer, call, language, reason, minutes waited).
+
+    None when there is nothing to confirm any more (the caller left or the offer timed out).
+    """
+    offer = session.get(CallOffer, offer_id)
+    if offer is None or offer.status not in OPEN_OFFER_STATUSES:
+        return None
+    call = session.get(Call, offer.call_id)
+    if call is None or not call.waiting_in_queue or call.answered_at is not None:
+        return None
+    agent = session.get(Agent, offer.agent_id)
+    staff = session.get(StaffUser, agent.staff_id) if agent else None
+    waited = int((now - call.queue_entered_at).total_seconds()) if call.queue_entered_at else 0
+    return offer, call, (staff.language if staff else None) or "en", _reason(session, call), waited // 60
+
+
 # ---------------------------------------------------------------------------- whisper
 
 
@@ -316,16 +421,20 @@ CALLBACK_WHISPER = {
 }
 
 
+def _reason(session: Session, call: Call) -> str:
+    ticket = session.get(Ticket, call.ticket_id) if call.ticket_id else None
+    if ticket is not None and ticket.category == Category.COMPLAINT:
+        return "complaint"
+    if ticket is not None and ticket.priority == Priority.CRITICAL:
+        return "critical_fault"
+    return "other"
+
+
 def whisper(session: Session, call: Call, lang: str, now: datetime) -> str:
     """What the agent hears before taking the call: company, reason, wait, in the agent's language."""
     lang = lang if lang in WHISPER else "en"
     company = session.get(Company, call.company_id) if call.company_id else None
-    ticket = session.get(Ticket, call.ticket_id) if call.ticket_id else None
-    reason = "other"
-    if ticket is not None and ticket.category == Category.COMPLAINT:
-        reason = "complaint"
-    elif ticket is not None and ticket.priority == Priority.CRITICAL:
-        reason = "critical_fault"
+    reason = _reason(session, call)
     waited = int((now - call.queue_entered_at).total_seconds()) if call.queue_entered_at else 0
     return WHISPER[lang].format(company=company.name if company else (call.caller_number or "?"),
                                 reason=REASONS[reason][lang], minutes=waited // 60)

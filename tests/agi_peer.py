@@ -22,6 +22,7 @@ cover: 511 for channel commands, 200 for the dead-safe ones (GET/SET VARIABLE ..
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -124,8 +125,8 @@ class Step:
     """One expected command and what the fake Asterisk does about it.
 
     expect: exact line, compiled regex (``search``), predicate, or None for "anything".
-    reply: line(s) to write; a callable gets the command line. Lines are written raw,
-        so a malformed reply is just a string.
+    reply: line(s) to write; a callable gets the command line (an async one may run other
+        sessions before answering). Lines are written raw, so a malformed reply is just a string.
     hangup_before: write ``HANGUP`` before the reply (channel died while idle); the
         peer is dead from then on.
     hangup_after: write ``HANGUP`` right after the reply (observed order on 22.10.1 when
@@ -282,6 +283,8 @@ class AGIPeer:
             if not steps:
                 if self.dead or self.auto_reply is not None:
                     reply = dead_channel_reply(line) if self.dead else self.auto_reply(line)  # type: ignore[misc]
+                    if inspect.isawaitable(reply):
+                        reply = await reply  # the fake Asterisk acts meanwhile (e.g. rings an agent's phone)
                     if not isinstance(reply, str):
                         reply = "\n".join(reply)
                     if not self.dead and _command_words(line).startswith("HANGUP"):
@@ -314,6 +317,8 @@ class AGIPeer:
                 self.times.append((received, None))
                 return
             reply = step.reply(line) if callable(step.reply) else step.reply
+            if inspect.isawaitable(reply):
+                reply = await reply
             reply_lines = [] if reply is None else [reply] if isinstance(reply, str) else list(reply)
             out: list[str] = []
             if step.hangup_before:

@@ -30,6 +30,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def agi_server(settings, engine, demo, clock):  # noqa: ANN001, ANN201
+    # The flow's own Queue() step (agent distribution over AGI is tests/test_agents_asterisk.py).
+    settings.asterisk_agent_dial = ""
     server = FastAGIServer(HotlineAGI(settings, engine, clock=clock), port=0)
     host, port = server.start_in_thread()
     yield host, port

@@ -96,9 +96,15 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         @event.listens_for(engine, "before_cursor_execute")
         def _take_write_lock(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
             dbapi_connection = cursor.connection
+            head = statement.lstrip()[:9].upper()
             if (isinstance(dbapi_connection, _WriteLockedConnection) and not dbapi_connection.holds_write_lock
-                    and statement.lstrip()[:9].upper().startswith(_WRITE_STARTERS)):
+                    and head.startswith(_WRITE_STARTERS)):
                 dbapi_connection.take_write_lock()
+            if head.startswith("SAVEPOINT") and not dbapi_connection.in_transaction:
+                # pysqlite opens transactions only before INSERT/UPDATE/DELETE. A SAVEPOINT outside one
+                # would become the outermost transaction and its RELEASE a COMMIT: the session's later
+                # work would no longer be atomic with it, and each commit costs its own fsync.
+                cursor.execute("BEGIN")
 
         return engine
     if "poolclass" not in kwargs:

@@ -79,3 +79,19 @@ def test_same_thread_second_connection_does_not_wait_for_its_own_lock(tmp_path) 
         assert not b.connection.dbapi_connection.holds_write_lock
         a.commit()
     engine.dispose()
+
+
+def test_savepoint_release_does_not_commit_the_session_early(tmp_path) -> None:
+    """pysqlite opens no transaction before SAVEPOINT: RELEASE used to commit the work so far."""
+    from sqlalchemy.orm import Session
+
+    engine = _engine(tmp_path)
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))
+        with session.begin_nested():
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        session.execute(text("INSERT INTO t VALUES (2)"))
+        session.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    engine.dispose()

@@ -133,8 +133,7 @@ def identify_sender(session: Session, address: str | None, now: datetime) -> Ide
     if company is None and address and "@" in address:
         domain = address.rsplit("@", 1)[1].lower()
         company = session.scalar(select(Company).where(func.lower(Company.mail_domain) == domain))
-    contract = active_contract(session, company.id if company else None, local_date(now, company, session))
-    return Identity(contact, company, contract, None)
+    return Identity(contact, company, contract_at(company, now), None)
 
 
 def local_date(now: datetime, company: Company | None, session: Session) -> date:

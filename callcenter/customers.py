@@ -8,7 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import Asset, Company, Contact, Contract
@@ -76,8 +76,12 @@ def find_asset_by_phone(session: Session, phone: str | None) -> Asset | None:
     e164 = try_normalize_phone(phone)
     if e164 is None:
         return None
-    # JSON containment differs per dialect; the asset list per installation is small.
-    for asset in session.scalars(select(Asset).where(Asset.phone_numbers.is_not(None))):
+    # JSON containment differs per dialect: the database narrows the rows by the number's text
+    # (E.164 is only "+" and digits, nothing LIKE treats specially), Python confirms the exact element.
+    candidates = session.scalars(select(Asset).where(Asset.phone_numbers.is_not(None),
+                                                     cast(Asset.phone_numbers, Text).contains(e164))
+                                 .order_by(Asset.id))
+    for asset in candidates:
         if e164 in (asset.phone_numbers or []):
             return asset
     return None

@@ -37,7 +37,7 @@ from callcenter.migrate import upgrade  # noqa: E402
 from callcenter.models import EscalationPolicy, OutboxMessage, Page, Timer  # noqa: E402
 from callcenter.paging import alerts  # noqa: E402
 from callcenter.providers import SendResult  # noqa: E402
-from callcenter.scheduler import Ticker  # noqa: E402
+from callcenter.scheduler import TIMER_INTERVAL_SECONDS, Ticker  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 LATENCY_ALERTS = int(os.environ.get("BENCH_ALERTS", "100"))
@@ -142,7 +142,7 @@ def bench_latency(settings, engine, factory) -> None:  # noqa: ANN001
         if msg_id in provider.requests and alert_id in dues:
             latencies.append((provider.requests[msg_id] - dues[alert_id]).total_seconds())
     print(f"escalation latency, {len(latencies)}/{len(ids)} step-2 pages, {WORKERS} workers, "
-          f"{FUTURE_TIMERS} future timers, default 2 s tick:")
+          f"{FUTURE_TIMERS} future timers, default {TIMER_INTERVAL_SECONDS} s tick:")
     if latencies:
         print(f"  p50 {pct(latencies, 50):.2f} s   p99 {pct(latencies, 99):.2f} s   max {max(latencies):.2f} s")
 

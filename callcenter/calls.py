@@ -100,22 +100,37 @@ def start_call(session: Session, *, channel: str, provider_call_id: str, caller:
                called: str | None = None, now: datetime, default_language: str = "en",
                languages: tuple[str, ...] = ("hu", "el", "en")) -> CallContext:
     """Register an incoming call (once: a retried webhook finds the same row) and identify the caller."""
-    call, created = _get_or_create(session, channel, provider_call_id, now, caller, called)
+    # The new call is the common case: identify first and write the row once, complete; a retried
+    # webhook or an earlier status callback makes the INSERT fail and we take the existing row.
+    identity = identify_caller(session, caller, now)
+    call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
+                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
+    _apply_identity(call, identity, now, default_language, languages)
+    try:
+        with session.begin_nested():
+            session.add(call)
+        return _context_from_identity(call, identity)
+    except IntegrityError:
+        call = get_call(session, provider_call_id)
     if call.caller_number is None and caller:
         call.caller_number = caller
-    if created or call.step is None:
-        identity = identify_caller(session, caller, now)
-        call.contact_id = identity.contact.id if identity.contact else None
-        call.company_id = identity.company.id if identity.company else None
-        call.contract_id = identity.contract.id if identity.contract else None
-        call.asset_id = identity.asset.id if identity.asset else None
-        wanted = identity.contact.language if identity.contact else None
-        call.language = wanted if wanted in languages else default_language
-        call.out_of_hours = bool(identity.contract and not is_office_hours(identity.contract, now))
-        call.step = "start"
+    if call.step is None:
+        _apply_identity(call, identity, now, default_language, languages)
         session.flush()
         return _context_from_identity(call, identity)
     return context(session, call)
+
+
+def _apply_identity(call: Call, identity: Identity, now: datetime, default_language: str,
+                    languages: tuple[str, ...]) -> None:
+    call.contact_id = identity.contact.id if identity.contact else None
+    call.company_id = identity.company.id if identity.company else None
+    call.contract_id = identity.contract.id if identity.contract else None
+    call.asset_id = identity.asset.id if identity.asset else None
+    wanted = identity.contact.language if identity.contact else None
+    call.language = wanted if wanted in languages else default_language
+    call.out_of_hours = bool(identity.contract and not is_office_hours(identity.contract, now))
+    call.step = "start"
 
 
 def _context_from_identity(call: Call, identity: Identity) -> CallContext:

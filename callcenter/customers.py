@@ -8,7 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import Asset, Company, Contact, Contract
@@ -76,11 +76,27 @@ def find_asset_by_phone(session: Session, phone: str | None) -> Asset | None:
     e164 = try_normalize_phone(phone)
     if e164 is None:
         return None
-    # JSON containment differs per dialect; the asset list per installation is small.
-    for asset in session.scalars(select(Asset).where(Asset.phone_numbers.is_not(None))):
+    # JSON containment differs per dialect: the database narrows the rows by the number's text
+    # (E.164 is only "+" and digits, nothing LIKE treats specially), Python confirms the exact element.
+    candidates = session.scalars(select(Asset).where(Asset.phone_numbers.is_not(None),
+                                                     cast(Asset.phone_numbers, Text).contains(e164))
+                                 .order_by(Asset.id))
+    for asset in candidates:
         if e164 in (asset.phone_numbers or []):
             return asset
     return None
+
+
+def contract_at(company: Company | None, now: datetime) -> Contract | None:
+    """The company's contract valid on `now`'s local date: like active_contract(local_date(...)),
+    but from the company's already loaded contracts, one query instead of two on hot paths."""
+    if company is None:
+        return None
+    contracts = company.contracts
+    zone = contracts[-1].timezone if contracts else "Europe/Budapest"
+    on = now.astimezone(ZoneInfo(zone)).date()
+    newest_first = sorted(contracts, key=lambda c: c.valid_from, reverse=True)
+    return next((c for c in newest_first if c.is_valid_on(on)), None)
 
 
 def active_contract(session: Session, company_id: int | None, on: date) -> Contract | None:
@@ -112,8 +128,7 @@ def identify_caller(session: Session, caller_id: str | None, now: datetime) -> I
     company = contact.company if contact else (asset.company if asset else None)
     if asset is None and company is not None and len(company.assets) == 1:
         asset = company.assets[0]
-    contract = active_contract(session, company.id if company else None, local_date(now, company, session))
-    return Identity(contact, company, contract, asset)
+    return Identity(contact, company, contract_at(company, now), asset)
 
 
 def identify_sender(session: Session, address: str | None, now: datetime) -> Identity:
@@ -122,8 +137,7 @@ def identify_sender(session: Session, address: str | None, now: datetime) -> Ide
     if company is None and address and "@" in address:
         domain = address.rsplit("@", 1)[1].lower()
         company = session.scalar(select(Company).where(func.lower(Company.mail_domain) == domain))
-    contract = active_contract(session, company.id if company else None, local_date(now, company, session))
-    return Identity(contact, company, contract, None)
+    return Identity(contact, company, contract_at(company, now), None)
 
 
 def local_date(now: datetime, company: Company | None, session: Session) -> date:

@@ -44,9 +44,14 @@ def by_css(driver, css: str):  # noqa: ANN001, ANN201
 
 
 def wait_for(predicate, timeout: float = 15.0):  # noqa: ANN001, ANN201
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:
+            value = None  # the page was replaced between finding the element and reading it: look again
         if value:
             return value
         time.sleep(0.2)

@@ -118,13 +118,13 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         headers: dict[str, list[str]] = {}
         for name, value in msg.items():
             headers.setdefault(name.lower(), []).append(str(value))
-        from_name, from_address = parseaddr(str(msg.get("From", "")))
+        from_name, from_address = parseaddr(_first(headers, "from"))
     except Exception as exc:  # malformed header values surface here
         raise MailParseError(f"unreadable header: {type(exc).__name__}: {exc}") from exc
     if not from_address or "@" not in from_address:
         raise MailParseError("no sender address in From")
-    sender = parseaddr(str(msg.get("Sender", "")))[1]
-    return_path = msg.get("Return-Path")
+    sender = parseaddr(_first(headers, "sender"))[1]
+    return_path = _first(headers, "return-path", None)
 
     text_parts: list[str] = []
     html: str | None = None
@@ -145,20 +145,26 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
             html = content
     text = "\n".join(text_parts).strip() or (_html_to_text(html) if html else "")
     return ParsedMail(
-        message_id=trim_message_id(str(msg.get("Message-ID", "")) or None),
+        message_id=trim_message_id(_first(headers, "message-id") or None),
         from_address=from_address.strip().lower(),
         from_name=from_name.strip() or (sender or ""),
-        subject=" ".join(str(msg.get("Subject", "")).split()),
-        to=[a for _, a in getaddresses([str(v) for v in msg.get_all("To", [])]) if a],
-        cc=[a for _, a in getaddresses([str(v) for v in msg.get_all("Cc", [])]) if a],
-        in_reply_to=message_ids(str(msg.get("In-Reply-To", ""))),
-        references=message_ids(" ".join(str(v) for v in msg.get_all("References", []))),
+        subject=" ".join(_first(headers, "subject").split()),
+        to=[a for _, a in getaddresses(headers.get("to", [])) if a],
+        cc=[a for _, a in getaddresses(headers.get("cc", [])) if a],
+        in_reply_to=message_ids(_first(headers, "in-reply-to")),
+        references=message_ids(" ".join(headers.get("references", []))),
         text=text,
         html=html,
         attachments=attachments,
         headers=headers,
-        return_path=str(return_path) if return_path is not None else None,
+        return_path=return_path,
     )
+
+
+def _first(headers: dict[str, list[str]], name: str, default: str | None = "") -> str | None:
+    # The default policy parses a header on every msg.get(): read each one once, from `headers`.
+    values = headers.get(name)
+    return values[0] if values else default
 
 
 def _text(part: EmailMessage) -> str:

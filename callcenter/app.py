@@ -23,9 +23,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
     engine = engine or make_engine(settings.database_url)
     app.extensions["engine"] = engine
-    app.extensions["session_factory"] = make_session_factory(engine)
-    # Services that need the process settings (mail threading ids) read them from session.info.
-    app.extensions["session_factory"].configure(info={"settings": settings})
+    app.extensions["session_factory"] = make_session_factory(engine, settings)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:

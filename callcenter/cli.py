@@ -26,9 +26,7 @@ class Context:
         return self._engine
 
     def session(self):  # noqa: ANN201
-        factory = make_session_factory(self.engine)
-        factory.configure(info={"settings": self.settings})
-        return session_scope(factory)
+        return session_scope(make_session_factory(self.engine, self.settings))
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -214,7 +212,7 @@ def mail_listen(ctx: Context, host: str | None, port: int | None) -> None:
     from .wiring import load_services
 
     load_services()
-    controller = make_controller(make_session_factory(ctx.engine), ctx.settings, host=host, port=port)
+    controller = make_controller(make_session_factory(ctx.engine, ctx.settings), ctx.settings, host=host, port=port)
     controller.start()
     log.info("SMTP listener on %s:%s for %s", controller.hostname, controller.port, ctx.settings.mail_from)
     try:
@@ -239,8 +237,7 @@ def mail_imap_poll(ctx: Context) -> None:
     if not ctx.settings.imap_url:
         raise click.ClickException("CALLCENTER_IMAP_URL is not set")
     load_services()
-    factory = make_session_factory(ctx.engine)
-    factory.configure(info={"settings": ctx.settings})
+    factory = make_session_factory(ctx.engine, ctx.settings)
     r = poll_mailbox(factory, ctx.settings, now_utc())
     click.echo(f"fetched {r.fetched}: {r.ingested} ingested, {r.duplicates} duplicates, "
                f"{r.quarantined} quarantined, {r.failed} failed")
@@ -573,8 +570,8 @@ def call_simulate(ctx: Context, caller: str, digits: str, at: str | None, queue_
             raise click.BadParameter("give an offset, e.g. 2026-10-06T22:00+02:00", param_hint="--at")
         now = now.astimezone(UTC)
     click.echo(f"call from {caller} at {now.isoformat()}")
-    simulate_call(make_session_factory(ctx.engine), FlowEngine(ctx.settings), caller=caller, digits=digits,
-                  now=now, queue_result=queue_result, message_seconds=message_seconds, echo=click.echo)
+    simulate_call(make_session_factory(ctx.engine, ctx.settings), FlowEngine(ctx.settings), caller=caller,
+                  digits=digits, now=now, queue_result=queue_result, message_seconds=message_seconds, echo=click.echo)
 
 
 @cli.command("serve")

@@ -112,8 +112,10 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, settings: object | None = None) -> sessionmaker[Session]:
+    """Sessions carry the process settings in `session.info["settings"]`: domain-event subscribers
+    (mail ids, distribution) get only a session, yet need the installation's settings."""
+    return sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
 
 
 @contextmanager

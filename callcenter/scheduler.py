@@ -63,8 +63,7 @@ class Ticker:
 
         load_services()
         self.settings = settings
-        self.factory = make_session_factory(engine)
-        self.factory.configure(info={"settings": settings})
+        self.factory = make_session_factory(engine, settings)
         self.providers = providers if providers is not None else providers_for(settings)
         self.clock = clock
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"

@@ -244,7 +244,7 @@ class HotlineAGI:
     def __init__(self, settings: Settings, db_engine: Engine, *, clock: Callable[[], datetime] | None = None,
                  flow_engine: FlowEngine | None = None, db_threads: int = DB_THREADS) -> None:
         self.settings = settings
-        self.factory = make_session_factory(db_engine)
+        self.factory = make_session_factory(db_engine, settings)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.engine = flow_engine or FlowEngine(settings)
         self.db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="agi-db")

@@ -95,8 +95,8 @@ def claim_due(session: Session, now: datetime, limit: int = 20) -> list[int]:
 def drain(factory: sessionmaker[Session], providers: dict[str, Provider], now_fn: Callable[[], datetime],
           limit: int = 20) -> int:
     """One pass: claim due rows, send each outside a transaction, record the outcome."""
+    reconcile_stuck(factory, providers, now_fn())
     with session_scope(factory) as session:
-        reap_stuck(session, now_fn())
         ids = claim_due(session, now_fn(), limit)
     for message_id in ids:
         with session_scope(factory) as session:
@@ -178,20 +178,51 @@ def _record_failure(factory: sessionmaker[Session], message_id: int, now: dateti
                 hook(session, msg, now)
 
 
-def reap_stuck(session: Session, now: datetime) -> int:
-    """Rows left in 'sending' by a worker that died: the provider may or may not have sent them.
+class _Stuck(_Snapshot):
+    def __init__(self, msg: OutboxMessage) -> None:
+        super().__init__(msg)
+        self.deadline = msg.sending_deadline
+        self.claimed_at = msg.sending_deadline - SENDING_TIMEOUT
 
-    Sending again could page twice, so they are closed as 'sent' with an unknown outcome; the
-    services that care (paging) keep escalating on their own timers when no delivery report comes.
+
+def reconcile_stuck(factory: sessionmaker[Session], providers: dict[str, Provider], now: datetime) -> int:
+    """Rows left in 'sending' by a worker that died mid-send: the provider may or may not have them.
+
+    A provider that can tell (Twilio: list the messages and calls to that number since the claim)
+    settles it: found, the row becomes 'sent' with the provider's id; not found, it is sent again.
+    Where the provider cannot tell, the row is closed as 'sent' with an unknown outcome rather than
+    risking a second page; paging keeps escalating on its own timers when no delivery report comes.
     """
-    stuck = list(session.scalars(select(OutboxMessage).where(
-        OutboxMessage.state == OutboxState.SENDING, OutboxMessage.sending_deadline < now)))
-    for msg in stuck:
-        msg.state = OutboxState.SENT
-        msg.provider_status = "unknown"
-        msg.last_error = "worker stopped while sending; outcome unknown, not resent"
-        msg.updated_at = now
-        _attempt(session, msg.id, now, "attempt", "unknown", msg.last_error)
+    with session_scope(factory) as session:
+        stuck = [_Stuck(m) for m in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.state == OutboxState.SENDING, OutboxMessage.sending_deadline < now))]
+    for snap in stuck:
+        reconcile = getattr(providers.get(snap.channel), "reconcile", None)
+        found: SendResult | None | bool = False  # False: cannot tell
+        if reconcile is not None:
+            try:
+                found = reconcile(snap)
+            except Exception as exc:  # the provider is unreachable: try again on the next pass
+                log.warning("cannot reconcile outbox %s yet: %s", snap.id, exc)
+                continue
+        with session_scope(factory) as session:
+            # Fenced by the old deadline: another worker may have settled (and re-claimed) it meanwhile.
+            fence = (OutboxMessage.id == snap.id, OutboxMessage.state == OutboxState.SENDING,
+                     OutboxMessage.sending_deadline == snap.deadline)
+            if isinstance(found, SendResult):
+                values = dict(state=OutboxState.SENT, provider_ref=found.ref, provider_status=found.status,
+                              sent_at=now, last_error=None)
+                outcome, detail = "reconciled", f"the provider had it: {found.ref}"
+            elif found is None:
+                values = dict(state=OutboxState.PENDING, next_attempt_at=now)
+                outcome, detail = "resend", "the provider never got it; sending again"
+            else:
+                values = dict(state=OutboxState.SENT, provider_status="unknown",
+                              last_error="worker stopped while sending; outcome unknown, not resent")
+                outcome, detail = "unknown", values["last_error"]
+            if session.execute(update(OutboxMessage).where(*fence)
+                               .values(sending_deadline=None, updated_at=now, **values)).rowcount == 1:
+                _attempt(session, snap.id, now, "attempt", outcome, detail)
     return len(stuck)
 
 

@@ -923,6 +923,19 @@ class FakeTwilio:
             except KeyError:
                 return _error(404, 20404, f"The requested resource /Messages/{sid}.json was not found")
 
+        @app.get(prefix + "/Messages.json")
+        def list_messages(account: str) -> Response:
+            # Filters Hotline uses to reconcile after a crash: To (and From); one page, newest first.
+            with self._cond:
+                found = [m for m in reversed(self.messages) if _matches(m.to, m.from_)]
+            return _json(200, _page("messages", [self._message_json(m) for m in found]))
+
+        @app.get(prefix + "/Calls.json")
+        def list_calls(account: str) -> Response:
+            with self._cond:
+                found = [c for c in reversed(self.calls) if _matches(c.to, c.from_)]
+            return _json(200, _page("calls", [self._call_json(c) for c in found]))
+
         @app.post(prefix + "/Calls.json")
         def create_call(account: str) -> Response:
             form = request.form
@@ -1523,3 +1536,15 @@ __all__ = [
     "make_wav",
     "new_sid",
 ]
+
+
+def _matches(to: str, from_: str) -> bool:
+    want_to, want_from = request.args.get("To"), request.args.get("From")
+    return (not want_to or want_to == to) and (not want_from or want_from == from_)
+
+
+def _page(key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A list resource page as the 2010-04-01 API returns it (a single page: no next page)."""
+    return {key: items, "page": 0, "page_size": max(len(items), 50), "start": 0, "end": max(len(items) - 1, 0),
+            "first_page_uri": request.full_path, "previous_page_uri": None, "next_page_uri": None,
+            "uri": request.full_path}

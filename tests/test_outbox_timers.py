@@ -160,3 +160,48 @@ def test_twilio_provider_against_fake(settings, session_factory, now):
         with session_factory() as s:
             states = dict(s.execute(select(OutboxMessage.idempotency_key, OutboxMessage.state)).all())
         assert states == {"sms1": "sent", "bad": "failed"}
+
+
+def _twilio(settings, fake):
+    settings.twilio_account_sid, settings.twilio_auth_token = fake.account_sid, fake.auth_token
+    settings.twilio_from_number, settings.twilio_api_url = "+3615550199", fake.base_url
+    return TwilioProvider(settings)
+
+
+def test_worker_killed_after_claim_before_send_the_page_is_sent_once(settings, session_factory, now):
+    with FakeTwilio() as fake:
+        provider = _twilio(settings, fake)
+        with session_factory() as s:
+            outbox.enqueue(s, key="page", channel="sms", destination="+3615550182", payload={"body": "PBX down"},
+                           now=now)
+            outbox.claim_due(s, now)  # ... and the worker dies here
+            s.commit()
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=1))
+        assert fake.messages == []  # not yet: it may still be in flight
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=3))
+        fake.wait_for_message(to="+3615550182", body_contains="PBX down")
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=10))
+        fake.assert_nothing_unexpected()
+        with session_factory() as s:
+            outcomes = [a.outcome for a in s.scalars(select(OutboxAttempt).order_by(OutboxAttempt.id))]
+            assert outcomes == ["resend", "accepted"]
+
+
+def test_worker_killed_after_twilio_accepted_is_not_paged_twice(settings, session_factory, now):
+    with FakeTwilio() as fake:
+        provider = _twilio(settings, fake)
+        with session_factory() as s:
+            outbox.enqueue(s, key="page", channel="sms", destination="+3615550182", payload={"body": "PBX down"},
+                           now=now)
+            [message_id] = outbox.claim_due(s, now)
+            s.commit()
+            msg = s.get(OutboxMessage, message_id)
+            snapshot = outbox._Stuck(msg)
+        sent = provider.send(snapshot)  # Twilio accepted it; the worker died before recording that
+        fake.wait_for_message(to="+3615550182")
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=3))
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=10))
+        fake.assert_nothing_unexpected()
+        with session_factory() as s:
+            msg = s.get(OutboxMessage, message_id)
+            assert (msg.state, msg.provider_ref) == ("sent", sent.ref)

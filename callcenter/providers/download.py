@@ -19,6 +19,10 @@ class DownloadProvider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def reconcile(self, message: Any) -> None:
+        """A download is idempotent (written atomically under its final name): just do it again."""
+        return None
+
     def send(self, message: Any) -> SendResult:
         p = message.payload
         root = self.settings.recordings_path

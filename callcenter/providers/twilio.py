@@ -6,6 +6,7 @@ the client at a local fake Twilio.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,3 +104,18 @@ class TwilioProvider:
         except (OSError, ConnectionError) as exc:
             raise TemporaryError(f"cannot reach Twilio: {exc}") from exc
         return SendResult(ref=sent.sid, status=getattr(sent, "status", None))
+
+    def reconcile(self, message: Any) -> SendResult | None:
+        """Did Twilio accept this message before our worker died? Look for it since the claim."""
+        p = message.payload
+        sender = p.get("from") or self.settings.twilio_from_number
+        since = message.claimed_at - timedelta(minutes=1)
+        if message.channel == "sms":
+            for m in self.client.messages.list(to=message.destination, from_=sender, limit=50):
+                if m.body == p.get("body") and (m.date_created is None or m.date_created >= since):
+                    return SendResult(ref=m.sid, status=m.status)
+            return None
+        for c in self.client.calls.list(to=message.destination, from_=sender, limit=50):
+            if c.date_created is None or c.date_created >= since:
+                return SendResult(ref=c.sid, status=c.status)
+        return None

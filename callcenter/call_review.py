@@ -295,6 +295,20 @@ def review_averages(session: Session, *, company_id: int | None = None) -> tuple
     return make("", overall), [make(name or "—", rest) for name, *rest in per_company]
 
 
+def review_averages_per_agent(session: Session, *, company_id: int | None = None) -> list[ReviewAverages]:
+    """Averages per agent who answered the reviewed call (calls nobody answered are left out)."""
+    cols = [func.avg(getattr(CallReview, c)) for c in REVIEW_CRITERIA]
+    scope = [] if company_id is None else [Call.company_id == company_id]
+    rows = session.execute(
+        select(StaffUser.name, func.count(CallReview.id), *cols, func.avg(CallReview.total))
+        .join(Call, Call.id == CallReview.call_id).join(StaffUser, StaffUser.id == Call.agent_id)
+        .where(*scope).group_by(StaffUser.name).order_by(StaffUser.name))
+    return [ReviewAverages(name, int(n or 0), {c: None if a is None else float(a)
+                                                for c, a in zip(REVIEW_CRITERIA, avgs, strict=True)},
+                           None if total is None else float(total))
+            for name, n, *avgs, total in rows]
+
+
 def recent_reviews(session: Session, *, company_id: int | None = None, limit: int = 100
                    ) -> list[tuple[CallReview, Call]]:
     stmt = (select(CallReview, Call).join(Call, Call.id == CallReview.call_id)

@@ -182,3 +182,21 @@ def test_ticket_page_lists_its_calls(client, calls) -> None:  # noqa: ANN001
     login(client, "eng2")
     page = client.get(f"/console/tickets/{calls['ticket']}").get_data(as_text=True)
     assert 'id="ticket-calls"' in page and f"/console/calls/{calls['nikos']}" in page
+
+
+def test_review_averages_per_agent(session, demo, now, tmp_path) -> None:  # noqa: ANN001
+    from callcenter.call_review import review_averages_per_agent, submit_review
+
+    agent1, agent2, qa = demo.staff["agent1"], demo.staff["agent2"], demo.staff["qa"]
+    scores = [(agent1, 5), (agent1, 3), (agent2, 2), (None, 4)]  # the last call nobody answered
+    for who, score in scores:
+        call = make_call(session, now, company=demo.budapest, contact=demo.anna, wait=30, answered=who is not None)
+        call.agent_id = who.id if who else None
+        store_recording(session, tmp_path, call)
+        session.refresh(call)
+        submit_review(session, call, qa, {c: score for c in ("greeting", "identification", "problem_capture",
+                                                            "solution", "courtesy")}, "", now=now)
+    session.commit()
+    rows = {a.label: (a.reviews, a.criteria["greeting"], a.total) for a in review_averages_per_agent(session)}
+    assert rows == {agent1.name: (2, 4.0, 20.0), agent2.name: (1, 2.0, 10.0)}
+    assert review_averages_per_agent(session, company_id=demo.athens.id) == []

@@ -341,3 +341,10 @@ EL.update({
     "Waiting now": "Σε αναμονή τώρα", "Mon": "Δευ", "Tue": "Τρί", "Wed": "Τετ", "Thu": "Πέμ", "Fri": "Παρ",
     "Sat": "Σάβ", "Sun": "Κυρ",
 })
+
+# QA averages per agent.
+HU.update({"Per agent": "Ügyintézőnként", "Agent": "Ügyintéző",
+           "No reviewed call was answered by an agent yet.": "Még nincs értékelt hívás, amelyet ügyintéző vett fel."})
+EL.update({"Per agent": "Ανά τηλεφωνητή", "Agent": "Τηλεφωνητής",
+           "No reviewed call was answered by an agent yet.":
+           "Καμία αξιολογημένη κλήση δεν έχει απαντηθεί ακόμη από τηλεφωνητή."})

@@ -188,6 +188,7 @@ def reviews():  # noqa: ANN201
     company_id = _int_arg("company")
     overall, per_company = svc.review_averages(db, company_id=company_id)
     return render_template("call_reviews.html", overall=overall, per_company=per_company,
+                           per_agent=svc.review_averages_per_agent(db, company_id=company_id),
                            recent=svc.recent_reviews(db, company_id=company_id), criteria=REVIEW_CRITERIA,
                            criteria_labels=CRITERIA_LABELS, company_id=company_id,
                            companies=db.scalars(select(Company).order_by(Company.name)).all())

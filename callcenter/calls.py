@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
+from sqlalchemy import Executable, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -125,6 +126,16 @@ def start_call(session: Session, *, channel: str, provider_call_id: str, caller:
 
 
 _UPSERT_INSERTS = {"sqlite": sqlite_insert, "postgresql": pg_insert}
+_CALL_COLUMNS = {attr.key: attr.columns[0].name for attr in sa_inspect(Call).column_attrs if attr.key != "id"}
+
+
+@lru_cache(maxsize=4)
+def _upsert_statement(dialect: str) -> Executable | None:
+    make = _UPSERT_INSERTS.get(dialect)
+    if make is None:
+        return None
+    table = Call.__table__
+    return make(table).on_conflict_do_nothing(index_elements=[table.c.provider_call_id]).returning(table.c.id)
 
 
 def new_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
@@ -145,16 +156,15 @@ def new_call(session: Session, *, channel: str, provider_call_id: str, caller: s
 def insert_call(session: Session, call: Call) -> bool:
     """Write a call from `new_call`; False (and nothing written) when its CallSid is already known
     (a retried webhook or an earlier status callback): the caller then uses `start_call`."""
-    dialect = session.get_bind().dialect.name
-    if dialect in _UPSERT_INSERTS:
-        # One INSERT .. ON CONFLICT DO NOTHING instead of SAVEPOINT, INSERT, RELEASE: on SQLite every
-        # statement inside the write lock gives up the GIL and may wait for it (up to 5 ms) to get it back.
+    connection = session.connection()
+    upsert = _upsert_statement(connection.dialect.name)
+    if upsert is not None:
+        # One INSERT .. ON CONFLICT DO NOTHING on the session's connection instead of the ORM's SAVEPOINT,
+        # INSERT, RELEASE: fewer statements inside SQLite's write lock, and no unit-of-work flush.
         # What the ORM would insert: the attributes that were set (unset ones get their column defaults).
         state = sa_inspect(call).dict
-        values = {attr.key: state[attr.key] for attr in sa_inspect(Call).column_attrs if attr.key in state}
-        stmt = (_UPSERT_INSERTS[dialect](Call).values(**values)
-                .on_conflict_do_nothing(index_elements=[Call.provider_call_id]).returning(Call.id))
-        new_id = session.execute(stmt).scalar()
+        values = {column: state[key] for key, column in _CALL_COLUMNS.items() if key in state}
+        new_id = connection.execute(upsert, values).scalar()
         if new_id is None:
             return False
         call.id = new_id

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import Text, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .models import Asset, Company, Contact, Contract
 from .sla_clock import WorkingCalendar
@@ -50,15 +50,23 @@ def find_company(session: Session, name_or_id: str | int) -> Company:
 
 
 def find_contact_by_phone(session: Session, phone: str | None) -> Contact | None:
-    e164 = try_normalize_phone(phone)
+    return _contact_by_e164(session, try_normalize_phone(phone))
+
+
+def _contact_by_e164(session: Session, e164: str | None, *, with_company: bool = False) -> Contact | None:
     if e164 is None:
         return None
-    return session.scalar(
-        select(Contact)
-        .where(Contact.active.is_(True), or_(Contact.phone == e164, Contact.mobile == e164))
-        .order_by(Contact.id)
-        .limit(1)
-    )
+    # The LIMIT is in a subquery so that eager-loaded collection rows are not cut off by it.
+    first = (select(Contact.id)
+             .where(Contact.active.is_(True), or_(Contact.phone == e164, Contact.mobile == e164))
+             .order_by(Contact.id).limit(1).scalar_subquery())
+    stmt = select(Contact).where(Contact.id == first)
+    if with_company:
+        # Caller identification needs the company with its contracts and assets: one statement
+        # instead of four lazy loads on the webhook's hot path.
+        stmt = stmt.options(joinedload(Contact.company).options(joinedload(Company.contracts),
+                                                                joinedload(Company.assets)))
+    return session.scalars(stmt).unique().first()
 
 
 def find_contact_by_email(session: Session, address: str | None) -> Contact | None:
@@ -73,7 +81,10 @@ def find_contact_by_email(session: Session, address: str | None) -> Contact | No
 
 
 def find_asset_by_phone(session: Session, phone: str | None) -> Asset | None:
-    e164 = try_normalize_phone(phone)
+    return _asset_by_e164(session, try_normalize_phone(phone))
+
+
+def _asset_by_e164(session: Session, e164: str | None) -> Asset | None:
     if e164 is None:
         return None
     # JSON containment differs per dialect: the database narrows the rows by the number's text
@@ -123,8 +134,9 @@ class Identity:
 
 
 def identify_caller(session: Session, caller_id: str | None, now: datetime) -> Identity:
-    contact = find_contact_by_phone(session, caller_id)
-    asset = find_asset_by_phone(session, caller_id)
+    e164 = try_normalize_phone(caller_id)
+    contact = _contact_by_e164(session, e164, with_company=True)
+    asset = _asset_by_e164(session, e164)
     company = contact.company if contact else (asset.company if asset else None)
     if asset is None and company is not None and len(company.assets) == 1:
         asset = company.assets[0]

@@ -186,9 +186,17 @@ class FlowEngine:
 
     def start(self, session: Session, *, channel: str, provider_call_id: str, caller: str | None,
               called: str | None = None, now: datetime) -> Turn:
-        ctx = calls.start_call(session, channel=channel, provider_call_id=provider_call_id, caller=caller,
-                               called=called, now=now, default_language=self.settings.default_language,
-                               languages=tuple(self.flow.languages))
+        kwargs = dict(channel=channel, provider_call_id=provider_call_id, caller=caller, called=called, now=now,
+                      default_language=self.settings.default_language, languages=tuple(self.flow.languages))
+        # The common case, a new call: decide its first turn, then write its row complete in one INSERT.
+        ctx = calls.new_call(session, **kwargs)
+        turn = self._first_turn(session, ctx, caller)
+        if calls.insert_call(session, ctx.call):
+            return Turn(ctx.call.id, turn.instructions, turn.outcome)
+        # The call is already known (a retried webhook, an earlier status callback): decide on its row.
+        return self._first_turn(session, calls.start_call(session, **kwargs), caller)
+
+    def _first_turn(self, session: Session, ctx: CallContext, caller: str | None) -> Turn:
         call = ctx.call
         lang = self._lang(call)
         staff = agents.staff_by_phone(session, caller) if self.flow.agent_menu and ctx.contact is None else None

@@ -1,0 +1,48 @@
+"""An incoming call is written once: a retried webhook or an earlier status callback finds the same row."""
+
+from __future__ import annotations
+
+from hotline_helpers import ANNA, IN_HOURS
+from sqlalchemy import func, select
+
+from callcenter import calls
+from callcenter.db import session_scope
+from callcenter.ivr.engine import FlowEngine
+from callcenter.models import Call
+
+
+def _start(session_factory, settings, sid: str):  # noqa: ANN001, ANN202
+    with session_scope(session_factory) as session:
+        turn = FlowEngine(settings).start(session, channel="twilio", provider_call_id=sid, caller=ANNA,
+                                          called="+3615550100", now=IN_HOURS)
+    return turn
+
+
+def test_new_call_is_written_complete(session_factory, settings, demo) -> None:  # noqa: ANN001
+    turn = _start(session_factory, settings, "CA-once")
+    with session_scope(session_factory) as session:
+        call = session.scalar(select(Call).where(Call.provider_call_id == "CA-once"))
+        assert call.id == turn.call_id
+        assert (call.contact_id, call.company_id, call.step) == (demo.anna.id, demo.budapest.id, "menu")
+        assert call.contract_id is not None and call.language == "hu" and call.status_sequence == -1
+
+
+def test_retried_webhook_finds_the_same_row(session_factory, settings, demo) -> None:  # noqa: ANN001
+    first = _start(session_factory, settings, "CA-retry")
+    again = _start(session_factory, settings, "CA-retry")
+    assert again.call_id == first.call_id and again.said == first.said
+    with session_scope(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(Call)
+                              .where(Call.provider_call_id == "CA-retry")) == 1
+
+
+def test_status_callback_before_the_webhook_is_completed(session_factory, settings, demo) -> None:  # noqa: ANN001
+    with session_scope(session_factory) as session:
+        early = calls.status_callback(session, provider_call_id="CA-early", status="ringing", now=IN_HOURS,
+                                      sequence=0, caller=ANNA)
+        early_id = early.id
+    turn = _start(session_factory, settings, "CA-early")
+    assert turn.call_id == early_id
+    with session_scope(session_factory) as session:
+        call = session.get(Call, early_id)
+        assert (call.contact_id, call.step) == (demo.anna.id, "menu")

@@ -54,18 +54,10 @@ class CallNotFound(LookupError):
 
 
 @dataclass
-class CallContext:
+class CallContext(Identity):
     """A call with who is calling and what their contract says, as the engine needs it."""
 
     call: Call
-    contact: Contact | None
-    company: Company | None
-    contract: Contract | None
-    asset: Asset | None
-
-    @property
-    def is_contracted(self) -> bool:
-        return self.contract is not None
 
     @property
     def is_standby(self) -> bool:
@@ -192,16 +184,16 @@ def _apply_identity(call: Call, identity: Identity, now: datetime, default_langu
 
 
 def _context_from_identity(call: Call, identity: Identity) -> CallContext:
-    return CallContext(call, identity.contact, identity.company, identity.contract, identity.asset)
+    return CallContext(identity.contact, identity.company, identity.contract, identity.asset, call=call)
 
 
 def context(session: Session, call: Call) -> CallContext:
     return CallContext(
-        call,
         session.get(Contact, call.contact_id) if call.contact_id else None,
         session.get(Company, call.company_id) if call.company_id else None,
         session.get(Contract, call.contract_id) if call.contract_id else None,
         session.get(Asset, call.asset_id) if call.asset_id else None,
+        call=call,
     )
 
 

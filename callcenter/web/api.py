@@ -36,16 +36,23 @@ class ApiError(Exception):
         self.status, self.message, self.details = status, message, details
 
 
-@api.errorhandler(ApiError)
 def _api_error(exc: ApiError):  # noqa: ANN202
     db_session().rollback()
     return jsonify(error=exc.message, details=exc.details), exc.status
 
 
-@api.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):  # noqa: ANN202
     db_session().rollback()
     return jsonify(error=exc.description or exc.name), exc.code
+
+
+def json_errors(blueprint: Blueprint) -> None:
+    """Every API blueprint answers errors as JSON and leaves nothing half-written."""
+    blueprint.register_error_handler(ApiError, _api_error)
+    blueprint.register_error_handler(HTTPException, _http_error)
+
+
+json_errors(api)
 
 
 def token_required(*roles: str) -> Callable:

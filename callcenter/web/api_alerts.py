@@ -9,7 +9,6 @@ from typing import Literal
 from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
 from .. import outbox
 from ..app import db_session
@@ -20,7 +19,7 @@ from ..paging.policies import find_policy
 from ..paging.rotations import RotationError, find_rotation, schedule, who_is_on_call
 from ..paging.sources import default_policy
 from ..tickets import TicketNotFound, get_ticket
-from .api import ApiError, now_utc, parse_body, token_required
+from .api import ApiError, json_errors, now_utc, parse_body, token_required
 from .openapi import EXTRA_PATHS
 
 alerts_api = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
@@ -44,16 +43,7 @@ class AlertAction(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-@alerts_api.errorhandler(ApiError)
-def _api_error(exc: ApiError):  # noqa: ANN202
-    db_session().rollback()
-    return jsonify(error=exc.message, details=exc.details), exc.status
-
-
-@alerts_api.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):  # noqa: ANN202
-    db_session().rollback()
-    return jsonify(error=exc.description or exc.name), exc.code
+json_errors(alerts_api)
 
 
 def _iso(value):  # noqa: ANN001, ANN202

@@ -9,16 +9,13 @@ from sqlalchemy import select
 
 from ..app import db_session
 from ..models import InboundMail, InboundStatus, Ticket
-from .api import ApiError, token_required
+from .api import ApiError, json_errors, token_required
 from .openapi import EXTRA_PATHS
 
 mail_api = Blueprint("mail_api", __name__, url_prefix="/api/v1/mail")
 
 
-@mail_api.errorhandler(ApiError)
-def _api_error(exc: ApiError):  # noqa: ANN202
-    db_session().rollback()
-    return jsonify(error=exc.message, details=exc.details), exc.status
+json_errors(mail_api)
 
 
 def inbound_json(row: InboundMail, raw: bool = False) -> dict:

@@ -14,7 +14,7 @@ from callcenter.db import session_scope
 from callcenter.models import Call, CallOffer, Company, Contact, OfferStatus, StaffUser
 
 from .twilio_signature import twilio_signed
-from .twilio_voice import LOCALES, _now, _settings, _twiml, _url
+from .twilio_voice import LOCALES, _now, _settings, _twiml, _url, answered_by_machine
 
 bp = Blueprint("twilio_agent", __name__, url_prefix="/twilio/agent")
 
@@ -61,7 +61,7 @@ def offer():  # noqa: ANN201
         lang = staff.language if staff.language in LOCALES else "en"
         answered_by = request.form.get("AnsweredBy", "")
         call = session.get(Call, row.call_id)
-        if answered_by.startswith(("machine", "fax")):
+        if answered_by_machine(answered_by):
             distribution.offer_failed(session, row, _now(), OfferStatus.NO_ANSWER)
             resp.hangup()
         elif row.status not in (OfferStatus.PENDING, OfferStatus.RINGING) or call is None or not call.waiting_in_queue:

@@ -20,6 +20,7 @@ from callcenter.models import Alert, AlertStatus, OutboxMessage, Page, StaffUser
 from callcenter.paging import alerts, engine, notify
 
 from .twilio_signature import twilio_signed
+from .twilio_voice import answered_by_machine
 
 paging_twilio = Blueprint("paging_twilio", __name__)
 
@@ -71,10 +72,6 @@ def _say(target: VoiceResponse, text: str, language: str | None) -> None:
     target.say(text, voice=voice, language=lang)
 
 
-def _is_machine(answered_by: str | None) -> bool:
-    return bool(answered_by) and (answered_by.startswith("machine") or answered_by == "fax")
-
-
 @paging_twilio.post("/twilio/page/voice")
 @twilio_signed
 def page_voice() -> Response:
@@ -87,7 +84,7 @@ def page_voice() -> Response:
     msg, page, alert = found
     language = page.staff.language
     session, now = _session(), _now()
-    if _is_machine(request.form.get("AnsweredBy")):
+    if answered_by_machine(request.form.get("AnsweredBy")):
         _say(response, notify.phrase(language, "machine", ref=notify._fields(alert, language)["ref"]), language)
         response.hangup()
         engine.record(session, alert, "machine", now, staff_id=page.staff_id, channel="voice",
@@ -168,7 +165,7 @@ def page_call_status() -> Response:
         return _empty()
     session, now = _session(), _now()
     msg = _apply_status(sid, status, request.form.get("SequenceNumber"), request.form.get("ErrorCode"))
-    if msg is not None and status == "in-progress" and _is_machine(request.form.get("AnsweredBy")):
+    if msg is not None and status == "in-progress" and answered_by_machine(request.form.get("AnsweredBy")):
         # Voicemail answered: move on now rather than after the call ends.
         page = session.get(Page, msg.source_id) if msg.source_id else None
         alert = session.get(Alert, page.alert_id) if page else None

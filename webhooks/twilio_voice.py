@@ -64,6 +64,11 @@ def _url(path: str, **query: str) -> str:
     return base + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
+def answered_by_machine(answered_by: str | None) -> bool:
+    """Twilio's AnsweredBy for voicemail, an answering machine or a fax: nobody was reached."""
+    return bool(answered_by) and answered_by.startswith(("machine", "fax"))
+
+
 def _twiml(resp: VoiceResponse) -> Response:
     return Response(str(resp), mimetype="text/xml")
 

@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is the load we asked for
     settings, engine = setup_database()
-    print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    from callcenter.runtime import tune_interpreter
+
+    tune_interpreter(settings)  # as `callcenter web`, `agi` and `serve` do once started
+    print(f"database: {engine.url.render_as_string(hide_password=True)}, "
+          f"switch interval {sys.getswitchinterval() * 1000:.1f} ms")
     if not args.agi_only:
         web = web_bench(settings, engine, max(1, args.requests // args.clients), args.clients)
         print(f"\n== Web, waitress (8 threads), {args.clients} client threads, same process")

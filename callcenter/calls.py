@@ -13,15 +13,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Executable, select, update
+from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from . import events, outbox, timers
 from .customers import Identity, identify_caller, is_office_hours, try_normalize_phone
+from .directory import identify_caller_cached
 from .models import (
     Asset,
     Call,
@@ -117,17 +116,18 @@ def start_call(session: Session, *, channel: str, provider_call_id: str, caller:
     return context(session, call)
 
 
-_UPSERT_INSERTS = {"sqlite": sqlite_insert, "postgresql": pg_insert}
+_UPSERT_DIALECTS = {"sqlite", "postgresql"}
 _CALL_COLUMNS = {attr.key: attr.columns[0].name for attr in sa_inspect(Call).column_attrs if attr.key != "id"}
 
 
-@lru_cache(maxsize=4)
-def _upsert_statement(dialect: str) -> Executable | None:
-    make = _UPSERT_INSERTS.get(dialect)
-    if make is None:
-        return None
+@lru_cache(maxsize=16)
+def _upsert_statement(columns: tuple[str, ...]) -> TextClause:
+    # Both dialects speak INSERT .. ON CONFLICT DO NOTHING RETURNING. Written as text() because
+    # SQLAlchemy cannot cache the dialects' own insert() constructs: they compiled on every call.
     table = Call.__table__
-    return make(table).on_conflict_do_nothing(index_elements=[table.c.provider_call_id]).returning(table.c.id)
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+           f"ON CONFLICT (provider_call_id) DO NOTHING RETURNING id")
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns)).columns(table.c.id)
 
 
 def new_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
@@ -136,9 +136,10 @@ def new_call(session: Session, *, channel: str, provider_call_id: str, caller: s
     """An identified incoming call, not written yet: `insert_call` writes it once the first turn is decided.
 
     The row is then written in one statement at the end of the unit of work, so a SQLite writer holds
-    the write lock only for the INSERT and the commit, not while the flow decides.
+    the write lock only for the INSERT and the commit, not while the flow decides. Who is calling comes
+    from the directory cache: its objects are read-only snapshots, only their ids go into the row.
     """
-    identity = identify_caller(session, caller, now)
+    identity = identify_caller_cached(session, caller, now)
     call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
                 arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
     _apply_identity(call, identity, now, default_language, languages)
@@ -149,14 +150,13 @@ def insert_call(session: Session, call: Call) -> bool:
     """Write a call from `new_call`; False (and nothing written) when its CallSid is already known
     (a retried webhook or an earlier status callback): the caller then uses `start_call`."""
     connection = session.connection()
-    upsert = _upsert_statement(connection.dialect.name)
-    if upsert is not None:
+    if connection.dialect.name in _UPSERT_DIALECTS:
         # One INSERT .. ON CONFLICT DO NOTHING on the session's connection instead of the ORM's SAVEPOINT,
         # INSERT, RELEASE: fewer statements inside SQLite's write lock, and no unit-of-work flush.
         # What the ORM would insert: the attributes that were set (unset ones get their column defaults).
         state = sa_inspect(call).dict
         values = {column: state[key] for key, column in _CALL_COLUMNS.items() if key in state}
-        new_id = connection.execute(upsert, values).scalar()
+        new_id = connection.execute(_upsert_statement(tuple(values)), values).scalar()
         if new_id is None:
             return False
         call.id = new_id

@@ -488,10 +488,12 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
     from waitress import serve
 
     from .app import create_app
+    from .runtime import tune_interpreter
 
     app = create_app(ctx.settings, ctx.engine)
     host, port = host or ctx.settings.web_host, port or ctx.settings.web_port
     log.info("web on http://%s:%s", host, port)
+    tune_interpreter(ctx.settings)
     serve(app, host=host, port=port, threads=threads, ident="hotline")
 
 
@@ -499,9 +501,12 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
 @pass_ctx
 def worker(ctx: Context) -> None:
     """Run the scheduler ticker only: timers, outbox, periodic jobs (run as many as you like)."""
+    from .runtime import tune_interpreter
     from .scheduler import Ticker
 
-    Ticker(ctx.settings, ctx.engine).run_forever()
+    ticker = Ticker(ctx.settings, ctx.engine)
+    tune_interpreter(ctx.settings)
+    ticker.run_forever()
 
 
 @cli.command("agi")
@@ -512,9 +517,12 @@ def agi(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the FastAGI hotline only (AGI(agi://HOST:4573/hotline))."""
     from webhooks.fastagi import serve_agi
 
+    from .runtime import tune_interpreter
+
     ctx.settings.agi_host = host or ctx.settings.agi_host
     ctx.settings.agi_port = port or ctx.settings.agi_port
     log.info("FastAGI hotline on %s:%s", ctx.settings.agi_host, ctx.settings.agi_port)
+    tune_interpreter(ctx.settings)
     serve_agi(ctx.settings, ctx.engine)
 
 
@@ -583,12 +591,13 @@ def serve_all(ctx: Context, host: str | None, port: int | None) -> None:
     from waitress import serve
 
     from .app import create_app
-    from .runtime import start_background_services
+    from .runtime import start_background_services, tune_interpreter
 
     stop = start_background_services(ctx.settings, ctx.engine)
     app = create_app(ctx.settings, ctx.engine)
     host, port = host or ctx.settings.web_host, port or ctx.settings.web_port
     log.info("web on http://%s:%s", host, port)
+    tune_interpreter(ctx.settings)
     try:
         serve(app, host=host, port=port, threads=16, ident="hotline")
     finally:

@@ -55,6 +55,7 @@ ENVIRONMENT = {
     "twilio_voice_hu": ("hotline", "twilio_voice_hu", "CALLCENTER_TWILIO_VOICE_HU"),
     "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
     "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
+    "switch_interval_ms": ("runtime", "switch_interval_ms", "CALLCENTER_SWITCH_INTERVAL_MS"),
 }
 
 
@@ -100,6 +101,7 @@ class Settings:
     twilio_voice_hu: str = "Google.hu-HU-Standard-A"
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"
+    switch_interval_ms: float = 1.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -121,6 +123,8 @@ def _coerce(name: str, value: object) -> object:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if kind == "int":
         return int(value)  # type: ignore[arg-type]
+    if kind == "float":
+        return float(value)  # type: ignore[arg-type]
     return str(value)
 
 

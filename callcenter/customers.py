@@ -30,6 +30,7 @@ def normalize_phone(raw: str, default_region: str = "HU") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
 def try_normalize_phone(raw: str | None, default_region: str = "HU") -> str | None:
     if not raw or raw.strip().lower() in {"unknown", "anonymous", "restricted", "private"}:
         return None

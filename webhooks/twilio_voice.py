@@ -8,6 +8,7 @@ the emergency number instead of hearing an application error.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -123,12 +124,29 @@ def _emergency() -> Response:
     return _twiml(render(flow_engine().emergency()))
 
 
+RENDERED_CACHE_SIZE = 512
+
+
+def render_cached(turn: Turn) -> str:
+    """TwiML for a turn, from a per-app cache: most turns (the greeting and menu above all) are the same
+    for every caller of a language, and building the XML tree costs more than the rest of a cached turn."""
+    per_call = any(isinstance(ins, Enqueue) for ins in turn.instructions)  # the queue is named after the call
+    key = (_settings().public_url, repr(turn.instructions), turn.call_id if per_call else None)
+    cache: OrderedDict[tuple, str] = current_app.extensions.setdefault("hotline_twiml_cache", OrderedDict())
+    xml = cache.get(key)
+    if xml is None:
+        xml = cache[key] = str(render(turn))
+        while len(cache) > RENDERED_CACHE_SIZE:
+            cache.popitem(last=False)
+    return xml
+
+
 def _run(work: Callable[..., Turn]) -> Response:
     """Run one engine turn in its own transaction; any failure routes the caller to the emergency number."""
     try:
         with session_scope(current_app.extensions["session_factory"]) as session:
             turn = work(session)
-        return _twiml(render(turn))
+        return Response(render_cached(turn), mimetype="text/xml")
     except Exception:
         log.exception("hotline: %s failed for call %s; routing to the emergency number",
                       request.path, request.form.get("CallSid"))

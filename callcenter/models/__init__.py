@@ -5,7 +5,7 @@ from .base import Base, UTCDateTime, utcnow
 from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt
-from .customer import Asset, ClockKind, Company, Contact, Contract, Package, SlaTarget
+from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
 from .paging import (
@@ -43,7 +43,7 @@ __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
     "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
-    "Asset", "ClockKind", "Company", "Contact", "Contract", "Package", "SlaTarget",
+    "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",

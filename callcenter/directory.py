@@ -1,0 +1,135 @@
+"""The customer directory's version, and caller identification cached by it.
+
+Every incoming call asks "who is this number?" before its first prompt. The answer changes only when
+a company, contract, contact or asset changes, which is rare next to calls. So every such change bumps
+one counter (`directory_version`) in its own transaction, and each process keeps the identities it
+has looked up for the version it saw: a call then costs one primary-key read instead of two joined
+queries. Processes on other machines see a change as soon as it commits, because they read the
+counter on every call.
+
+The cached objects are detached snapshots (every attribute and the relationships identification
+needs are loaded): the flow reads them, it never writes them or adds them to a session.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import weakref
+from collections import OrderedDict
+from datetime import datetime
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session, UOWTransaction
+
+from .customers import Identity, contract_at, identify_caller, try_normalize_phone
+from .models import Asset, Company, Contact, Contract
+
+DIRECTORY_CLASSES = (Company, Contract, Contact, Asset)
+DIRECTORY_TABLES = frozenset(cls.__table__.name for cls in DIRECTORY_CLASSES)
+CACHE_SIZE = 10_000
+
+_READ = text("SELECT version FROM directory_version WHERE id = 1")
+_BUMP = text("UPDATE directory_version SET version = version + 1 WHERE id = 1")
+# A counter row lost to a TRUNCATE starts again at a random point, so that the versions cached
+# before it cannot come back and match.
+_CREATE = text("INSERT INTO directory_version (id, version) VALUES (1, :start) ON CONFLICT (id) DO NOTHING")
+
+
+def read_version(session: Session) -> int | None:
+    """The directory's version in this transaction; None when the counter row is missing."""
+    return session.connection().execute(_READ).scalar()
+
+
+def bump(session: Session) -> None:
+    """Record that the directory changed, in the session's transaction."""
+    connection = session.connection()
+    if connection.execute(_BUMP).rowcount == 0:
+        connection.execute(_CREATE, {"start": random.getrandbits(48)})
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_directory_change(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    for objects in (session.new, session.dirty, session.deleted):
+        if any(isinstance(obj, DIRECTORY_CLASSES) for obj in objects):
+            bump(session)
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_on_bulk_change(state) -> None:  # noqa: ANN001
+    # update(Contact)/delete(Asset) statements change rows without a flush.
+    if (state.is_update or state.is_delete) and any(
+            mapper.local_table.name in DIRECTORY_TABLES for mapper in state.all_mappers):
+        bump(state.session)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.version: int | None = None
+        self.entries: OrderedDict[str | None, Identity] = OrderedDict()
+
+    def get(self, version: int, key: str | None) -> Identity | None:
+        with self.lock:
+            if version != self.version:
+                return None
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, version: int, key: str | None, identity: Identity) -> None:
+        with self.lock:
+            if version != self.version:
+                self.version = version
+                self.entries.clear()
+            self.entries[key] = identity
+            if len(self.entries) > CACHE_SIZE:
+                self.entries.popitem(last=False)
+
+
+_caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
+_caches_guard = threading.Lock()
+
+
+def _cache_for(engine: Engine) -> _Cache:
+    with _caches_guard:
+        cache = _caches.get(engine)
+        if cache is None:
+            cache = _caches[engine] = _Cache()
+        return cache
+
+
+def _snapshot(session: Session, e164: str | None, now: datetime) -> Identity:
+    # A session of its own on the same connection and transaction: closing it detaches what it loaded.
+    loader = Session(bind=session.connection())
+    try:
+        identity = identify_caller(loader, e164, now)
+        company = identity.company
+        if identity.asset is not None:
+            _ = identity.asset.company
+        if company is not None:
+            _ = company.contracts, company.assets
+            for asset in company.assets:
+                _ = asset.company
+        if identity.contact is not None:
+            _ = identity.contact.company
+        return Identity(identity.contact, company, None, identity.asset)
+    finally:
+        loader.close()
+
+
+def identify_caller_cached(session: Session, caller_id: str | None, now: datetime) -> Identity:
+    """`customers.identify_caller` for the first turn of a call, answered from the process cache when
+    the directory has not changed since. The objects are detached: read them, do not modify them."""
+    version = read_version(session)
+    if version is None:
+        return identify_caller(session, caller_id, now)
+    key = try_normalize_phone(caller_id)
+    cache = _cache_for(session.get_bind())
+    found = cache.get(version, key)
+    if found is None:
+        found = _snapshot(session, key, now)
+        cache.put(version, key, found)
+    return Identity(found.contact, found.company, contract_at(found.company, now), found.asset)

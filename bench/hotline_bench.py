@@ -96,17 +96,24 @@ def web_bench(settings, engine, requests_per_client: int, clients: int) -> dict:
             failures: list[str] = []
             lock = threading.Lock()
 
-            def client(path: str = path, signed: bool = signed,
-                       latencies: list[float] = latencies, failures: list[str] = failures,
-                       lock: threading.Lock = lock) -> None:
-                http = requests.Session()
-                http.trust_env = False
-                mine = []
+            def prepare(path: str = path, signed: bool = signed) -> list[tuple[str, dict, dict]]:
+                # Built before the clock starts: signing is Twilio's work, not the endpoint's.
+                out = []
                 for _ in range(requests_per_client):
                     params = {"CallSid": "CA" + uuid.uuid4().hex, "From": ANNA, "To": "+3615550100",
                               "CallStatus": "ringing", "Direction": "inbound", "AccountSid": "AC" + "0" * 32}
                     url = settings.public_url + path
                     headers = {"X-Twilio-Signature": compute_signature(TOKEN, url, params)} if signed else {}
+                    out.append((url, params, headers))
+                return out
+
+            def client(batch: list[tuple[str, dict, dict]], signed: bool = signed,
+                       latencies: list[float] = latencies, failures: list[str] = failures,
+                       lock: threading.Lock = lock) -> None:
+                http = requests.Session()
+                http.trust_env = False
+                mine = []
+                for url, params, headers in batch:
                     start = time.perf_counter()
                     resp = http.post(url, data=params, headers=headers, timeout=30)
                     mine.append(time.perf_counter() - start)
@@ -117,7 +124,7 @@ def web_bench(settings, engine, requests_per_client: int, clients: int) -> dict:
                 with lock:
                     latencies.extend(mine)
 
-            threads = [threading.Thread(target=client) for _ in range(clients)]
+            threads = [threading.Thread(target=client, args=(prepare(),)) for _ in range(clients)]
             start = time.perf_counter()
             for t in threads:
                 t.start()

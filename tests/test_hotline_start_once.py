@@ -46,3 +46,25 @@ def test_status_callback_before_the_webhook_is_completed(session_factory, settin
     with session_scope(session_factory) as session:
         call = session.get(Call, early_id)
         assert (call.contact_id, call.step) == (demo.anna.id, "menu")
+
+
+def test_driver_level_insert_stores_what_the_orm_would(session_factory, settings, demo) -> None:  # noqa: ANN001
+    # The first turn's INSERT goes to the driver directly: its row must match one the ORM writes,
+    # column by column, including how a UTC timestamp is stored (SQLite keeps it as text).
+    from sqlalchemy import text
+
+    _start(session_factory, settings, "CA-raw")
+    with session_scope(session_factory) as session:
+        raw = session.scalar(select(Call).where(Call.provider_call_id == "CA-raw"))
+        orm = Call(channel=raw.channel, provider_call_id="CA-orm", caller_number=raw.caller_number,
+                   called_number=raw.called_number, arrived_at=IN_HOURS, menu_path="", status_sequence=-1,
+                   menu_attempts=0, contact_id=raw.contact_id, company_id=raw.company_id,
+                   contract_id=raw.contract_id, asset_id=raw.asset_id, language=raw.language,
+                   out_of_hours=raw.out_of_hours, step=raw.step)
+        session.add(orm)
+        session.flush()
+        columns = [c.name for c in Call.__table__.c if c.name not in ("id", "provider_call_id")]
+        rows = session.execute(text(f"SELECT {', '.join(columns)} FROM calls WHERE provider_call_id IN "
+                                    "('CA-raw', 'CA-orm') ORDER BY provider_call_id")).all()
+        assert dict(zip(columns, rows[1], strict=True)) == dict(zip(columns, rows[0], strict=True))
+        assert raw.arrived_at == IN_HOURS and raw.legal_hold is False

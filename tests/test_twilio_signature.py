@@ -2,6 +2,7 @@
 
 from fake_twilio import compute_signature
 from flask import Flask
+from werkzeug.datastructures import MultiDict
 
 from callcenter.config import Settings
 from webhooks.twilio_signature import twilio_signed
@@ -36,3 +37,23 @@ def test_no_token_configured_rejects_everything():
     client = make_app(token="")
     sig = compute_signature("", "https://hotline.example.com/twilio/x", {})
     assert client.post("/twilio/x", data={}, headers={"X-Twilio-Signature": sig}).status_code == 403
+
+
+def test_url_signed_with_the_default_port_is_accepted():
+    # Twilio sometimes signs https://host:443/...: the fast exact-URL check fails, the full check accepts.
+    client = make_app()
+    params = {"CallSid": "CA1", "From": "+3615550101"}
+    with_port = compute_signature("secret-token", "https://hotline.example.com:443/twilio/x", params)
+    assert client.post("/twilio/x", data=params, headers={"X-Twilio-Signature": with_port}).status_code == 200
+    wrong_port = compute_signature("secret-token", "https://hotline.example.com:8443/twilio/x", params)
+    assert client.post("/twilio/x", data=params, headers={"X-Twilio-Signature": wrong_port}).status_code == 403
+
+
+def test_repeated_parameters_are_all_signed():
+    client = make_app()
+    params = MultiDict([("CallSid", "CA1"), ("StirVerstat", "A"), ("StirVerstat", "B")])
+    good = compute_signature("secret-token", "https://hotline.example.com/twilio/x", params)
+    assert client.post("/twilio/x", data=params, headers={"X-Twilio-Signature": good}).status_code == 200
+    dropped = compute_signature("secret-token", "https://hotline.example.com/twilio/x",
+                                [("CallSid", "CA1"), ("StirVerstat", "A")])
+    assert client.post("/twilio/x", data=params, headers={"X-Twilio-Signature": dropped}).status_code == 403

@@ -33,7 +33,7 @@ for extra in (ROOT, ROOT / "tests"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from agi_peer import AGIPeer, Step, expect, plausible_reply, run_peers_async  # noqa: E402
+from agi_peer import AGIPeer, Step, expect, plausible_reply  # noqa: E402
 
 from webhooks.agi_protocol import AGISession, FastAGIServer, Handler  # noqa: E402
 
@@ -79,6 +79,71 @@ def default_steps(i: int, reply_delay: float = 0.0) -> list[Step]:
     return steps
 
 
+# What a real Asterisk spends on each command before it replies, scaled down about 4x so that a run
+# takes seconds: prompts play, callers think before pressing a key, leave messages, wait in the queue.
+# (low, high) seconds, drawn uniformly; commands not listed answer at once (ANSWER, variables, HANGUP).
+ASTERISK_SECONDS: dict[str, tuple[float, float]] = {
+    "STREAM FILE": (0.4, 1.6),
+    "CONTROL STREAM": (0.4, 1.6),
+    "SAY DIGITS": (0.8, 2.0),
+    "SAY NUMBER": (0.4, 1.0),
+    "GET DATA": (1.0, 3.0),
+    "RECORD FILE": (2.0, 5.0),
+    "EXEC QUEUE": (2.0, 5.0),
+    "EXEC DIAL": (1.0, 4.0),
+    "WAIT FOR DIGIT": (0.5, 2.0),
+}
+
+
+def asterisk_seconds(line: str, rng: random.Random) -> float:
+    words = " ".join(line.split()[:2]).upper()
+    span = ASTERISK_SECONDS.get(words)
+    return rng.uniform(*span) if span else 0.0
+
+
+def paced_reply(rng: random.Random) -> Callable[[str], object]:
+    """``plausible_reply``, after the time Asterisk would take to carry the command out."""
+
+    async def reply(line: str) -> str:
+        delay = asterisk_seconds(line, rng)
+        if delay:
+            await asyncio.sleep(delay)
+        return plausible_reply(line)
+
+    return reply
+
+
+def hotline_peers(calls: int, callerid: str, paced: bool, seed: int = 7) -> list[AGIPeer]:
+    """Callers of the real hotline flow: ``plausible_reply`` presses 1 (critical fault), nobody answers
+    the queue, each leaves a voice message."""
+    peers = []
+    for i in range(calls):
+        reply = paced_reply(random.Random(seed * 100_003 + i)) if paced else plausible_reply
+        peers.append(AGIPeer([], callerid=callerid, uniqueid=f"bench.{seed}.{i}", script="hotline",
+                             auto_reply=reply, io_timeout=120))
+    return peers
+
+
+async def run_ramped(host: str, port: int, peers: list[AGIPeer], ramp_s: float) -> int:
+    """Start the calls evenly over ``ramp_s`` seconds (as calls arrive at a PBX); the peak number of calls
+    in progress at once."""
+    active = peak = 0
+
+    async def one(i: int, peer: AGIPeer) -> None:
+        nonlocal active, peak
+        if ramp_s:
+            await asyncio.sleep(ramp_s * i / len(peers))
+        active += 1
+        peak = max(peak, active)
+        try:
+            await peer.run(host, port)
+        finally:
+            active -= 1
+
+    await asyncio.gather(*(one(i, p) for i, p in enumerate(peers)))
+    return peak
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -99,12 +164,17 @@ def _default_peer_factory(mode: str, reply_delay: float) -> Callable[[int], AGIP
 def _peer_stats(peers: list[AGIPeer]) -> dict:
     first: list[float] = []
     gaps: list[float] = []
+    by_command: dict[str, list[float]] = {}
     errors: list[str] = []
     for peer in peers:
         peer_gaps = peer.gaps()
         if peer_gaps:
             first.append(peer_gaps[0])
             gaps.extend(peer_gaps[1:])
+            # Which command arrived after each gap, and what the one before it was.
+            for (line, _), (before, _), gap in zip(peer.transcript[1:], peer.transcript, peer_gaps[1:], strict=False):
+                after_what = " ".join(before.split()[:2]) + " -> " + " ".join(line.split()[:2])
+                by_command.setdefault(after_what, []).append(gap)
         errors.extend(peer.errors)
         if not peer.server_closed:
             errors.append("server did not close the connection")
@@ -112,18 +182,22 @@ def _peer_stats(peers: list[AGIPeer]) -> dict:
         "first": first,
         "gaps": gaps,
         "errors": errors,
+        "slowest": sorted(((k, _pct(v, 99), len(v)) for k, v in by_command.items()), key=lambda t: -t[1])[:5],
         "completed": sum(1 for p in peers if not p.errors and p.server_closed),
         "commands": sum(len(p.transcript) for p in peers),
     }
 
 
-def _peer_only(host: str, port: int, calls: int, reply_delay: float, mode: str) -> None:
-    factory = _default_peer_factory(mode, reply_delay)
-    peers = [factory(i) for i in range(calls)]
+def _peer_only(host: str, port: int, spec: dict) -> None:
+    if spec["mode"] == "hotline":
+        peers = hotline_peers(spec["calls"], spec["callerid"], spec["paced"])
+    else:
+        factory = _default_peer_factory(spec["mode"], spec["reply_delay"])
+        peers = [factory(i) for i in range(spec["calls"])]
     start = time.perf_counter()
-    asyncio.run(run_peers_async(host, port, peers))
+    peak = asyncio.run(run_ramped(host, port, peers, spec.get("ramp_s", 0.0)))
     # Own wall clock: the parent's would include this interpreter's start-up.
-    print(json.dumps({**_peer_stats(peers), "wall": time.perf_counter() - start}))
+    print(json.dumps({**_peer_stats(peers), "wall": time.perf_counter() - start, "peak": peak}))
 
 
 def run_agi_bench(
@@ -133,13 +207,18 @@ def run_agi_bench(
     peer_factory: Callable[[int], AGIPeer] | None = None,
     reply_delay: float = 0.0,
     peer_process: bool | None = None,
+    hotline_caller: str | None = None,
+    paced: bool = False,
+    ramp_s: float = 0.0,
 ) -> dict:
     """Run ``calls`` concurrent calls; return latency figures in milliseconds.
 
     ``handler_factory()`` returns the async handler to serve (default: a 10-command
     IVR). ``peer_factory(i)`` builds the fake Asterisk for call i; without it the
     default script is used for the default handler, and a permissive peer
-    (``plausible_reply`` to every command) for a custom handler.
+    (``plausible_reply`` to every command) for a custom handler. ``hotline_caller`` runs
+    ``hotline_peers`` in the child process instead; ``paced`` gives them Asterisk's timing, and
+    ``ramp_s`` spreads the calls' arrivals.
     """
     handler = handler_factory() if handler_factory else default_handler
     server_timings: list = []
@@ -153,7 +232,7 @@ def run_agi_bench(
     # The fake Asterisk runs in a child process by default so it does not compete with
     # the server for the GIL (a real PBX is a separate process too). A custom
     # peer_factory (closures are not picklable) runs in this process.
-    mode = "script" if handler_factory is None else "auto"
+    mode = "hotline" if hotline_caller else "script" if handler_factory is None else "auto"
     if peer_process is None:
         peer_process = peer_factory is None
 
@@ -162,15 +241,16 @@ def run_agi_bench(
     try:
         start = time.perf_counter()
         if peer_process and peer_factory is None:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--peer-only", host, str(port)]
-            cmd += [str(calls), str(reply_delay), mode]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+            spec = {"mode": mode, "calls": calls, "reply_delay": reply_delay, "callerid": hotline_caller,
+                    "paced": paced, "ramp_s": ramp_s}
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--peer-only", host, str(port), json.dumps(spec)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=900)
             peer_stats = json.loads(out.stdout)
         else:
             factory = peer_factory or _default_peer_factory(mode, reply_delay)
             peers = [factory(i) for i in range(calls)]
-            asyncio.run(run_peers_async(host, port, peers))
-            peer_stats = _peer_stats(peers)
+            peak = asyncio.run(run_ramped(host, port, peers, ramp_s))
+            peer_stats = {**_peer_stats(peers), "peak": peak}
         wall = peer_stats.get("wall") or time.perf_counter() - start
     finally:
         server.stop_thread()
@@ -197,6 +277,10 @@ def run_agi_bench(
         "server_rtt_p50_ms": _pct(rtt, 50) * ms,
         "server_rtt_p99_ms": _pct(rtt, 99) * ms,
         "reply_delay_ms": reply_delay * ms,
+        "paced": paced,
+        "ramp_s": ramp_s,
+        "peak_concurrent": peer_stats.get("peak", calls),
+        "slowest": [(k, p99 * ms, n) for k, p99, n in peer_stats.get("slowest", [])],
     }
 
 
@@ -204,14 +288,19 @@ def format_report(r: dict) -> str:
     lines = [
         f"calls: {r['calls']} concurrent, completed {r['completed']}, errors {r['error_count']}",
         f"commands: {r['commands']} in {r['wall_s']:.3f}s -> {r['calls_per_s']:.0f} calls/s, "
-        f"{r['commands_per_s']:.0f} commands/s (peer mean reply delay {r['reply_delay_ms']:.0f} ms, "
-        f"peer in {'child process' if r['peer_process'] else 'same process'})",
+        f"{r['commands_per_s']:.0f} commands/s, peak {r['peak_concurrent']} calls in progress at once "
+        f"(fake Asterisk in {'a child process' if r['peer_process'] else 'this process'}; "
+        + ("Asterisk's timing, scaled; " if r["paced"] else f"mean reply delay {r['reply_delay_ms']:.0f} ms; ")
+        + f"arrivals over {r['ramp_s']:.0f} s)",
         f"added latency per command (peer: reply sent -> next command): p50 {r['added_p50_ms']:.3f} ms, "
         f"p99 {r['added_p99_ms']:.3f} ms, max {r['added_max_ms']:.3f} ms, mean {r['added_mean_ms']:.3f} ms",
         f"first command after header: p50 {r['first_cmd_p50_ms']:.3f} ms, p99 {r['first_cmd_p99_ms']:.3f} ms",
         f"server round trip (write -> reply, includes peer): p50 {r['server_rtt_p50_ms']:.3f} ms, "
         f"p99 {r['server_rtt_p99_ms']:.3f} ms",
     ]
+    if r["slowest"]:
+        lines.append("slowest steps, p99 added latency: " + "; ".join(
+            f"{name} {p99:.1f} ms ({n}x)" for name, p99, n in r["slowest"][:3]))
     if r["errors"]:
         lines.append(f"first errors: {r['errors']}")
     verdict = "PASS" if r["added_p99_ms"] < 5.0 and r["completed"] == r["calls"] else "FAIL"
@@ -229,13 +318,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fake Asterisk waits this long before each reply (prompt playback); 0 = worst case",
     )
     parser.add_argument("--in-process", action="store_true", help="run the fake Asterisk in this process")
-    parser.add_argument(
-        "--peer-only", nargs=5, metavar=("HOST", "PORT", "CALLS", "DELAY_S", "MODE"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--peer-only", nargs=3, metavar=("HOST", "PORT", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peer_only:
-        host, port, calls, delay, mode = args.peer_only
-        _peer_only(host, int(port), int(calls), float(delay), mode)
+        host, port, spec = args.peer_only
+        _peer_only(host, int(port), json.loads(spec))
         return 0
     report = run_agi_bench(
         calls=args.calls, reply_delay=args.reply_delay_ms / 1000.0, peer_process=not args.in_process

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from . import events, outbox, timers
 from .customers import Identity, identify_caller, is_office_hours, try_normalize_phone
-from .directory import identify_caller_cached
+from .directory import identify_caller_cached, identity_of_call
 from .models import (
     Asset,
     Call,
@@ -224,6 +224,9 @@ def _context_from_identity(call: Call, identity: Identity) -> CallContext:
 
 
 def context(session: Session, call: Call) -> CallContext:
+    cached = identity_of_call(session, call)
+    if cached is not None:
+        return CallContext(cached.contact, cached.company, cached.contract, cached.asset, call=call)
     return CallContext(
         session.get(Contact, call.contact_id) if call.contact_id else None,
         session.get(Company, call.company_id) if call.company_id else None,

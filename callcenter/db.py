@@ -115,6 +115,8 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 def make_session_factory(engine: Engine, settings: object | None = None) -> sessionmaker[Session]:
     """Sessions carry the process settings in `session.info["settings"]`: domain-event subscribers
     (mail ids, distribution) get only a session, yet need the installation's settings."""
+    from . import directory  # noqa: F401  (its flush listeners keep the directory version for every session)
+
     return sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, UOWTransaction
 
 from .customers import Identity, contract_at, identify_caller, try_normalize_phone
-from .models import Asset, Company, Contact, Contract
+from .models import Asset, Call, Company, Contact, Contract
 
 DIRECTORY_CLASSES = (Company, Contract, Contact, Asset)
 DIRECTORY_TABLES = frozenset(cls.__table__.name for cls in DIRECTORY_CLASSES)
@@ -133,3 +133,23 @@ def identify_caller_cached(session: Session, caller_id: str | None, now: datetim
         found = _snapshot(session, key, now)
         cache.put(version, key, found)
     return Identity(found.contact, found.company, contract_at(found.company, now), found.asset)
+
+
+def identity_of_call(session: Session, call: Call) -> Identity | None:
+    """The contact, company, contract and asset a call was identified with, from the cache when the
+    directory has not changed since the call's number was looked up; None when it has (or never was):
+    the caller then loads them by id."""
+    version = read_version(session)
+    if version is None or not call.caller_number:
+        return None
+    found = _cache_for(session.get_bind()).get(version, try_normalize_phone(call.caller_number))
+    if found is None:
+        return None
+    company = found.company
+    contract = next((c for c in company.contracts if c.id == call.contract_id), None) if company else None
+    if ((found.contact.id if found.contact else None) != call.contact_id
+            or (company.id if company else None) != call.company_id
+            or (contract.id if contract else None) != call.contract_id
+            or (found.asset.id if found.asset else None) != call.asset_id):
+        return None  # the call was identified differently (another version of the directory)
+    return Identity(found.contact, company, contract, found.asset)

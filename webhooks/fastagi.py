@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,12 +34,14 @@ from callcenter import calls, distribution
 from callcenter.config import Settings
 from callcenter.db import make_session_factory, session_scope
 from callcenter.ivr.engine import (
+    Announce,
     Dial,
     Enqueue,
     FlowEngine,
     Gather,
     Hangup,
     Input,
+    Later,
     Record,
     Say,
     StartRecording,
@@ -56,6 +59,15 @@ SAMPLES_PER_SECOND = 8000  # RECORD FILE endpos is in samples; Asterisk records 
 # GIL most of the time, so more threads only take the event loop's turn away from the other calls;
 # on PostgreSQL it stays well below the engine's connection pool (10 + 20 overflow).
 DB_THREADS = 4
+ANNOUNCE_YIELD_SECONDS = 0.002
+# Bookkeeping (the recording note, the end of a call) defers to turns callers are waiting on, at
+# most this long before each statement: it never starves.
+BACKGROUND_THREADS = 2
+BACKGROUND_DEFER_SECONDS = 0.02
+
+
+class TurnWritesFailed(Exception):
+    """An announced turn's database writes failed while its prompts played."""
 
 
 class Channel(Protocol):
@@ -141,6 +153,18 @@ class Performer:
         self.uid = re.sub(r"[^A-Za-z0-9._-]", "_", uniqueid) or "unknown"
         self.prompts = settings.prompts_path
         self.recordings = settings.recordings_path
+        # The database writes of the turn being played, when it was announced before they finished.
+        self.writes: asyncio.Future | None = None
+
+    async def settle(self) -> None:
+        """Wait for the playing turn's writes: before a value they decide, before waiting for the caller
+        and before the turn ends. Their failure ends the turn (TurnWritesFailed)."""
+        writes, self.writes = self.writes, None
+        if writes is not None:
+            try:
+                await writes
+            except Exception as exc:
+                raise TurnWritesFailed(str(exc)) from exc
 
     def prompt_file(self, lang: str, key: str) -> str:
         return str(self.prompts / lang / key)  # STREAM FILE wants no extension
@@ -152,10 +176,16 @@ class Performer:
                 if digit:
                     return digit
             elif seg.kind == "digits":
-                await self.channel.say_digits(say.values.get(seg.text, ""))
+                await self.channel.say_digits(await self._value(say, seg.text, ""))
             else:
-                await self.channel.say_number(say.values.get(seg.text, "0"))
+                await self.channel.say_number(await self._value(say, seg.text, "0"))
         return None
+
+    async def _value(self, say: Say, name: str, default: str) -> str:
+        value = say.values.get(name, default)
+        if isinstance(value, Later) and value.value is None:
+            await self.settle()
+        return str(value)
 
     async def gather(self, ins: Gather) -> Input:
         *before, last = ins.prompts
@@ -215,12 +245,21 @@ class Performer:
         await self.channel.exec("MixMonitor", str(self.recordings / relative))
         return relative
 
-    async def perform(self, turn: Turn, on_recording: Callable[[str], Any] | None = None) -> tuple[str, Input] | None:
-        """Run the instructions; (step, input) when the flow waits for the caller, None when it ended."""
+    async def perform(self, turn: Turn, on_recording: Callable[[str], Any] | None = None,
+                      writes: asyncio.Future | None = None) -> tuple[str, Input] | None:
+        """Run the instructions; (step, input) when the flow waits for the caller, None when it ended.
+
+        `writes`: the turn was announced before its database writes finished; its prompts play while
+        they run, and nothing that waits for the caller, dials or hangs up starts before they are done.
+        """
+        self.writes = writes
         for ins in turn.instructions:
             if isinstance(ins, Say):
                 await self.say(ins)
-            elif isinstance(ins, StartRecording):
+                continue
+            if not isinstance(ins, StartRecording):
+                await self.settle()
+            if isinstance(ins, StartRecording):
                 relative = await self.start_recording()
                 if on_recording is not None:
                     await on_recording(relative)
@@ -235,6 +274,7 @@ class Performer:
             elif isinstance(ins, Hangup):
                 await self.channel.hangup()
                 return None
+        await self.settle()
         return None
 
 
@@ -248,13 +288,38 @@ class HotlineAGI:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.engine = flow_engine or FlowEngine(settings)
         self.db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="agi-db")
+        # Bookkeeping nobody waits for has threads of its own, so that it can defer to the turns callers
+        # wait on without ever holding one of their threads.
+        self.background_pool = ThreadPoolExecutor(max_workers=BACKGROUND_THREADS, thread_name_prefix="agi-bg")
+        # Turns a caller is waiting on (started, not yet announced or written). Bookkeeping waits for
+        # them: every thread that runs Python takes the GIL from the one a caller is waiting for.
+        self._waited_on = 0
+        self._waited_on_changed = threading.Condition()
 
     def _tx(self, work: Callable[[Session], Any]) -> Any:
         with session_scope(self.factory) as session:
             return work(session)
 
-    async def _db(self, work: Callable[[Session], Any]) -> Any:
+    async def _db(self, work: Callable[[Session], Any], *, background: bool = False) -> Any:
+        """`work` in its own transaction on a database thread. `background`: nobody is waiting for it
+        (bookkeeping while prompts play, the end of a call), so it lets waited-on turns go first."""
+        if background:
+            return await asyncio.get_running_loop().run_in_executor(self.background_pool, self._background_tx, work)
         return await asyncio.get_running_loop().run_in_executor(self.db_pool, self._tx, work)
+
+    def _background_tx(self, work: Callable[[Session], Any]) -> Any:
+        self._let_callers_go_first()
+        return self._tx(work)
+
+    def _let_callers_go_first(self) -> None:
+        with self._waited_on_changed:
+            self._waited_on_changed.wait_for(lambda: self._waited_on == 0, timeout=BACKGROUND_DEFER_SECONDS)
+
+    def _waited_on_done(self) -> None:
+        with self._waited_on_changed:
+            self._waited_on -= 1
+            if self._waited_on == 0:
+                self._waited_on_changed.notify_all()
 
     @staticmethod
     async def _settle(pending: list[asyncio.Future], uniqueid: str) -> None:
@@ -263,7 +328,7 @@ class HotlineAGI:
             try:
                 await pending.pop(0)
             except Exception:
-                log.exception("hotline AGI %s: recording the whole-call recording failed", uniqueid)
+                log.exception("hotline AGI %s: database work alongside the call failed", uniqueid)
 
     async def __call__(self, session: AGISession) -> None:
         env = session.env
@@ -279,19 +344,53 @@ class HotlineAGI:
             return
         await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"))
 
+    async def _announced(self, work: Callable[[Session, Announce], Turn]) -> tuple[Turn, asyncio.Future | None]:
+        """An engine turn as soon as it is announced, with its writes still running (returned as the
+        future of the written turn) or, for turns that are not announced, once it is written."""
+        loop = asyncio.get_running_loop()
+        announced: asyncio.Future = loop.create_future()
+        waiting = [True]
+
+        def no_longer_waited_on() -> None:
+            if waiting[0]:
+                waiting[0] = False
+                self._waited_on_done()
+
+        def announce(turn: Turn) -> None:  # in a database thread
+            loop.call_soon_threadsafe(lambda: announced.done() or announced.set_result(turn))
+            no_longer_waited_on()
+            # Step aside for the event loop: otherwise the writes that follow keep the GIL and the
+            # prompt the caller is waiting for goes out only at the next forced switch. The writes
+            # have the whole prompt's playback to finish in.
+            time.sleep(ANNOUNCE_YIELD_SECONDS)
+
+        def turn(session: Session) -> Turn:
+            try:
+                return work(session, announce)
+            finally:
+                no_longer_waited_on()
+
+        with self._waited_on_changed:
+            self._waited_on += 1
+        written = asyncio.ensure_future(self._db(turn))
+        await asyncio.wait({announced, written}, return_when=asyncio.FIRST_COMPLETED)
+        if written.done() or not announced.done():
+            return written.result(), None
+        return announced.result(), written
+
     async def run(self, channel: Channel, uniqueid: str, callerid: str | None, dnid: str | None,
                   lang: str | None = None) -> None:
         distributing = bool(self.settings.asterisk_agent_dial)
         performer = Performer(self.settings, channel, uniqueid,
                               (lambda p, ins: self.queue_agents(p, uniqueid, ins)) if distributing else None)
-        try:
-            turn = await self._db(lambda s: self.engine.start(s, channel="asterisk", provider_call_id=uniqueid,
-                                                              caller=callerid, called=dnid, now=self.clock()))
-        except Exception:
-            log.exception("hotline AGI %s: cannot start the flow; routing to the emergency number", uniqueid)
-            turn = self.engine.emergency(lang)
-        db_ok = turn.call_id is not None
+        # The call is identified and its first turn decided while Asterisk answers; the call's row is
+        # written while the first prompts play.
+        started = asyncio.ensure_future(self._announced(lambda s, announce: self.engine.start(
+            s, channel="asterisk", provider_call_id=uniqueid, caller=callerid, called=dnid, now=self.clock(),
+            announce=announce)))
+        db_ok = start_seen = False
         pending: list[asyncio.Future] = []
+        writes: asyncio.Future | None = None
 
         async def recording_started(relative: str) -> None:
             def note(s: Session) -> None:
@@ -299,21 +398,44 @@ class HotlineAGI:
                 if call is not None:
                     calls.whole_call_recording_started(s, call, provider_recording_id=f"asterisk:{performer.uid}",
                                                        local_path=relative, now=now)
-            now = self.clock()
+
+            async def after_the_row() -> None:
+                if row_written is not None:
+                    try:
+                        await row_written
+                    except Exception:
+                        return  # the performer routes the caller to the emergency number
+                await self._db(note, background=True)
+
+            now, row_written = self.clock(), performer.writes
             # The caller waits for nothing here: the note is written while the prompts play.
-            pending.append(asyncio.ensure_future(self._db(note)))
+            pending.append(asyncio.ensure_future(after_the_row()))
 
         try:
             await channel.answer()
+            try:
+                turn, writes = await started
+            except Exception:
+                log.exception("hotline AGI %s: cannot start the flow; routing to the emergency number", uniqueid)
+                turn = self.engine.emergency(lang)
+            start_seen, db_ok = True, writes is not None or turn.call_id is not None
             while True:
-                waiting = await performer.perform(turn, recording_started if db_ok else None)
+                try:
+                    waiting = await performer.perform(turn, recording_started if db_ok else None, writes)
+                except TurnWritesFailed:
+                    log.exception("hotline AGI %s: a turn's writes failed; routing to the emergency number",
+                                  uniqueid)
+                    writes, db_ok = None, False
+                    await performer.perform(self.engine.emergency(lang))
+                    break
+                writes = None
                 if waiting is None or not db_ok:
                     break
                 step, inp = waiting
                 await self._settle(pending, uniqueid)
                 try:
-                    turn = await self._db(lambda s, st=step, i=inp: self.engine.advance(
-                        s, uniqueid, st, i, self.clock()))
+                    turn, writes = await self._announced(lambda s, announce, st=step, i=inp: self.engine.advance(
+                        s, uniqueid, st, i, self.clock(), announce=announce))
                 except Exception:
                     log.exception("hotline AGI %s: step %s failed; routing to the emergency number", uniqueid, step)
                     turn, db_ok = self.engine.emergency(lang), False
@@ -324,6 +446,19 @@ class HotlineAGI:
         except AGIHangup:
             pass
         finally:
+            if not start_seen:
+                # Hung up while Asterisk answered: the call's row still gets its end.
+                try:
+                    turn, writes = await started
+                    db_ok = writes is not None or turn.call_id is not None
+                except Exception:
+                    db_ok = False
+            if writes is not None:
+                try:
+                    await writes
+                except Exception:
+                    log.exception("hotline AGI %s: a turn's writes failed after the caller hung up", uniqueid)
+                    db_ok = False
             await self._settle(pending, uniqueid)
             if db_ok:
                 await self._finish(uniqueid, performer)
@@ -423,7 +558,7 @@ class HotlineAGI:
             if call is not None:
                 calls.asterisk_recordings_closed(s, call, self.clock(), self.settings.recordings_path)
         try:
-            await self._db(finish)
+            await self._db(finish, background=True)
         except Exception:
             log.exception("hotline AGI %s: could not record the end of the call", uniqueid)
 

@@ -9,8 +9,9 @@ the Twilio and Asterisk adapters only render the instructions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,11 +26,25 @@ from .flow import Flow, Segment, load_flow
 
 
 @dataclass
+class Later:
+    """A value the turn's own writes decide (a new ticket's number). The engine announces some turns
+    before writing (see `FlowEngine.advance`); an adapter that plays them early waits for the writes
+    before it reads one of these."""
+
+    value: str | None = None
+
+    def __str__(self) -> str:
+        if self.value is None:
+            raise LookupError("read before the turn's writes decided it")
+        return self.value
+
+
+@dataclass
 class Say:
     prompt: str
     lang: str
     segments: list[Segment]
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str | Later] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -39,9 +54,9 @@ class Say:
             if seg.kind == "text":
                 parts.append(seg.text)
             elif seg.kind == "digits":
-                parts.append(" ".join(self.values.get(seg.text, "")))
+                parts.append(" ".join(str(self.values.get(seg.text, ""))))
             else:
-                parts.append(self.values.get(seg.text, ""))
+                parts.append(str(self.values.get(seg.text, "")))
         return re.sub(r"\s+([.,!?])", r"\1", " ".join(p for p in parts if p))
 
 
@@ -128,6 +143,10 @@ class Turn:
         return out
 
 
+# Called with a turn decided but not yet written (see FlowEngine.advance).
+Announce = Callable[[Turn], None]
+
+
 # Voice-message steps: step name -> the flow's ticket spec (None: attach to the call's ticket).
 MESSAGE_STEPS = {
     "msg_leave_message": ("leave_message", CallOutcome.MESSAGE),
@@ -157,7 +176,13 @@ class FlowEngine:
     # -- helpers
 
     def say(self, prompt: str, lang: str, **values: object) -> Say:
-        return Say(prompt, lang, self.flow.segments(prompt, lang), {k: str(v) for k, v in values.items()})
+        return Say(prompt, lang, self.flow.segments(prompt, lang),
+                   {k: v if isinstance(v, Later) else str(v) for k, v in values.items()})
+
+    @staticmethod
+    def _announce(announce: Announce | None, call: Call, instructions: list[Instruction]) -> None:
+        if announce is not None:
+            announce(Turn(call.id, instructions, None))
 
     def _menu(self, lang: str, *before: Say) -> Gather:
         return Gather([*before, self.say("menu", lang)], "menu", 1, "", self.cfg["menu_timeout_seconds"])
@@ -185,12 +210,16 @@ class FlowEngine:
     # -- entry points
 
     def start(self, session: Session, *, channel: str, provider_call_id: str, caller: str | None,
-              called: str | None = None, now: datetime) -> Turn:
+              called: str | None = None, now: datetime, announce: Announce | None = None) -> Turn:
+        """A call's first turn. `announce` gets it before the call's row is written (see `advance`);
+        its call_id is then still None."""
         kwargs = dict(channel=channel, provider_call_id=provider_call_id, caller=caller, called=called, now=now,
                       default_language=self.settings.default_language, languages=tuple(self.flow.languages))
         # The common case, a new call: decide its first turn, then write its row complete in one INSERT.
         ctx = calls.new_call(session, **kwargs)
         turn = self._first_turn(session, ctx, caller)
+        if announce is not None:
+            announce(turn)
         if calls.insert_call(session, ctx.call):
             return Turn(ctx.call.id, turn.instructions, turn.outcome)
         # The call is already known (a retried webhook, an earlier status callback): decide on its row.
@@ -220,7 +249,14 @@ class FlowEngine:
         return self._turn(call, "menu", out)
 
     def advance(self, session: Session, provider_call_id: str, step: str, inp: Input, now: datetime,
-                *, number_start: int | None = None) -> Turn:
+                *, number_start: int | None = None, announce: Announce | None = None) -> Turn:
+        """The caller's input for `step` -> the next turn.
+
+        Turns that write a lot (a critical ticket, an unanswered-queue alert, a voice message) are
+        decided before they write: `announce` then gets the turn at once, so a channel that plays as it
+        goes (Asterisk) can start the first prompt while the writes run. Values the writes decide are
+        `Later`s until then; the returned turn is the same, with them filled in.
+        """
         ctx = self._call(session, provider_call_id)
         call = ctx.call
         if inp.kind == "hangup":
@@ -228,13 +264,13 @@ class FlowEngine:
             return Turn(call.id, [], call.outcome)
         start = number_start if number_start is not None else self.settings.ticket_number_start
         if step == "menu":
-            return self._on_menu(session, ctx, inp, now, start)
+            return self._on_menu(session, ctx, inp, now, start, announce)
         if step == "ticket_number":
             return self._on_ticket_number(session, ctx, inp)
         if step in MESSAGE_STEPS:
-            return self._on_message(session, ctx, step, inp, now, start)
+            return self._on_message(session, ctx, step, inp, now, start, announce)
         if step == "queue_done":
-            return self._on_queue_done(session, ctx, inp, now)
+            return self._on_queue_done(session, ctx, inp, now, announce)
         if step == "agent_menu":
             return self._on_agent_menu(session, ctx, inp, now)
         raise UnknownStep(step)
@@ -260,7 +296,8 @@ class FlowEngine:
 
     # -- steps
 
-    def _on_menu(self, session: Session, ctx: CallContext, inp: Input, now: datetime, number_start: int) -> Turn:
+    def _on_menu(self, session: Session, ctx: CallContext, inp: Input, now: datetime, number_start: int,
+                 announce: Announce | None = None) -> Turn:
         call = ctx.call
         lang = self._lang(call)
         action = self.flow.menu.get(inp.digits[:1]) if inp.kind == "digits" and inp.digits else None
@@ -276,18 +313,25 @@ class FlowEngine:
         record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
         if action == "critical_fault":
             spec = self.flow.tickets["critical_fault"]
+            number = Later()
+            opened = self.say("critical_ticket_opened", lang, number=number)
+            if call.out_of_hours:
+                out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
+            else:
+                deadline = (call.queue_entered_at or now) + timedelta(seconds=ctx.no_answer_threshold)
+                remaining = max(1, int((deadline - now).total_seconds()))
+                out = [opened, self.say("queue_connecting", lang),
+                       Enqueue(self.settings.hotline_queue, "queue_done", remaining)]
+            self._announce(announce, call, out)
             ticket = calls.open_critical_ticket(session, ctx, category=spec.category, priority=spec.priority,
                                                 subject=spec.subject, now=now, number_start=number_start)
-            opened = self.say("critical_ticket_opened", lang, number=ticket.number)
+            number.value = str(ticket.number)
             if call.out_of_hours:
                 calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
-                return self._turn(call, "msg_standby", [opened, self.say("standby_alerted", lang),
-                                                        Record("msg_standby", *record)])
+                return self._turn(call, "msg_standby", out)
             calls.set_outcome(call, CallOutcome.CRITICAL_QUEUED)
             calls.enter_queue(session, ctx, now)
-            remaining = max(1, int((calls.queue_deadline(ctx) - now).total_seconds()))
-            return self._turn(call, "queue_done", [opened, self.say("queue_connecting", lang),
-                                                   Enqueue(self.settings.hotline_queue, "queue_done", remaining)])
+            return self._turn(call, "queue_done", out)
         if action == "leave_message":
             return self._turn(call, "msg_leave_message", [self.say("leave_message", lang),
                                                           Record("msg_leave_message", *record)])
@@ -345,7 +389,7 @@ class FlowEngine:
         return self._turn(call, None, [said, self.say("goodbye", lang), Hangup()])
 
     def _on_message(self, session: Session, ctx: CallContext, step: str, inp: Input, now: datetime,
-                    number_start: int) -> Turn:
+                    number_start: int, announce: Announce | None = None) -> Turn:
         call = ctx.call
         lang = self._lang(call)
         spec_name, outcome = MESSAGE_STEPS[step]
@@ -357,16 +401,20 @@ class FlowEngine:
             return self._turn(call, None, [self.say("no_message", lang), Hangup()])
         spec = self.flow.tickets[spec_name] if spec_name else None
         had_ticket = call.ticket_id is not None
+        number = Later()
+        said = self.say("message_added", lang) if had_ticket else self.say("message_thanks", lang, number=number)
+        out: list[Instruction] = [said, Hangup()]
+        self._announce(announce, call, out)
         ticket = calls.voice_message(
             session, ctx, provider_recording_id=inp.recording_id, duration=inp.duration, now=now,
             url=inp.recording_url, local_path=inp.local_path,
             ticket_spec=(spec.category, spec.priority, spec.subject) if spec else None, number_start=number_start)
+        number.value = str(ticket.number) if ticket is not None else ""
         calls.set_outcome(call, outcome)
-        if had_ticket:
-            return self._turn(call, None, [self.say("message_added", lang), Hangup()])
-        return self._turn(call, None, [self.say("message_thanks", lang, number=ticket.number), Hangup()])
+        return self._turn(call, None, out)
 
-    def _on_queue_done(self, session: Session, ctx: CallContext, inp: Input, now: datetime) -> Turn:
+    def _on_queue_done(self, session: Session, ctx: CallContext, inp: Input, now: datetime,
+                       announce: Announce | None = None) -> Turn:
         call = ctx.call
         lang = self._lang(call)
         result = (inp.queue_result or "").lower()
@@ -378,12 +426,14 @@ class FlowEngine:
             return Turn(call.id, [], call.outcome)
         # leave (wait loop saw the threshold), timeout (Asterisk Queue), error, queue-full ...:
         # nobody took the call, so the on-call engineer is alerted and the caller may leave a message.
+        out: list[Instruction] = [
+            self.say("oncall_alerted", lang),
+            Record("msg_unanswered", self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])]
+        self._announce(announce, call, out)
         calls.raise_unanswered(session, call, now, inp.waited)
         calls.leave_queue(session, call, now, inp.waited)
         calls.set_outcome(call, CallOutcome.UNANSWERED)
-        return self._turn(call, "msg_unanswered", [
-            self.say("oncall_alerted", lang),
-            Record("msg_unanswered", self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])])
+        return self._turn(call, "msg_unanswered", out)
 
 
 def _opening_hours(ctx: CallContext) -> tuple[int, int]:

@@ -119,3 +119,35 @@ def test_unknown_numbers_are_cached_as_unknown(engine, session_factory, demo) ->
     assert _identify(session_factory, "+3619999999").company is None
     assert len(statements) == 1
     assert directory.CACHE_SIZE >= 1000
+
+
+def test_a_calls_context_comes_from_the_cache_until_the_directory_changes(session_factory, settings, demo) -> None:  # noqa: ANN001
+    from callcenter import calls
+    from callcenter.ivr.engine import FlowEngine
+
+    with session_scope(session_factory) as session:
+        FlowEngine(settings).start(session, channel="asterisk", provider_call_id="u.ctx", caller=ANNA, now=NOW)
+    with session_scope(session_factory) as session:
+        ctx = calls.context(session, calls.get_call(session, "u.ctx"))
+        assert Session.object_session(ctx.contact) is None  # the cached snapshot
+        assert ctx.contract is not None and ctx.contract.id == ctx.call.contract_id
+    with session_scope(session_factory) as session:
+        session.get(Contact, demo.anna.id).role = "CIO"
+    with session_scope(session_factory) as session:
+        ctx = calls.context(session, calls.get_call(session, "u.ctx"))
+        assert Session.object_session(ctx.contact) is session  # loaded by id again
+        assert ctx.contact.role == "CIO"
+
+
+def test_a_call_identified_differently_is_not_given_the_cached_identity(session_factory, settings, demo) -> None:  # noqa: ANN001
+    from callcenter import calls
+    from callcenter.ivr.engine import FlowEngine
+
+    with session_scope(session_factory) as session:
+        FlowEngine(settings).start(session, channel="asterisk", provider_call_id="u.other", caller=ANNA, now=NOW)
+    with session_scope(session_factory) as session:
+        call = calls.get_call(session, "u.other")
+        call.contact_id = None  # as if identified before Anna's number was on file
+    with session_scope(session_factory) as session:
+        ctx = calls.context(session, calls.get_call(session, "u.other"))
+        assert ctx.contact is None and Session.object_session(ctx.company) is session

@@ -1,0 +1,112 @@
+"""Turns announced before their writes: over FastAGI the first prompt plays while the ticket, alert or
+message is written; the caller hears a ticket number only once it is committed; a failed write routes
+the caller to the emergency number."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from agi_peer import AGIPeer, expect, plausible_reply, run_peers
+from hotline_helpers import ANNA, IN_HOURS, call_row, tickets
+from test_hotline_agi import Clock
+
+from callcenter import calls
+from callcenter.db import session_scope
+from callcenter.ivr.engine import FlowEngine, Input, Later
+from webhooks.agi_protocol import FastAGIServer
+from webhooks.fastagi import HotlineAGI
+
+SLOW = 0.4  # seconds the critical ticket's writes take in these tests
+
+
+@pytest.fixture
+def slow_tickets(monkeypatch):  # noqa: ANN001, ANN201
+    real = calls.open_critical_ticket
+
+    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        time.sleep(SLOW)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(calls, "open_critical_ticket", slow)
+
+
+@pytest.fixture
+def agi(settings, engine, demo):  # noqa: ANN001, ANN201
+    settings.asterisk_agent_dial = ""
+    server = FastAGIServer(HotlineAGI(settings, engine, clock=Clock(IN_HOURS)), port=0)
+    host, port = server.start_in_thread()
+    yield host, port
+    server.stop_thread()
+
+
+def _gap_after(peer: AGIPeer, command: str) -> float:
+    """Seconds between our reply to `command` and the next command."""
+    index = next(i for i, (line, _) in enumerate(peer.transcript) if line.startswith(command))
+    return peer.times[index + 1][0] - peer.times[index][1]
+
+
+def test_first_prompt_plays_while_the_ticket_is_written(agi, session, slow_tickets) -> None:  # noqa: ANN001
+    peer = AGIPeer([], callerid=ANNA, uniqueid="u.announce", script="hotline", auto_reply=plausible_reply)
+    run_peers(*agi, [peer])
+    peer.assert_ok()
+    commands = peer.commands
+    opened = next(i for i, c in enumerate(commands) if "critical_ticket_opened-0" in c)
+    assert commands[opened - 1].startswith("GET DATA") and commands[opened + 1].startswith("SAY DIGITS")
+    # The prompt went out at once; the number waited for the (slow) writes.
+    assert _gap_after(peer, "GET DATA") < SLOW / 2
+    assert _gap_after(peer, f"STREAM FILE {commands[opened].split()[2]}") > SLOW / 2
+    [ticket] = tickets(session)
+    assert commands[opened + 1] == f'SAY DIGITS {ticket.number} ""'
+
+
+def test_failed_writes_route_the_caller_to_the_emergency_number(agi, settings, session, monkeypatch) -> None:  # noqa: ANN001
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(calls, "open_critical_ticket", broken)
+    peer = AGIPeer([], callerid=ANNA, uniqueid="u.broken", script="hotline", auto_reply=plausible_reply)
+    run_peers(*agi, [peer])
+    peer.assert_ok()
+    commands = peer.commands
+    assert any("critical_ticket_opened-0" in c for c in commands)  # announced before the writes failed
+    assert not any(c.startswith("SAY DIGITS") for c in commands)  # no number that was never written
+    assert f'EXEC Dial "PJSIP/{settings.emergency_number}@hotline-trunk,30"' in commands
+    assert tickets(session) == []
+
+
+def test_hangup_while_asterisk_answers_still_ends_the_call(agi, session) -> None:  # noqa: ANN001
+    peer = AGIPeer([expect("ANSWER", "200 result=-1", hangup_after=True)], callerid=ANNA, uniqueid="u.gone",
+                   script="hotline")
+    run_peers(*agi, [peer])
+    peer.assert_ok()
+    row = call_row(session, "u.gone")
+    assert row is not None and row.ended_at is not None
+
+
+def test_engine_announces_before_writing_and_fills_in_the_number(session_factory, settings, demo) -> None:  # noqa: ANN001
+    engine = FlowEngine(settings)
+    with session_scope(session_factory) as session:
+        engine.start(session, channel="asterisk", provider_call_id="u.engine", caller=ANNA, now=IN_HOURS)
+    announced = []
+
+    def announce(turn) -> None:  # noqa: ANN001
+        # Nothing is written yet when the turn is announced.
+        with session_scope(session_factory) as other:
+            assert tickets(other) == []
+        announced.append(turn)
+
+    with session_scope(session_factory) as session:
+        turn = engine.advance(session, "u.engine", "menu", Input("digits", digits="1"), IN_HOURS, announce=announce)
+    [early] = announced
+    assert early.instructions is turn.instructions
+    number = turn.instructions[0].values["number"]
+    assert isinstance(number, Later) and re.fullmatch(r"\d+", str(number))
+    with session_scope(session_factory) as session:
+        assert str(tickets(session)[0].number) == str(number)
+
+
+def test_a_later_value_cannot_be_read_before_it_is_decided() -> None:
+    with pytest.raises(LookupError):
+        str(Later())

@@ -72,7 +72,8 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     with tempfile.TemporaryDirectory() as tmp:
         rate = run(f"sqlite:///{tmp}/bench.sqlite", n)
-        print(f"SQLite:     {rate:7.1f} messages/s ({n} messages: plain, HTML, attachment, replies; goal 100/s)")
+        print(f"SQLite:     {rate:7.1f} messages/s ({n} messages: plain, HTML, attachment, replies); "
+              f"goal (>= 100/s): {'PASS' if rate >= 100 else 'FAIL'}")
     admin = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     try:
         admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})

@@ -110,7 +110,10 @@ def _snapshot(session: Session, e164: str | None, now: datetime) -> Identity:
         if identity.asset is not None:
             _ = identity.asset.company
         if company is not None:
+            # Everything a turn may read from a snapshot: a lazy load on a detached object would fail.
             _ = company.contracts, company.assets
+            for contract in company.contracts:
+                _ = contract.company, contract.sla_targets
             for asset in company.assets:
                 _ = asset.company
         if identity.contact is not None:

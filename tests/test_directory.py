@@ -54,6 +54,7 @@ def test_cached_objects_are_detached_snapshots(session_factory, demo) -> None:
     assert identity.contact.company.name == "Budapest Demo Kft."
     assert [c.name for c in identity.company.contracts]
     assert identity.company.assets is not None
+    assert identity.contract.company is identity.company and identity.contract.sla_targets
 
 
 def test_an_orm_change_invalidates_the_cache(session_factory, demo) -> None:

@@ -10,7 +10,17 @@ from datetime import datetime
 import pytest
 from agi_peer import AGIPeer, build_header, run_peers
 from fake_twilio import FakeTwilio
-from hotline_helpers import ANNA, HOTLINE_NUMBER, IN_HOURS, NIKOS, OUT_OF_HOURS, STRANGER, call_row, summary
+from hotline_helpers import (
+    ANNA,
+    HOTLINE_NUMBER,
+    IN_HOURS,
+    NIKOS,
+    OUT_OF_HOURS,
+    STRANGER,
+    call_row,
+    recordings,
+    summary,
+)
 from test_hotline_agi import ScriptedCaller
 
 from callcenter.config import PROJECT_ROOT
@@ -125,3 +135,38 @@ def test_classic_agi_script_with_pyst2(settings, demo, session):  # noqa: ANN001
     assert f'EXEC Dial "PJSIP/{settings.sales_number}@hotline-trunk,30"' in commands
     row = call_row(session, "classic.1")
     assert row.channel == "asterisk" and row.outcome == "sales" and row.ended_at is not None
+
+
+def test_classic_agi_keeps_a_message_ended_by_hanging_up(settings, demo, session):  # noqa: ANN001
+    """pyst2 raises on `result=-1 (hangup)`; the classic script must still keep the recording."""
+    env = dict(os.environ, CALLCENTER_DATABASE_URL=settings.database_url,
+               CALLCENTER_RECORDINGS_DIR=settings.recordings_dir, PYTHONPATH=str(PROJECT_ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", "from webhooks.classic_agi import main; main()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            text=True, cwd=PROJECT_ROOT)
+    header = build_header(callerid=ANNA, uniqueid="classic.msg", overrides={
+        "agi_network": "no", "agi_request": "/opt/hotline/.venv/bin/hotline.agi"}).decode()
+    proc.stdin.write(header.replace("agi_network_script: ivr?lang=hu\n", ""))
+    proc.stdin.flush()
+    # The script reads the real clock: in hours Anna presses 2 (leave a message), out of hours she is
+    # asked for one at once. Either way she talks for 10 s and hangs up.
+    script = ScriptedCaller(["2"], record_seconds=10, hangup_at_record=True)
+    commands = []
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        line = line.rstrip("\n")
+        commands.append(line)
+        reply = script(line)
+        try:
+            proc.stdin.write("\n".join([reply] if isinstance(reply, str) else reply) + "\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            break
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    assert any(c.startswith("RECORD FILE") for c in commands), commands
+    row = call_row(session, "classic.msg")
+    messages = [r for r in recordings(session, row) if r.kind == "voice_message"]
+    assert len(messages) == 1 and messages[0].duration_seconds == 10, commands
+    assert row.ticket_id is not None and row.ended_at is not None

@@ -2,8 +2,8 @@
 
 pyst2 reads the AGI environment and sends the commands; the call runs the same engine and the
 same performer as FastAGI. pyst2 installs a SIGHUP handler, so it must be built in the main thread
-(a forked script is). Limitation: pyst2 raises on `result=-1 (hangup)` without the end position,
-so a voice message ended by hanging up is not kept in this mode (FastAGI keeps it).
+(a forked script is). RECORD FILE's reply is read here rather than by pyst2, which raises on
+`result=-1 (hangup)` and would lose a voice message ended by hanging up.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from asterisk import agi as pyst2
 
-from .agi_protocol import AGIHangup
+from .agi_protocol import AGIHangup, AGIProtocolError, parse_agi_response
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,33 @@ class Pyst2Channel:
         return self._call(self.agi.get_data, file, timeout_ms, max_digits) or None
 
     async def record(self, file: str, max_ms: int, silence_s: int) -> int:
-        result = self._call(self.agi.execute, "RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, "BEEP",
-                            f"s={silence_s}")
-        endpos = result.get("endpos", ("0", ""))[0]
-        return int(endpos) if str(endpos).isdigit() else 0
+        # Most messages end with the caller hanging up: `200 result=-1 (hangup) endpos=N`. pyst2 raises
+        # on that reply and drops the end position, so this command's reply is read here, with the
+        # FastAGI parser, and the recording up to the hang-up is kept.
+        if self.hungup:
+            raise AGIHangup("channel hung up")
+        self.agi.send_command("RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, "BEEP", f"s={silence_s}")
+        line = self._read_line()
+        if line == "HANGUP":  # AGISIGHUP=no: Asterisk says so in-band, then replies
+            self._hungup = True
+            line = self._read_line()
+        try:
+            reply = parse_agi_response(line)
+        except AGIProtocolError as exc:
+            self._hungup = True
+            raise AGIHangup(f"channel gone: {exc}") from exc
+        if reply.dead_channel or reply.result == -1 or reply.data == "hangup":
+            self._hungup = True
+        if not reply.ok:
+            raise AGIHangup(f"RECORD FILE refused: {line}")
+        return reply.endpos or 0
+
+    def _read_line(self) -> str:
+        raw = self.agi.stdin.readline()
+        if not raw:
+            self._hungup = True
+            raise AGIHangup("Asterisk closed the AGI pipe")
+        return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).strip()
 
     async def exec(self, app: str, *args: object) -> None:
         joined = ",".join("" if a is None else str(a) for a in args)

@@ -260,3 +260,29 @@ def test_events_kept_per_mail(session, settings, demo, now):
         session.scalar(select(TicketEvent.id).where(TicketEvent.kind == "email")),
     ]
     assert r2.ticket_number == r.ticket_number
+
+
+def test_reply_that_lost_headers_and_subject_threads_by_the_body_marker(session, settings, demo, now):
+    r = run(session, settings, make_mail(ANNA, "Scanner offline"), now)
+    auto_reply = mails_to(session, "anna@budapest-demo.example")[0].payload["text"]
+    marker = th.body_marker(settings, r.ticket_number)
+    assert auto_reply.rstrip().endswith(marker)
+    # A client that drops In-Reply-To/References and rewrites the subject, but quotes our mail.
+    quoted = "Still offline.\n\n> " + "\n> ".join(auto_reply.splitlines())
+    r2 = run(session, settings, make_mail(ANNA, "scanner", quoted), now)
+    assert (r2.outcome, r2.ticket_number) == ("threaded", r.ticket_number)
+    # The marker may also hide in the HTML part only.
+    r3 = run(session, settings, make_mail(ANNA, "scanner again", "see below",
+                                          html=f'<p>Hi</p><div style="display:none">{marker}</div>'), now)
+    assert (r3.outcome, r3.ticket_number) == ("threaded", r.ticket_number)
+
+
+def test_body_marker_needs_its_signature_and_the_sender_check(session, settings, demo, now):
+    r = run(session, settings, make_mail(ANNA, "Badge reader broken"), now)
+    forged = f"[ref:hl-{r.ticket_number}-0123456789]"
+    assert forged != th.body_marker(settings, r.ticket_number)
+    assert run(session, settings, make_mail(ANNA, "other thing", forged), now).outcome == "new_ticket"
+    # A stranger quoting a genuine marker is not threaded onto Anna's ticket.
+    genuine = th.body_marker(settings, r.ticket_number)
+    r3 = run(session, settings, make_mail("mallory@elsewhere.example", "fyi", genuine), now)
+    assert r3.outcome == "new_ticket" and r3.ticket_number != r.ticket_number

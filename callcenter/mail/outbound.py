@@ -19,7 +19,7 @@ from .. import events, outbox
 from ..config import Settings, load_settings
 from ..models import Approval, AutoReplyCounter, Contact, InboundMail, InboundStatus, OutboundMail, Ticket
 from . import templates
-from .threading import id_hash, make_message_id, strip_prefixes, ticket_reference
+from .threading import body_marker, id_hash, make_message_id, strip_prefixes, ticket_reference
 
 RATE_WINDOW = timedelta(minutes=180)
 RATE_MAX = 10
@@ -97,6 +97,7 @@ def queue_mail(session: Session, settings: Settings, ticket: Ticket, *, kind: st
         headers["In-Reply-To"] = f"<{last_in}>"
         refs.append(f"<{last_in}>")
     headers["References"] = " ".join(refs[-10:])
+    body = f"{body.rstrip()}\n\n{body_marker(settings, ticket.number)}\n"
     msg = outbox.enqueue(session, key=key, channel="email", destination=to, now=now, source_kind="mail",
                          source_id=ticket.id, payload={"subject": subject, "text": body, "headers": headers,
                                                        "message_id": message_id})

@@ -82,6 +82,26 @@ def decode_message_id(settings: Settings, message_id: str) -> int | None:
     return number if hmac.compare_digest(mac, _sign(settings, number, article)) else None
 
 
+_MARKER = re.compile(r"\[ref:hl-(\d{1,12})-([0-9a-f]{10})\]", re.IGNORECASE)
+
+
+def body_marker(settings: Settings, number: int) -> str:
+    """The line at the foot of every mail we send (Part B.1 step 4): a reply that lost its headers and
+    its subject still carries it in the quoted text. Signed, so it cannot be made up."""
+    return f"[ref:hl-{number}-{_sign(settings, number, 'ref')[:10]}]"
+
+
+def marker_numbers(settings: Settings, *texts: str | None) -> list[int]:
+    """Ticket numbers of our body markers in the texts, in order, those whose signature checks."""
+    found: list[int] = []
+    for text in texts:
+        for number, mac in _MARKER.findall(text or ""):
+            if hmac.compare_digest(mac.lower(), _sign(settings, int(number), "ref")[:10]) \
+                    and int(number) not in found:
+                found.append(int(number))
+    return found
+
+
 def is_own_message_id(settings: Settings, message_id: str | None) -> bool:
     return bool(message_id) and message_id.strip().strip("<>").lower().endswith("@" + own_domain(settings))
 
@@ -126,13 +146,15 @@ def find_ticket(session: Session, settings: Settings, mail: ParsedMail, contact:
         if ticket_id is not None:
             return session.get(Ticket, ticket_id), "references", None
     refused = None
-    for number in subject_numbers(mail.subject):
-        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-        if ticket is None:
-            continue
-        if sender_may_use_number(session, ticket, mail.from_address, contact):
-            return ticket, "subject", None
-        refused = refused or number
+    for how, numbers in (("subject", subject_numbers(mail.subject)),
+                         ("body-marker", marker_numbers(settings, mail.text, mail.html))):
+        for number in numbers:
+            ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+            if ticket is None:
+                continue
+            if sender_may_use_number(session, ticket, mail.from_address, contact):
+                return ticket, how, None
+            refused = refused or number
     return None, None, refused
 
 

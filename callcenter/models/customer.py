@@ -52,6 +52,8 @@ class Contract(Base):
     no_answer_threshold_seconds: Mapped[int] = mapped_column(Integer, default=600)
     # 24/7 customers: page for every critical fault, not only out of hours.
     page_critical_always: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Acknowledged but no progress on the ticket for this long: the alert pages again (None: never).
+    ack_timeout_minutes: Mapped[int | None] = mapped_column(Integer)
     recording_retention_days: Mapped[int] = mapped_column(Integer, default=90)
     # Only agents of this team answer the customer's calls (None: any agent).
     agent_team: Mapped[str | None] = mapped_column(String(40))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
 from .staff import StaffUser
+
+if TYPE_CHECKING:
+    from .ticket import Ticket
 
 
 class Rotation(Base):
@@ -106,6 +110,8 @@ class Alert(Base):
     loop: Mapped[int] = mapped_column(Integer, default=0)
     step: Mapped[int] = mapped_column(Integer, default=0)
     unreached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How often an acknowledgement timed out and paging resumed (keeps each round's timer keys apart).
+    ack_timeouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -116,6 +122,7 @@ class Alert(Base):
     events: Mapped[list[AlertEvent]] = relationship(back_populates="alert", order_by="AlertEvent.id",
                                                     cascade="all, delete-orphan")
     acknowledged_by: Mapped[StaffUser | None] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()
 
     @property
     def reference(self) -> int:
@@ -143,10 +150,12 @@ class Page(Base):
     """One person paged at one step of one loop; their notification rules are copied in."""
 
     __tablename__ = "pages"
-    __table_args__ = (UniqueConstraint("alert_id", "loop", "step", "staff_id"),)
+    __table_args__ = (UniqueConstraint("alert_id", "round", "loop", "step", "staff_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    # 0, then one more each time an acknowledgement timed out and paging resumed (Alert.ack_timeouts).
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     loop: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))

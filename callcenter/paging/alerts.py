@@ -105,6 +105,7 @@ def acknowledge(session: Session, alert: Alert, *, staff: StaffUser | None, chan
     cancelled = engine.cancel_pending_notifications(session, alert, now, "alert acknowledged")
     engine.record(session, alert, "acknowledged", now, staff_id=staff.id if staff else None, channel=channel,
                   detail=f"by {_name(staff)}" + (f"; {cancelled} queued notifications dropped" if cancelled else ""))
+    engine.arm_ack_timeout(session, alert, now)
     return True
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 STEP_TIMER = "paging.step"
 RULE_TIMER = "paging.rule"
 FAILOVER_TIMER = "paging.failover"
+ACK_TIMEOUT_TIMER = "paging.ack_timeout"
 
 
 def record(session: Session, alert: Alert, kind: str, now: datetime, *, staff_id: int | None = None,
@@ -41,7 +42,9 @@ def lock_alert(session: Session, alert_id: int) -> Alert | None:
 
 
 def step_key(alert: Alert, loop: int, step: int) -> str:
-    return f"alert:{alert.id}:step:{loop}:{step}"
+    # After an acknowledgement timed out, paging resumes at a step that already had its timer.
+    again = f":again{alert.ack_timeouts}" if alert.ack_timeouts else ""
+    return f"alert:{alert.id}:step:{loop}:{step}{again}"
 
 
 def rule_key(alert_id: int, page_id: int, rule_index: int) -> str:
@@ -72,28 +75,37 @@ def start_step(session: Session, alert: Alert, loop: int, step: int, now: dateti
     people = resolve_targets(session, spec["targets"], now)
     record(session, alert, "step", now, detail=f"loop {loop + 1}, step {step + 1}: "
            + (", ".join(p.name for p in people) or "nobody to page"))
-    paged = 0
-    for person in people:
-        if not person.phone:
-            record(session, alert, "unreachable", now, staff_id=person.id, detail=f"{person.name} has no phone number")
-            continue
-        page = Page(alert_id=alert.id, loop=loop, step=step, staff_id=person.id, destination=person.phone,
-                    rules=rules_for(session, person), created_at=now)
-        session.add(page)
-        session.flush()
-        paged += 1
-        for index, rule in enumerate(page.rules):
-            minutes = int(rule.get("delay_minutes") or 0)
-            if minutes <= 0:
-                send_rule(session, alert, page, person, index, now, validity=delay)
-            else:
-                timers.schedule(session, key=rule_key(alert.id, page.id, index), kind=RULE_TIMER,
-                                due_at=now + timedelta(minutes=minutes), now=now,
-                                payload={"alert_id": alert.id, "page_id": page.id, "rule": index})
+    paged = sum(page_person(session, alert, person, loop, step, delay, now) for person in people)
+    _arm_step(session, alert, loop, step, delay, paged > 0, now)
+
+
+def _arm_step(session: Session, alert: Alert, loop: int, step: int, delay: timedelta, paged: bool,
+              now: datetime) -> None:
     # Nobody reachable at this step: move on at the next tick instead of waiting out the delay.
     timers.schedule(session, key=step_key(alert, loop, step), kind=STEP_TIMER,
                     due_at=now + delay if paged else now, now=now,
                     payload={"alert_id": alert.id, "loop": loop, "step": step})
+
+
+def page_person(session: Session, alert: Alert, person: StaffUser, loop: int, step: int, delay: timedelta,
+                now: datetime) -> bool:
+    """One person's page at a step, by their notification rules; False when they have no phone."""
+    if not person.phone:
+        record(session, alert, "unreachable", now, staff_id=person.id, detail=f"{person.name} has no phone number")
+        return False
+    page = Page(alert_id=alert.id, round=alert.ack_timeouts, loop=loop, step=step, staff_id=person.id,
+                destination=person.phone, rules=rules_for(session, person), created_at=now)
+    session.add(page)
+    session.flush()
+    for index, rule in enumerate(page.rules):
+        minutes = int(rule.get("delay_minutes") or 0)
+        if minutes <= 0:
+            send_rule(session, alert, page, person, index, now, validity=delay)
+        else:
+            timers.schedule(session, key=rule_key(alert.id, page.id, index), kind=RULE_TIMER,
+                            due_at=now + timedelta(minutes=minutes), now=now,
+                            payload={"alert_id": alert.id, "page_id": page.id, "rule": index})
+    return True
 
 
 def send_rule(session: Session, alert: Alert, page: Page, person: StaffUser, index: int, now: datetime,
@@ -238,7 +250,58 @@ def cancel_pending_notifications(session: Session, alert: Alert, now: datetime, 
     ).rowcount
 
 
+# ------------------------------------------------------------------ acknowledgement timeout
+
+
+def ack_timeout_key(alert: Alert, since: datetime) -> str:
+    return f"alert:{alert.id}:ack-timeout:{alert.ack_timeouts}:{int(since.timestamp())}"
+
+
+def arm_ack_timeout(session: Session, alert: Alert, now: datetime, since: datetime | None = None) -> Timer | None:
+    """After an acknowledgement: page again if the ticket shows no progress within the contract's
+    ack timeout (reference: paging-engine, "Ack timeout"). None when the contract sets none."""
+    ticket = alert.ticket
+    minutes = ticket.contract.ack_timeout_minutes if ticket is not None and ticket.contract else None
+    if not minutes:
+        return None
+    since = since or now
+    return timers.schedule(session, key=ack_timeout_key(alert, since), kind=ACK_TIMEOUT_TIMER,
+                           due_at=since + timedelta(minutes=minutes), now=now,
+                           payload={"alert_id": alert.id, "minutes": minutes, "since": since.isoformat()})
+
+
+def on_ack_timeout(session: Session, timer: Timer, now: datetime) -> None:
+    alert = lock_alert(session, timer.payload["alert_id"])
+    if alert is None or alert.status != AlertStatus.ACKNOWLEDGED:
+        return  # resolved, or paging already resumed
+    minutes = int(timer.payload["minutes"])
+    since = datetime.fromisoformat(timer.payload["since"])
+    progress = alert.ticket.updated_at if alert.ticket is not None else None
+    if progress is not None and progress > since:
+        # Someone worked on the ticket: the timeout counts again from that change.
+        arm_ack_timeout(session, alert, now, since=progress)
+        return
+    acker = alert.acknowledged_by
+    alert.status = AlertStatus.TRIGGERED
+    alert.ack_timeouts += 1
+    record(session, alert, "ack_timeout", now, staff_id=acker.id if acker else None,
+           detail=f"acknowledged by {acker.name if acker else 'someone'} {minutes} min ago and the ticket has not "
+                  "moved since: paging again")
+    spec = _steps(alert)[alert.step] if has_steps(alert) else None
+    if spec is None:
+        alert.unreached = True
+        record(session, alert, "unreached", now, detail="no escalation policy: nobody is paged")
+        return
+    delay = timedelta(minutes=int(spec.get("delay_minutes") or DEFAULT_STEP_MINUTES))
+    # The one who acknowledged first; if they cannot be paged, everyone at the step again.
+    if acker is not None and page_person(session, alert, acker, alert.loop, alert.step, delay, now):
+        _arm_step(session, alert, alert.loop, alert.step, delay, True, now)
+    else:
+        start_step(session, alert, alert.loop, alert.step, now)
+
+
 def register() -> None:
+    timers.register(ACK_TIMEOUT_TIMER, on_ack_timeout)
     timers.register(STEP_TIMER, on_step_timer)
     timers.register(RULE_TIMER, on_rule_timer)
     timers.register(FAILOVER_TIMER, on_failover_timer)

@@ -10,6 +10,7 @@ HU = {
     "Language": "Nyelv", "Log out": "Kijelentkezés", "Customers": "Ügyfelek", "Contract": "Szerződés",
     "Contacts": "Kapcsolattartók", "Machines": "Gépek", "Open tickets": "Nyitott jegyek", "Contracts": "Szerződések",
     "valid": "érvényes", "holidays": "ünnepnapok", "no-answer threshold": "válasz nélküli küszöb",
+    "acknowledgement timeout": "nyugtázási időkorlát",
     "Response target": "Reakcióidő-cél", "Clock": "Óra", "No contract: callers are routed to Sales.":
     "Nincs szerződés: a hívók az értékesítéshez kerülnek.", "Recent tickets": "Legutóbbi jegyek",
     "may authorise": "jóváhagyhat", "Reports": "Jelentések", "Log in": "Bejelentkezés",
@@ -92,6 +93,7 @@ EL = {
     "Language": "Γλώσσα", "Log out": "Αποσύνδεση", "Customers": "Πελάτες", "Contract": "Σύμβαση",
     "Contacts": "Επαφές", "Machines": "Μηχανήματα", "Open tickets": "Ανοιχτά αιτήματα", "Contracts": "Συμβάσεις",
     "valid": "σε ισχύ", "holidays": "αργίες", "no-answer threshold": "όριο αναπάντητης κλήσης",
+    "acknowledgement timeout": "χρονικό όριο επιβεβαίωσης",
     "Response target": "Στόχος απόκρισης", "Clock": "Ρολόι", "No contract: callers are routed to Sales.":
     "Χωρίς σύμβαση: οι καλούντες προωθούνται στις Πωλήσεις.", "Recent tickets": "Πρόσφατα αιτήματα",
     "may authorise": "μπορεί να εγκρίνει", "Reports": "Αναφορές", "Log in": "Σύνδεση",

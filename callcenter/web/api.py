@@ -323,6 +323,7 @@ def _company_json(c: Company) -> dict:
             "contracts": [{"id": k.id, "name": k.name, "package": k.package, "timezone": k.timezone,
                            "working_hours": k.working_hours, "holiday_country": k.holiday_country,
                            "no_answer_threshold_seconds": k.no_answer_threshold_seconds,
+                           "ack_timeout_minutes": k.ack_timeout_minutes,
                            "valid_from": k.valid_from.isoformat(),
                            "valid_to": k.valid_to.isoformat() if k.valid_to else None,
                            "sla_targets": [{"category": t.category, "response_minutes": t.response_minutes,

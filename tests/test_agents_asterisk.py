@@ -193,8 +193,13 @@ async def queue_in_order(fake: FakeAsterisk, factory, clock: Clock, callers: lis
     return tasks
 
 
-def test_callers_reach_agents_in_priority_order(asterisk, session, session_factory, demo, clock):  # noqa: ANN001
+def test_callers_reach_agents_in_priority_order(asterisk, session, session_factory, demo, clock, settings,  # noqa: ANN001
+                                                tmp_path):
     agent1, agent2 = demo.staff["agent1"], demo.staff["agent2"]
+    # `callcenter prompts build` said Budapest Demo Kft.'s name in Greek (the file's content does not matter here).
+    settings.prompts_dir = str(tmp_path / "prompts")
+    (tmp_path / "prompts" / "el").mkdir(parents=True)
+    (tmp_path / "prompts" / "el" / f"company-{demo.budapest.id}.wav").write_bytes(b"RIFF")
     fake = asterisk
     fake.phones = {agent1.phone: ["take"], agent2.phone: ["take", "take"]}
 
@@ -231,6 +236,10 @@ def test_callers_reach_agents_in_priority_order(asterisk, session, session_facto
         ("a.anna", agent2.phone), ("a.pbx", agent1.phone), ("a.nikos", agent2.phone)]
     # The agent heard the reason and the wait in their language (agent2 speaks Greek) before pressing 1.
     whisper = fake.agent_legs[0].commands
+    # Anna's company by name, then the reason; the PBX line's company has no name prompt: reason only.
+    assert [c.split("/")[-1] for c in whisper[:3]] == [
+        'agent_offer_company ""', f'company-{demo.budapest.id} ""', 'agent_offer_critical_fault-0 ""']
+    assert not any("company" in c for c in fake.agent_legs[1].commands)
     assert any("/el/agent_offer_critical_fault-0" in c for c in whisper)
     assert any(c.startswith("SAY NUMBER 0") for c in whisper)
     assert any(c.startswith("GET DATA") and "/el/agent_offer_critical_fault-1" in c for c in whisper)

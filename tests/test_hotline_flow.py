@@ -70,3 +70,15 @@ def test_simulated_call_against_demo_data(session_factory, settings, demo) -> No
                         message_seconds=5)
     assert sim.outcome == "complaint"
     assert any("panaszát" in line for line in sim.lines)
+
+
+def test_prompts_build_says_each_customers_name(tmp_path) -> None:  # noqa: ANN001
+    flow = load_flow("hotline")
+    build_prompts(flow, tmp_path)
+    result = build_prompts(flow, tmp_path, companies={7: "Athens Demo A.E."})
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in result.written) == [
+        "el/company-7.wav", "en/company-7.wav", "hu/company-7.wav"]
+    with wave.open(str(tmp_path / "el" / "company-7.wav")) as w:
+        assert w.getframerate() == 8000 and w.getnframes() > 1000
+    renamed = build_prompts(flow, tmp_path, companies={7: "Athens Demo S.A."})
+    assert len(renamed.written) == 3  # a new name is said again

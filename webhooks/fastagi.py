@@ -47,6 +47,7 @@ from callcenter.ivr.engine import (
     StartRecording,
     Turn,
 )
+from callcenter.ivr.prompts import company_prompt_key
 from callcenter.models import CallOffer, OfferStatus
 
 from .agi_protocol import AGICommandError, AGIHangup, AGISession, FastAGIServer
@@ -168,6 +169,9 @@ class Performer:
 
     def prompt_file(self, lang: str, key: str) -> str:
         return str(self.prompts / lang / key)  # STREAM FILE wants no extension
+
+    def has_prompt(self, lang: str, key: str) -> bool:
+        return (self.prompts / lang / f"{key}.wav").is_file()
 
     async def say(self, say: Say, escape_digits: str = "") -> str | None:
         for seg in say.segments:
@@ -518,12 +522,12 @@ class HotlineAGI:
         """
         performer = Performer(self.settings, channel, uniqueid)
 
-        def details(s: Session) -> tuple[str, str, int] | None:
+        def details(s: Session) -> tuple[str, str, int, int | None] | None:
             found = distribution.confirmation(s, offer_id, self.clock())
             if found is None:
                 return None
-            _, _, lang, reason, minutes = found
-            return self.engine.flow.language(lang, self.settings.default_language), reason, minutes
+            _, call, lang, reason, minutes = found
+            return self.engine.flow.language(lang, self.settings.default_language), reason, minutes, call.company_id
 
         def decided(s: Session, took: bool) -> bool:
             offer = s.get(CallOffer, offer_id)
@@ -538,7 +542,11 @@ class HotlineAGI:
             found = await self._db(details)
             lang = found[0] if found else self.settings.default_language
             if found is not None:
-                _, reason, minutes = found
+                _, reason, minutes, company_id = found
+                if company_id is not None and performer.has_prompt(lang, company_prompt_key(company_id)):
+                    # The customer's name, from `callcenter prompts build` (no synthesis mid-call).
+                    await performer.say(self.engine.say("agent_offer_company", lang))
+                    await channel.play(performer.prompt_file(lang, company_prompt_key(company_id)))
                 inp = await performer.gather(Gather([self.engine.say(f"agent_offer_{reason}", lang, minutes=minutes)],
                                                     "agent_offer", 1, "", 8))
                 if await self._db(lambda s: decided(s, inp.kind == "digits" and inp.digits[:1] == "1")):

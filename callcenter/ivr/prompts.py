@@ -37,8 +37,20 @@ def _tool(name: str) -> str:
     return path
 
 
-def build_prompts(flow: Flow, out_dir: Path, *, force: bool = False) -> BuildResult:
+def company_prompt_key(company_id: int) -> str:
+    """The file (per language, without extension) that says a customer's name: the agent's whisper
+    on Asterisk plays it, since a prompt cannot be synthesised in the middle of a call."""
+    return f"company-{company_id}"
+
+
+def build_prompts(flow: Flow, out_dir: Path, *, force: bool = False,
+                  companies: dict[int, str] | None = None) -> BuildResult:
+    """Synthesise the flow's prompts, and each company's name (`companies`: id -> name) in every
+    language, into `out_dir/<lang>/<key>.wav`."""
     espeak, sox = _tool("espeak-ng"), _tool("sox")
+    texts = list(flow.audio_texts())
+    for company_id, name in sorted((companies or {}).items()):
+        texts += [(lang, company_prompt_key(company_id), name) for lang in flow.languages]
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST
     manifest: dict[str, str] = {}
@@ -48,7 +60,7 @@ def build_prompts(flow: Flow, out_dir: Path, *, force: bool = False) -> BuildRes
     unchanged = 0
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
-        for lang, key, text in flow.audio_texts():
+        for lang, key, text in texts:
             target = out_dir / lang / f"{key}.wav"
             digest = hashlib.sha256(f"{ESPEAK_VOICES.get(lang, lang)}\0{text}".encode()).hexdigest()
             name = f"{lang}/{key}"

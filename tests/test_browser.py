@@ -44,14 +44,16 @@ def by_css(driver, css: str):  # noqa: ANN001, ANN201
 
 
 def wait_for(predicate, timeout: float = 15.0):  # noqa: ANN001, ANN201
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             value = predicate()
-        except StaleElementReferenceException:
-            value = None  # the page was replaced between finding the element and reading it: look again
+        except (NoSuchElementException, StaleElementReferenceException):
+            # The next page has not arrived yet, or was replaced between finding the element and
+            # reading it: look again.
+            value = None
         if value:
             return value
         time.sleep(0.2)

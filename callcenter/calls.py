@@ -15,14 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Dialect, select, update
+from sqlalchemy import Dialect, delete, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import events, outbox, timers
 from .customers import Identity, identify_caller, is_office_hours, try_normalize_phone
-from .directory import identify_caller_cached, identity_of_call
+from .directory import cached_identity, identify_caller_cached, identity_of_call
 from .models import (
     Asset,
     Call,
@@ -59,6 +59,8 @@ class CallContext(Identity):
     """A call with who is calling and what their contract says, as the engine needs it."""
 
     call: Call
+    # Set when the identity came from this process's cache unchecked: the directory version it assumes.
+    assumed_directory_version: int | None = None
 
     @property
     def is_standby(self) -> bool:
@@ -67,6 +69,12 @@ class CallContext(Identity):
     @property
     def no_answer_threshold(self) -> int:
         return self.contract.no_answer_threshold_seconds if self.contract else 600
+
+
+@dataclass
+class CallInsert:
+    inserted: bool  # False: the CallSid is already known, nothing was written
+    directory_version: int | None = None  # read in the INSERT itself, when it went to the driver
 
 
 def _timer_key(call: Call) -> str:
@@ -146,29 +154,35 @@ def _call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert | No
         return None
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join(style.format(c) for c in columns)}) "
-           f"ON CONFLICT (provider_call_id) DO NOTHING RETURNING id")
+           f"ON CONFLICT (provider_call_id) DO NOTHING "
+           f"RETURNING id, (SELECT version FROM directory_version WHERE id = 1)")
     return _CallInsert(sql, dialect.paramstyle in ("qmark", "format"),
                        tuple((c, table.c[c].type._cached_bind_processor(dialect)) for c in columns))
 
 
 def new_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
              called: str | None = None, now: datetime, default_language: str = "en",
-             languages: tuple[str, ...] = ("hu", "el", "en")) -> CallContext:
+             languages: tuple[str, ...] = ("hu", "el", "en"), trust_cache: bool = False) -> CallContext:
     """An identified incoming call, not written yet: `insert_call` writes it once the first turn is decided.
 
     The row is then written in one statement at the end of the unit of work, so a SQLite writer holds
     the write lock only for the INSERT and the commit, not while the flow decides. Who is calling comes
     from the directory cache: its objects are read-only snapshots, only their ids go into the row.
+    `trust_cache`: a cached identity is taken without reading the directory's version first; the
+    INSERT reads it, and `FlowEngine.start` starts over when it moved.
     """
-    identity = identify_caller_cached(session, caller, now)
+    cached = cached_identity(session, caller, now) if trust_cache else None
+    identity, assumed = cached if cached is not None else (identify_caller_cached(session, caller, now), None)
     call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
                 arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
     _apply_identity(call, identity, now, default_language, languages)
-    return _context_from_identity(call, identity)
+    ctx = _context_from_identity(call, identity)
+    ctx.assumed_directory_version = assumed
+    return ctx
 
 
-def insert_call(session: Session, call: Call) -> bool:
-    """Write a call from `new_call`; False (and nothing written) when its CallSid is already known
+def insert_call(session: Session, call: Call) -> CallInsert:
+    """Write a call from `new_call`; not inserted (and nothing written) when its CallSid is already known
     (a retried webhook or an earlier status callback): the caller then uses `start_call`."""
     connection = session.connection()
     # What the ORM would insert: the attributes that were set, and the Python-side defaults of the rest.
@@ -195,16 +209,22 @@ def insert_call(session: Session, call: Call) -> bool:
         finally:
             cursor.close()
         if row is None:
-            return False
+            return CallInsert(False)
         # The row is written; the object stays outside the session (nothing of it is left to flush).
         call.id = row[0]
-        return True
+        return CallInsert(True, row[1])
     try:
         with session.begin_nested():
             session.add(call)
-        return True
+        return CallInsert(True)
     except IntegrityError:
-        return False
+        return CallInsert(False)
+
+
+def forget_call(session: Session, call: Call) -> None:
+    """Take back a row `insert_call` wrote in this transaction (it was identified from a stale cache)."""
+    session.execute(delete(Call).where(Call.id == call.id))
+    call.id = None
 
 
 def _apply_identity(call: Call, identity: Identity, now: datetime, default_language: str,

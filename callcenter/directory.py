@@ -138,6 +138,19 @@ def identify_caller_cached(session: Session, caller_id: str | None, now: datetim
     return Identity(found.contact, found.company, contract_at(found.company, now), found.asset)
 
 
+def cached_identity(session: Session, caller_id: str | None, now: datetime) -> tuple[Identity, int] | None:
+    """Who calls from this number as this process last saw it, and the directory version it saw, without
+    asking the database; None when the number is not cached. The caller checks the version later in
+    the same transaction (`calls.insert_call` returns it with the call's row)."""
+    cache = _cache_for(session.get_bind())
+    key = try_normalize_phone(caller_id)
+    with cache.lock:
+        version, found = cache.version, cache.entries.get(key)
+    if version is None or found is None:
+        return None
+    return Identity(found.contact, found.company, contract_at(found.company, now), found.asset), version
+
+
 def identity_of_call(session: Session, call: Call) -> Identity | None:
     """The contact, company, contract and asset a call was identified with, from the cache when the
     directory has not changed since the call's number was looked up; None when it has (or never was):

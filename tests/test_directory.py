@@ -152,3 +152,32 @@ def test_a_call_identified_differently_is_not_given_the_cached_identity(session_
     with session_scope(session_factory) as session:
         ctx = calls.context(session, calls.get_call(session, "u.other"))
         assert ctx.contact is None and Session.object_session(ctx.company) is session
+
+
+def test_first_turn_trusts_the_cache_until_the_insert_says_the_directory_moved(settings, session_factory,
+                                                                               demo) -> None:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from callcenter.ivr.engine import FlowEngine
+    from callcenter.models import Call
+
+    flow = FlowEngine(settings)
+
+    def start(sid: str):  # noqa: ANN202
+        with session_scope(session_factory) as session:
+            return flow.start(session, channel="twilio", provider_call_id=sid, caller=ANNA, now=NOW)
+
+    start("CA-warm")  # this process now has Anna cached
+    other_engine = make_engine(settings.database_url)  # another process changes her language
+    try:
+        with session_scope(make_session_factory(other_engine)) as session:
+            session.get(Contact, demo.anna.id).language = "en"
+    finally:
+        other_engine.dispose()
+    turn = start("CA-moved")
+    with session_scope(session_factory) as session:
+        rows = list(session.scalars(select(Call).where(Call.provider_call_id == "CA-moved")))
+        assert len(rows) == 1 and rows[0].id == turn.call_id
+        assert rows[0].language == "en"  # identified afresh, not from the stale cache
+        assert turn.instructions[1].lang == "en"
+        assert session.scalar(select(func.count()).select_from(Call)) == 2

@@ -210,17 +210,26 @@ class FlowEngine:
     # -- entry points
 
     def start(self, session: Session, *, channel: str, provider_call_id: str, caller: str | None,
-              called: str | None = None, now: datetime, announce: Announce | None = None) -> Turn:
+              called: str | None = None, now: datetime, announce: Announce | None = None,
+              trust_cache: bool = True) -> Turn:
         """A call's first turn. `announce` gets it before the call's row is written (see `advance`);
         its call_id is then still None."""
         kwargs = dict(channel=channel, provider_call_id=provider_call_id, caller=caller, called=called, now=now,
                       default_language=self.settings.default_language, languages=tuple(self.flow.languages))
         # The common case, a new call: decide its first turn, then write its row complete in one INSERT.
-        ctx = calls.new_call(session, **kwargs)
+        # A turn that is announced must not be taken back, so only an unannounced one trusts the cache
+        # before the INSERT has confirmed the directory's version.
+        ctx = calls.new_call(session, **kwargs, trust_cache=trust_cache and announce is None)
         turn = self._first_turn(session, ctx, caller)
         if announce is not None:
             announce(turn)
-        if calls.insert_call(session, ctx.call):
+        written = calls.insert_call(session, ctx.call)
+        if written.inserted:
+            if ctx.assumed_directory_version not in (None, written.directory_version):
+                # The directory changed since this process cached the caller: identify them afresh.
+                calls.forget_call(session, ctx.call)
+                return self.start(session, channel=channel, provider_call_id=provider_call_id, caller=caller,
+                                  called=called, now=now, trust_cache=False)
             return Turn(ctx.call.id, turn.instructions, turn.outcome)
         # The call is already known (a retried webhook, an earlier status callback): decide on its row.
         return self._first_turn(session, calls.start_call(session, **kwargs), caller)

@@ -103,54 +103,18 @@ def test_same_outcome_on_both_channels(name, app, settings, engine, demo, sessio
     assert twilio["ended"]
 
 
-def test_classic_agi_script_with_pyst2(settings, demo, session):  # noqa: ANN001
-    """bin entry `hotline.agi`: Asterisk forks it, header on stdin, commands on stdout."""
+def run_classic_script(settings, caller: str, uid: str, script: ScriptedCaller) -> list[str]:  # noqa: ANN001
+    """bin entry `hotline.agi` as Asterisk runs it: forked per call, header on stdin, commands on stdout.
+    Returns the commands it sent; fails if the script did not exit 0."""
     env = dict(os.environ, CALLCENTER_DATABASE_URL=settings.database_url,
                CALLCENTER_RECORDINGS_DIR=settings.recordings_dir, PYTHONPATH=str(PROJECT_ROOT))
     proc = subprocess.Popen([sys.executable, "-c", "from webhooks.classic_agi import main; main()"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             text=True, cwd=PROJECT_ROOT)
-    # An unknown caller goes to Sales at any hour (the forked script reads the real clock).
-    header = build_header(callerid=STRANGER, uniqueid="classic.1", overrides={
+    header = build_header(callerid=caller, uniqueid=uid, overrides={
         "agi_network": "no", "agi_request": "/opt/hotline/.venv/bin/hotline.agi"}).decode()
     proc.stdin.write(header.replace("agi_network_script: ivr?lang=hu\n", ""))
     proc.stdin.flush()
-    script = ScriptedCaller()
-    commands = []
-    while True:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        line = line.rstrip("\n")
-        commands.append(line)
-        reply = script(line)
-        proc.stdin.write("\n".join([reply] if isinstance(reply, str) else reply) + "\n")
-        proc.stdin.flush()
-        if line.startswith("HANGUP"):
-            proc.stdin.close()
-            break
-    assert proc.wait(timeout=30) == 0, proc.stderr.read()
-    assert commands[0] == "ANSWER"
-    assert any("/en/unknown_caller" in c for c in commands), commands
-    assert f'EXEC Dial "PJSIP/{settings.sales_number}@hotline-trunk,30"' in commands
-    row = call_row(session, "classic.1")
-    assert row.channel == "asterisk" and row.outcome == "sales" and row.ended_at is not None
-
-
-def test_classic_agi_keeps_a_message_ended_by_hanging_up(settings, demo, session):  # noqa: ANN001
-    """pyst2 raises on `result=-1 (hangup)`; the classic script must still keep the recording."""
-    env = dict(os.environ, CALLCENTER_DATABASE_URL=settings.database_url,
-               CALLCENTER_RECORDINGS_DIR=settings.recordings_dir, PYTHONPATH=str(PROJECT_ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", "from webhooks.classic_agi import main; main()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            text=True, cwd=PROJECT_ROOT)
-    header = build_header(callerid=ANNA, uniqueid="classic.msg", overrides={
-        "agi_network": "no", "agi_request": "/opt/hotline/.venv/bin/hotline.agi"}).decode()
-    proc.stdin.write(header.replace("agi_network_script: ivr?lang=hu\n", ""))
-    proc.stdin.flush()
-    # The script reads the real clock: in hours Anna presses 2 (leave a message), out of hours she is
-    # asked for one at once. Either way she talks for 10 s and hangs up.
-    script = ScriptedCaller(["2"], record_seconds=10, hangup_at_record=True)
     commands = []
     while True:
         line = proc.stdout.readline()
@@ -163,8 +127,30 @@ def test_classic_agi_keeps_a_message_ended_by_hanging_up(settings, demo, session
             proc.stdin.write("\n".join([reply] if isinstance(reply, str) else reply) + "\n")
             proc.stdin.flush()
         except BrokenPipeError:
+            break  # the script ended the call after a hang-up
+        if line.startswith("HANGUP"):
+            proc.stdin.close()
             break
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    return commands
+
+
+def test_classic_agi_script_with_pyst2(settings, demo, session):  # noqa: ANN001
+    # An unknown caller goes to Sales at any hour (the forked script reads the real clock).
+    commands = run_classic_script(settings, STRANGER, "classic.1", ScriptedCaller())
+    assert commands[0] == "ANSWER"
+    assert any("/en/unknown_caller" in c for c in commands), commands
+    assert f'EXEC Dial "PJSIP/{settings.sales_number}@hotline-trunk,30"' in commands
+    row = call_row(session, "classic.1")
+    assert row.channel == "asterisk" and row.outcome == "sales" and row.ended_at is not None
+
+
+def test_classic_agi_keeps_a_message_ended_by_hanging_up(settings, demo, session):  # noqa: ANN001
+    """pyst2 raises on `result=-1 (hangup)`; the classic script must still keep the recording."""
+    # The script reads the real clock: in hours Anna presses 2 (leave a message), out of hours she is
+    # asked for one at once. Either way she talks for 10 s and hangs up.
+    commands = run_classic_script(settings, ANNA, "classic.msg",
+                                  ScriptedCaller(["2"], record_seconds=10, hangup_at_record=True))
     assert any(c.startswith("RECORD FILE") for c in commands), commands
     row = call_row(session, "classic.msg")
     messages = [r for r in recordings(session, row) if r.kind == "voice_message"]

@@ -445,18 +445,20 @@ def enter_queue(session: Session, ctx: CallContext, now: datetime) -> Call:
     call = ctx.call
     if call.queue_entered_at is None:
         call.queue_entered_at = now
-    timers.schedule(session, key=_timer_key(call), kind=QUEUE_WATCH,
-                    due_at=call.queue_entered_at + timedelta(seconds=ctx.no_answer_threshold),
+    timers.schedule(session, key=_timer_key(call), kind=QUEUE_WATCH, due_at=queue_deadline(ctx),
                     now=now, payload={"call_id": call.id})
     session.flush()
     events.publish(session, events.CallQueued(call_id=call.id, now=now))
     return call
 
 
-def queue_deadline(ctx: CallContext) -> datetime | None:
-    if ctx.call.queue_entered_at is None:
+def queue_deadline(ctx: CallContext, entering_at: datetime | None = None) -> datetime | None:
+    """When the contract's no-answer threshold passes for a queued caller; `entering_at`: for a caller
+    not queued yet, as if they entered then. None when neither."""
+    entered = ctx.call.queue_entered_at or entering_at
+    if entered is None:
         return None
-    return ctx.call.queue_entered_at + timedelta(seconds=ctx.no_answer_threshold)
+    return entered + timedelta(seconds=ctx.no_answer_threshold)
 
 
 def raise_unanswered(session: Session, call: Call, now: datetime, waited: int | None = None) -> bool:

@@ -79,6 +79,12 @@ class _Cache:
                 self.entries.move_to_end(key)
             return found
 
+    def latest(self, key: str | None) -> tuple[int, Identity] | None:
+        """The entry under the version this cache last saw, without asking which version is current."""
+        with self.lock:
+            found = self.entries.get(key)
+            return (self.version, found) if self.version is not None and found is not None else None
+
     def put(self, version: int, key: str | None, identity: Identity) -> None:
         with self.lock:
             if version != self.version:
@@ -123,6 +129,11 @@ def _snapshot(session: Session, e164: str | None, now: datetime) -> Identity:
         loader.close()
 
 
+def _at(found: Identity, now: datetime) -> Identity:
+    # Snapshots are cached without a contract: which one is valid depends on the call's date.
+    return Identity(found.contact, found.company, contract_at(found.company, now), found.asset)
+
+
 def identify_caller_cached(session: Session, caller_id: str | None, now: datetime) -> Identity:
     """`customers.identify_caller` for the first turn of a call, answered from the process cache when
     the directory has not changed since. The objects are detached: read them, do not modify them."""
@@ -135,20 +146,18 @@ def identify_caller_cached(session: Session, caller_id: str | None, now: datetim
     if found is None:
         found = _snapshot(session, key, now)
         cache.put(version, key, found)
-    return Identity(found.contact, found.company, contract_at(found.company, now), found.asset)
+    return _at(found, now)
 
 
 def cached_identity(session: Session, caller_id: str | None, now: datetime) -> tuple[Identity, int] | None:
     """Who calls from this number as this process last saw it, and the directory version it saw, without
     asking the database; None when the number is not cached. The caller checks the version later in
     the same transaction (`calls.insert_call` returns it with the call's row)."""
-    cache = _cache_for(session.get_bind())
-    key = try_normalize_phone(caller_id)
-    with cache.lock:
-        version, found = cache.version, cache.entries.get(key)
-    if version is None or found is None:
+    latest = _cache_for(session.get_bind()).latest(try_normalize_phone(caller_id))
+    if latest is None:
         return None
-    return Identity(found.contact, found.company, contract_at(found.company, now), found.asset), version
+    version, found = latest
+    return _at(found, now), version
 
 
 def identity_of_call(session: Session, call: Call) -> Identity | None:

@@ -61,8 +61,8 @@ SAMPLES_PER_SECOND = 8000  # RECORD FILE endpos is in samples; Asterisk records 
 # on PostgreSQL it stays well below the engine's connection pool (10 + 20 overflow).
 DB_THREADS = 4
 ANNOUNCE_YIELD_SECONDS = 0.002
-# Bookkeeping (the recording note, the end of a call) defers to turns callers are waiting on, at
-# most this long before each statement: it never starves.
+# Bookkeeping (the recording note, the end of a call) runs on threads of its own and, before it
+# starts, defers to turns callers are waiting on for at most this long: it never starves.
 BACKGROUND_THREADS = 2
 BACKGROUND_DEFER_SECONDS = 0.02
 
@@ -261,13 +261,13 @@ class Performer:
             if isinstance(ins, Say):
                 await self.say(ins)
                 continue
-            if not isinstance(ins, StartRecording):
-                await self.settle()
             if isinstance(ins, StartRecording):
                 relative = await self.start_recording()
                 if on_recording is not None:
                     await on_recording(relative)
-            elif isinstance(ins, Gather):
+                continue
+            await self.settle()
+            if isinstance(ins, Gather):
                 return ins.step, await self.gather(ins)
             elif isinstance(ins, Record):
                 return ins.step, await self.record(ins)

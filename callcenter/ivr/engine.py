@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -327,8 +327,7 @@ class FlowEngine:
             if call.out_of_hours:
                 out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
             else:
-                deadline = (call.queue_entered_at or now) + timedelta(seconds=ctx.no_answer_threshold)
-                remaining = max(1, int((deadline - now).total_seconds()))
+                remaining = max(1, int((calls.queue_deadline(ctx, entering_at=now) - now).total_seconds()))
                 out = [opened, self.say("queue_connecting", lang),
                        Enqueue(self.settings.hotline_queue, "queue_done", remaining)]
             self._announce(announce, call, out)

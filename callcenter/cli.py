@@ -201,25 +201,38 @@ def mail_ingest(ctx: Context, mailbox: str | None) -> None:
 
 
 @cli.command("mail-listen")
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
+@click.option("--lmtp", is_flag=True, help="speak LMTP (for Postfix `lmtp:inet:HOST:PORT`) instead of SMTP")
+@click.option("--host", default=None, help="default: CALLCENTER_MAIL_LISTEN_HOST")
+@click.option("--port", type=int, default=None,
+              help="default: CALLCENTER_MAIL_LMTP_PORT with --lmtp, else CALLCENTER_MAIL_LISTEN_PORT")
 @pass_ctx
-def mail_listen(ctx: Context, host: str | None, port: int | None) -> None:
-    """Receive mail for the central mailbox over SMTP (small installations without an MTA pipe)."""
+def mail_listen(ctx: Context, lmtp: bool, host: str | None, port: int | None) -> None:
+    """Receive mail for the central mailbox: LMTP from an MTA (recommended), or SMTP for small sites."""
     import time
 
-    from .mail.smtp_listener import make_controller
     from .wiring import load_services
 
     load_services()
-    controller = make_controller(make_session_factory(ctx.engine, ctx.settings), ctx.settings, host=host, port=port)
-    controller.start()
-    log.info("SMTP listener on %s:%s for %s", controller.hostname, controller.port, ctx.settings.mail_from)
+    factory = make_session_factory(ctx.engine, ctx.settings)
+    host = host or ctx.settings.mail_listen_host
+    if lmtp:
+        from .mail.lmtp import LmtpServer, ingest_reply
+
+        server = LmtpServer(ingest_reply(factory, ctx.settings), {ctx.settings.mail_from}, host=host,
+                            port=ctx.settings.mail_lmtp_port if port is None else port,
+                            max_message_bytes=ctx.settings.mail_max_message_bytes).start()
+        log.info("LMTP listener on %s:%s for %s", server.host, server.port, ctx.settings.mail_from)
+    else:
+        from .mail.smtp_listener import make_controller
+
+        server = make_controller(factory, ctx.settings, host=host, port=port)
+        server.start()
+        log.info("SMTP listener on %s:%s for %s", server.hostname, server.port, ctx.settings.mail_from)
     try:
         while True:
             time.sleep(3600)
     finally:
-        controller.stop()
+        server.stop()
 
 
 @cli.group("mail")

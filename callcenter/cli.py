@@ -1,4 +1,8 @@
-"""The `callcenter` command: serve the parts, migrate, seed, and the operators' tools."""
+"""The `callcenter` command: serve the parts, migrate, seed, and the operators' tools.
+
+Every command imports what it needs inside itself: `callcenter --help` and `mail-ingest` (one process
+per message from the MTA) must start in milliseconds, and SQLAlchemy alone costs more than that.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,24 @@ from datetime import UTC, datetime
 import click
 
 from .config import Settings, load_settings
-from .db import make_engine, make_session_factory, session_scope
+
+
+def make_engine(url: str, **kwargs: object):  # noqa: ANN201
+    from .db import make_engine as make
+
+    return make(url, **kwargs)
+
+
+def make_session_factory(engine, settings: object | None = None):  # noqa: ANN001, ANN201
+    from .db import make_session_factory as make
+
+    return make(engine, settings)
+
+
+def session_scope(factory):  # noqa: ANN001, ANN201
+    from .db import session_scope as scope
+
+    return scope(factory)
 
 log = logging.getLogger("callcenter")
 
@@ -186,17 +207,15 @@ EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
 @click.option("--mailbox", default=None, help="mailbox it was delivered to (default: CALLCENTER_MAIL_FROM)")
 @pass_ctx
 def mail_ingest(ctx: Context, mailbox: str | None) -> None:
-    """Ingest one RFC 822 message from stdin (for an MTA pipe). Exit 0 stored or duplicate, 75 retry later."""
+    """Take one RFC 822 message from stdin (for an MTA pipe). Exit 0 once it is committed to the mail
+    spool (a worker makes the ticket within seconds), 75 when the database cannot take it: retry later."""
     raw = sys.stdin.buffer.read()
     try:
-        from .mail.intake import ingest_message
-        from .wiring import load_services
+        from .mailpipe import spool_message
 
-        load_services()
-        ingest_message(make_session_factory(ctx.engine, ctx.settings), raw, settings=ctx.settings, now=now_utc(),
-                       mailbox=mailbox, source="pipe")
-    except Exception as exc:  # transient (the database): nothing was written, the MTA retries; stdout quiet
-        log.error("mail-ingest failed, the MTA will retry: %s: %s", type(exc).__name__, exc)
+        spool_message(ctx.settings.database_url, raw, (mailbox or ctx.settings.mail_from).strip().lower())
+    except Exception as exc:  # nothing was written: the MTA keeps the mail and retries; stdout stays quiet
+        log.error("mail-ingest could not spool the message, the MTA will retry: %s: %s", type(exc).__name__, exc)
         sys.exit(EX_TEMPFAIL)
 
 
@@ -254,6 +273,18 @@ def mail_imap_poll(ctx: Context) -> None:
     r = poll_mailbox(factory, ctx.settings, now_utc())
     click.echo(f"fetched {r.fetched}: {r.ingested} ingested, {r.duplicates} duplicates, "
                f"{r.quarantined} quarantined, {r.failed} failed")
+
+
+@mail_group.command("spool-run")
+@pass_ctx
+def mail_spool_run(ctx: Context) -> None:
+    """Ingest what the MTA pipe spooled (the worker does this every second)."""
+    from .mail.spool import drain_spool
+    from .wiring import load_services
+
+    load_services()
+    r = drain_spool(make_session_factory(ctx.engine, ctx.settings), ctx.settings, now_utc())
+    click.echo(f"{r.ingested} ingested, {r.quarantined} quarantined, {r.deferred} deferred")
 
 
 @mail_group.group("quarantine")

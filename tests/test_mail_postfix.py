@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from mailpipe import drain_spool
 from mailtools import make_mail
 from postfix_harness import REPO, PrivatePostfix, postfix_missing
 from sqlalchemy import func, select
 
 from callcenter.mail.lmtp import LmtpServer, ingest_reply
-from callcenter.models import InboundMail, Ticket
+from callcenter.models import InboundMail, MailSpool, Ticket
 from callcenter.wiring import load_services
 
 pytestmark = pytest.mark.skipif(postfix_missing() is not None, reason=postfix_missing() or "")
@@ -175,16 +176,18 @@ def test_mail_through_postfix_and_the_pipe_becomes_tickets(demo, postfix_pipe):
     pf.sendmail(raw, HELPDESK)  # the same message again: a duplicate, stored once
     engine = make_engine(database_url)
 
-    def inbound() -> int:
+    def rows(model) -> int:  # noqa: ANN001
         with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(InboundMail)).scalar()
+            return conn.execute(select(func.count()).select_from(model)).scalar()
 
     try:
-        wait_for(lambda: inbound() == 2 and "Mail queue is empty" in pf.queue(), "two stored mails", pf,
-                 seen=lambda: f"{inbound()} inbound rows")
+        wait_for(lambda: rows(MailSpool) == 3 and "Mail queue is empty" in pf.queue(), "three spooled mails", pf,
+                 seen=lambda: f"{rows(MailSpool)} spooled")
+        drain_spool(database_url)  # what the worker does every second
         with engine.connect() as conn:
             subjects = set(conn.execute(select(Ticket.subject)).scalars())
             sources = set(conn.execute(select(InboundMail.source)).scalars())
+        assert rows(InboundMail) == 2 and rows(MailSpool) == 0
     finally:
         engine.dispose()
     assert subjects == {"Pipe: a VPN nem megy", "Pipe: PBX"} and sources == {"pipe"}

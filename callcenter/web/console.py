@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import tickets as svc
+from ..customer_portal import customer_sees
 from ..models import (
     LEVEL_ORDER,
     OPEN_STATUSES,
@@ -74,7 +75,7 @@ def actor() -> svc.Actor:
 
 def init_console(app: Flask) -> None:
     """Login, CSRF, languages and the console blueprints on the app."""
-    from . import i18n, login, oncall_views, report_views
+    from . import formats, i18n, login, oncall_views, portal_views, report_views
     from .navigation import items_for
 
     settings = app.config["SETTINGS"]
@@ -90,10 +91,8 @@ def init_console(app: Flask) -> None:
     csrf.init_app(app)
     login.login_manager.init_app(app)
     i18n.babel.init_app(app, locale_selector=i18n.select_locale)
-    app.add_template_filter(label, "label")
-    app.add_template_filter(_hours_minutes, "hm")
-    app.add_template_filter(_local_time, "local")
-    for blueprint in (login.bp, i18n.bp, bp, report_views.bp, oncall_views.bp):
+    formats.register(app)
+    for blueprint in (login.bp, i18n.bp, bp, report_views.bp, oncall_views.bp, portal_views.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
@@ -103,20 +102,6 @@ def init_console(app: Flask) -> None:
         role = current_user.role if current_user and current_user.is_authenticated else None
         return {"nav_items": items_for(role) if role else [], "languages": i18n.LANGUAGES,
                 "current_locale": str(get_locale())}
-
-
-def _hours_minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(int(seconds))
-    return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}"
-
-
-def _local_time(t: datetime | None, zone: str = "Europe/Budapest") -> str:
-    from zoneinfo import ZoneInfo
-
-    return "" if t is None else t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _staff_only() -> None:
@@ -193,7 +178,7 @@ def _choices() -> dict:
 @login_required
 def home():  # noqa: ANN201
     if current_user.is_customer:
-        return redirect(url_for("console.ticket_list"))
+        return redirect(url_for("portal.home"))
     return redirect(url_for("console.queue"))
 
 
@@ -219,6 +204,8 @@ def queue_json():  # noqa: ANN201
 @bp.get("/console/tickets")
 @login_required
 def ticket_list():  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("portal.home"))
     db = _db()
     flt = _filter_from_request()
     page = max(1, _int_arg("page") or 1)
@@ -282,6 +269,8 @@ def _new_ticket_form(db: Session) -> str:
 @bp.get("/console/tickets/<int:number>")
 @login_required
 def ticket(number: int):  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("portal.ticket", number=number))
     db = _db()
     t = _ticket_or_404(number)
     at = now()
@@ -296,8 +285,10 @@ def ticket(number: int):  # noqa: ANN201
     if current_user.is_customer:
         links = [(kind, other) for kind, other in links if other.company_id == current_user.company_id]
     staff = db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
+    events = db.scalars(events_q).all()
     return render_template(
-        "ticket.html", t=t, sla=sla_state(db, t, at), events=db.scalars(events_q).all(), links=links,
+        "ticket.html", t=t, sla=sla_state(db, t, at), events=events, links=links,
+        customer_visible={e.id for e in events if customer_sees(e)},
         asset_history=asset_history, staff=staff, managers=[s for s in staff if s.role in {"manager", "admin"}],
         contacts=t.company.contacts if t.company else [],
         authorisers=[c for c in (t.company.contacts if t.company else []) if c.can_authorize and c.active],
@@ -383,20 +374,6 @@ def ticket_assign(number: int):  # noqa: ANN201
 @bp.post("/console/tickets/<int:number>/note")
 @login_required
 def ticket_note(number: int):  # noqa: ANN201
-    if current_user.is_customer:
-        # A customer's comment on their own ticket is public by nature.
-        db = _db()
-        t = _ticket_or_404(number)
-        try:
-            svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(), public=True,
-                         kind="comment")
-        except svc.TicketError as exc:
-            db.rollback()
-            flash(str(exc), "error")
-        else:
-            db.commit()
-        return redirect(url_for("console.ticket", number=number))
-
     def run(db: Session, t: Ticket) -> str:
         svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(),
                      public=bool(request.form.get("public")))

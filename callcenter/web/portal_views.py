@@ -19,7 +19,8 @@ from ..attachments import Upload
 from ..customers import contract_at
 from ..models import Approval, Company, Contact, Ticket, TicketAttachment
 from ..tickets import TicketError
-from .console import _db, now
+from .common import now
+from .db import db_session
 from .login import csrf_check, roles_required
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -27,7 +28,7 @@ bp.before_request(csrf_check)
 
 
 def _contact() -> Contact:
-    contact = _db().get(Contact, current_user.record_id)
+    contact = db_session().get(Contact, current_user.record_id)
     if contact is None or not contact.active:
         abort(403)
     return contact
@@ -39,7 +40,7 @@ def _zone(company: Company) -> str:
 
 
 def _own_ticket(number: int) -> Ticket:
-    ticket = _db().scalar(select(Ticket).where(Ticket.number == number,
+    ticket = db_session().scalar(select(Ticket).where(Ticket.number == number,
                                                Ticket.company_id == current_user.company_id))
     if ticket is None:
         abort(404)
@@ -49,7 +50,7 @@ def _own_ticket(number: int) -> Ticket:
 @bp.get("/")
 @roles_required("customer")
 def home():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     contact = _contact()
     return render_template("portal_home.html", contact=contact, approvals=portal.pending_approvals(db, contact),
                            tickets=portal.company_tickets(db, contact.company_id), tz=_zone(contact.company))
@@ -58,7 +59,7 @@ def home():  # noqa: ANN201
 @bp.get("/tickets/<int:number>")
 @roles_required("customer")
 def ticket(number: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     contact = _contact()
     t = _own_ticket(number)
     return render_template("portal_ticket.html", t=t, entries=portal.conversation(db, t), contact=contact,
@@ -69,7 +70,7 @@ def ticket(number: int):  # noqa: ANN201
 @bp.post("/tickets/<int:number>/reply")
 @roles_required("customer")
 def reply(number: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     contact = _contact()
     t = _own_ticket(number)
     uploads = [Upload(f.filename or "attachment", f.mimetype or "", f.read())
@@ -89,7 +90,7 @@ def reply(number: int):  # noqa: ANN201
 @bp.post("/approvals/<int:approval_id>")
 @roles_required("customer")
 def decide(approval_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     contact = _contact()
     approval = db.get(Approval, approval_id)
     if approval is None or approval.ticket.company_id != contact.company_id:
@@ -115,7 +116,7 @@ def decide(approval_id: int):  # noqa: ANN201
 @roles_required("customer")
 def calls():  # noqa: ANN201
     contact = _contact()
-    return render_template("portal_calls.html", calls=portal.company_calls(_db(), contact.company_id),
+    return render_template("portal_calls.html", calls=portal.company_calls(db_session(), contact.company_id),
                            tz=_zone(contact.company))
 
 
@@ -123,7 +124,7 @@ def calls():  # noqa: ANN201
 @login_required
 def attachment(attachment_id: int):  # noqa: ANN201
     """A message's file: staff may fetch any, a customer only those of their company's public messages."""
-    db = _db()
+    db = db_session()
     att = db.get(TicketAttachment, attachment_id)
     if att is None:
         abort(404)

@@ -52,11 +52,13 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     from .web.calls_views import bp as calls_views
     from .web.console import init_console
     from .web.mail_api import mail_api
+    from .web.security import init_security
 
     for blueprint in (api, alerts_api, mail_api, twilio_voice, twilio_agent, paging_twilio):
         app.register_blueprint(blueprint)
     init_console(app)
     init_agents(app)
+    init_security(app)
     # After init_console: the calls pages use the console's login, CSRF and menu.
     app.register_blueprint(calls_views)
     return app

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import tickets
+from .. import approvals, tickets
 from ..config import Settings
 from ..customers import identify_sender
 from ..models import (
@@ -244,8 +244,10 @@ def _maybe_decide_approval(session: Session, ticket: Ticket, mail: ParsedMail, c
         return
     evidence = f"E-mail from {mail.from_address}, Message-ID <{mail.message_id or '-'}>\n\n{mail.text[:4000]}"
     for approval in pending:
-        tickets.decide_approval(session, approval, decision, decided_by_name=contact.name, channel="email",
-                                evidence=evidence, now=now, actor=actor, decided_by_contact=contact)
+        approvals.decide_approval(
+            session, approval,
+            approvals.Decision(decision, approvals.Proof.MAIL_REPLY, "email", evidence, contact=contact),
+            actor=actor, now=now)
 
 
 def _store_attachments(session: Session, inbound: InboundMail, mail: ParsedMail, ticket: Ticket,

@@ -34,8 +34,10 @@ def snapshot(session: Session) -> dict:
     return {
         "tickets": [(t.number, t.status, t.subject) for t in session.scalars(select(Ticket).order_by(Ticket.id))],
         "events": count(TicketEvent),
-        "approvals": [(a.id, a.status, a.decided_by_name) for a in session.scalars(select(Approval).order_by(Approval.id))],
-        "users": [(u.username, u.active, u.password_hash) for u in session.scalars(select(StaffUser).order_by(StaffUser.id))],
+        "approvals": [(a.id, a.status, a.decided_by_name, a.evidence)
+                      for a in session.scalars(select(Approval).order_by(Approval.id))],
+        "users": [(u.username, u.active, u.password_hash, u.session_version)
+                  for u in session.scalars(select(StaffUser).order_by(StaffUser.id))],
         "live_tokens": session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.revoked_at.is_(None))),
         "successful_logins": session.scalar(select(func.count()).select_from(LoginAttempt)
                                             .where(LoginAttempt.success.is_(True))),

@@ -11,10 +11,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.orm import Session
 
 from ..auth import LOCKOUT, AuthError, authenticate, end_sessions, normalize_login
 from ..models import Contact, StaffUser, utcnow
+from .db import db_session
 
 STAFF_ROLES = {"agent", "engineer", "qa", "manager", "admin"}
 WORKING_ROLES = {"agent", "engineer", "manager", "admin"}   # may change tickets
@@ -84,12 +84,6 @@ def principal_for(person: StaffUser | Contact) -> Principal:
     return principal_for_staff(person) if isinstance(person, StaffUser) else principal_for_contact(person)
 
 
-def _db() -> Session:
-    from ..app import db_session
-
-    return db_session()
-
-
 @login_manager.user_loader
 def load_user(user_id: str) -> Principal | None:
     """Runs on every request: the person must still be active and the session's version current."""
@@ -99,7 +93,7 @@ def load_user(user_id: str) -> Principal | None:
     model = {"staff": StaffUser, "contact": Contact}.get(kind)
     if model is None:
         return None
-    person = _db().get(model, int(record_id))
+    person = db_session().get(model, int(record_id))
     if person is None or not person.active or (person.session_version or 0) != int(version):
         return None
     if isinstance(person, Contact) and not person.password_hash:
@@ -129,7 +123,7 @@ def login():  # noqa: ANN201
     if request.method == "POST":
         login_name = normalize_login(request.form.get("login") or "")
         password = request.form.get("password") or ""
-        db = _db()
+        db = db_session()
         try:
             person = authenticate(db, login_name, password, utcnow(), request.remote_addr) \
                 if login_name and password else None
@@ -152,7 +146,7 @@ def login():  # noqa: ANN201
 def logout():  # noqa: ANN201
     if current_user.is_authenticated:
         # Server side: a copy of this cookie (or any other session of the person) is dead from now on.
-        db = _db()
+        db = db_session()
         person = db.get(StaffUser if current_user.kind == "staff" else Contact, current_user.record_id)
         if person is not None:
             end_sessions(person)

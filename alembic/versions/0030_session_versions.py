@@ -3,7 +3,7 @@
 Usernames are stored lower-cased from now on (logins are case-insensitive).
 
 Revision ID: 0030
-Revises: 0010
+Revises: 0025
 Create Date: 2026-12-01 09:00:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ from callcenter.models.base import UTCDateTime
 
 
 revision = '0030'
-down_revision = "0010"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

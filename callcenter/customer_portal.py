@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import tickets
+from . import approvals, tickets
 from .attachments import Upload, attach
 from .models import (
     OPEN_STATUSES,
@@ -166,12 +166,12 @@ def reply(session: Session, ticket: Ticket, contact: Contact, body: str, uploads
 
 def decide(session: Session, approval: Approval, contact: Contact, approved: bool, *, now: datetime,
            comment: str = "") -> Approval:
-    """The authorised person decides in the portal; their signed-in session is the written evidence."""
+    """The authorised person decides in the portal, signed in as themselves: `approvals`' one rule decides
+    whether they may; their session is the proof and their comment goes with the evidence."""
     if approval.kind not in CUSTOMER_APPROVAL_KINDS or approval.ticket.company_id != contact.company_id:
-        raise tickets.TicketError("this request is not yours to decide")
+        raise approvals.ApprovalRefused("this request is not yours to decide")
     evidence = f"Decided in the customer portal by {contact.name} <{contact.email or '-'}>"
     if comment.strip():
         evidence += f"\n\n{comment.strip()}"
-    return tickets.decide_approval(session, approval, approved, decided_by_name=contact.name, channel="web",
-                                   evidence=evidence, now=now, actor=tickets.Actor.contact(contact),
-                                   decided_by_contact=contact)
+    decision = approvals.Decision(approved, approvals.Proof.LOGIN, "web", evidence, contact=contact)
+    return approvals.decide_approval(session, approval, decision, actor=tickets.Actor.contact(contact), now=now)

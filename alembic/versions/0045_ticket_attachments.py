@@ -1,7 +1,7 @@
 """Console: files attached to a ticket's messages (the customer portal's reply box, staff replies).
 
 Revision ID: 0045
-Revises: 0010
+Revises: 0030
 Create Date: 2026-11-22 04:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import callcenter.models.base
 
 
 revision = '0045'
-down_revision = "0010"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 

@@ -1,10 +1,8 @@
-// Loaded on every console page. No inline scripts anywhere (the Content-Security-Policy forbids
-// them): behaviour hangs off data-* attributes.
-(function () {
-  "use strict";
-  // <select data-autosubmit>: choosing submits its form (the language switcher).
-  document.addEventListener("change", function (ev) {
-    var el = ev.target;
-    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
-  });
-})();
+// Console-wide behaviour. No inline handlers in the templates: the Content-Security-Policy forbids them.
+document.addEventListener("change", (event) => {
+  const el = event.target;
+  // A <select class="auto-submit"> (the language menu) sends its form as soon as it changes.
+  if (el instanceof HTMLSelectElement && el.classList.contains("auto-submit") && el.form) {
+    el.form.submit();
+  }
+});

@@ -8,6 +8,7 @@ from flask import Flask, g, jsonify
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from . import metrics
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
         app.register_blueprint(blueprint)
     init_console(app)
     init_agents(app)
+    metrics.init_app(app)
     # After init_console: the calls pages use the console's login, CSRF and menu.
     app.register_blueprint(calls_views)
     return app

@@ -56,6 +56,9 @@ ENVIRONMENT = {
     "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
     "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
     "switch_interval_ms": ("runtime", "switch_interval_ms", "CALLCENTER_SWITCH_INTERVAL_MS"),
+    "metrics_dir": ("metrics", "dir", "CALLCENTER_METRICS_DIR"),
+    "metrics_token": ("metrics", "token", "CALLCENTER_METRICS_TOKEN"),
+    "log_format": ("logging", "format", "CALLCENTER_LOG_FORMAT"),
 }
 
 
@@ -102,6 +105,10 @@ class Settings:
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"
     switch_interval_ms: float = 1.0
+    # Empty: each process keeps its own figures (fine for `serve`); set for several processes per machine.
+    metrics_dir: str = ""
+    metrics_token: str = ""  # empty: /metrics answers loopback callers only
+    log_format: str = "text"
     extra: dict = field(default_factory=dict)
 
     @property

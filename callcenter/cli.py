@@ -649,7 +649,9 @@ def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output:
 
     with ctx.session() as session:
         try:
-            result = quarterly_report(session, company, quarter, now=now_utc())
+            # The PDF lists the first 500 breaches, the CSV every one.
+            result = quarterly_report(session, company, quarter, now=now_utc(),
+                                      breach_limit=None if fmt == "csv" else 500)
         except (UnknownCompany, ReportError) as exc:
             raise click.ClickException(str(exc)) from exc
     if fmt == "csv":

@@ -81,6 +81,7 @@ def test_database_figures(clocked, client, session, demo, now):
                        status="new", level="L1", company_id=company.id, created_at=now - timedelta(days=1),
                        updated_at=now, response_due_at=now - timedelta(hours=1)))
     session.add(InboundMail(mailbox="helpdesk@hotline.example", message_id="<q@x>", message_id_hash="q" * 64,
+                            content_hash="c" * 64,
                             source="pipe", received_at=now, status="quarantined", reason="broken MIME", raw=b"x",
                             size=1))
     session.commit()

@@ -160,10 +160,11 @@ def init_app(app: Any, clock: Callable[[], Any] | None = None) -> None:
     @app.before_request
     def _webhook_clock() -> None:
         if request.path.startswith(WEBHOOK_PREFIX):
-            g.webhook_started = time.perf_counter()
+            started = time.perf_counter()
             form = request.form
             # Every line logged while answering carries the provider's call (or message) id.
             g.webhook_log_ids = logs.push(call=form.get("CallSid"), sms=form.get("MessageSid"))
+            g.webhook_started = started
 
     @app.teardown_request
     def _webhook_latency(_exc: BaseException | None) -> None:

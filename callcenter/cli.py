@@ -690,6 +690,27 @@ def serve_all(ctx: Context, host: str | None, port: int | None) -> None:
         stop()
 
 
+@cli.group("metrics")
+def metrics_group() -> None:
+    """Prometheus metrics."""
+
+
+@metrics_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9464, show_default=True)
+@pass_ctx
+def metrics_serve(ctx: Context, host: str, port: int) -> None:
+    """Serve /metrics alone: this machine's agi and worker processes (CALLCENTER_METRICS_DIR) and the database's
+    figures, where no `callcenter web` runs."""
+    from waitress import serve
+
+    from . import metrics
+
+    metrics.configure(ctx.settings)
+    log.info("metrics on http://%s:%s/metrics", host, port)
+    serve(metrics.wsgi_app(ctx.settings, ctx.engine), host=host, port=port, threads=2, ident="hotline-metrics")
+
+
 @cli.group()
 def report() -> None:
     """Reports for customers and for the help desk itself."""

@@ -181,6 +181,29 @@ def init_app(app: Any, clock: Callable[[], Any] | None = None) -> None:
         return Response(exposition(collector), content_type=CONTENT_TYPE)
 
 
+def wsgi_app(settings: Settings, engine: Any) -> Callable:
+    """`/metrics` alone, for a machine that runs agi or worker processes but no web process
+    (`callcenter metrics serve`): the same figures and the same token or loopback rule."""
+    from datetime import UTC, datetime
+
+    from werkzeug.wrappers import Request, Response
+
+    from .metrics_db import DatabaseCollector
+
+    collector = DatabaseCollector(engine, clock=lambda: datetime.now(UTC))
+
+    @Request.application
+    def app(request: Request) -> Response:
+        if request.path != "/metrics":
+            return Response("only /metrics here\n", status=404, mimetype="text/plain")
+        if not scrape_allowed(settings.metrics_token, request.remote_addr, request.headers):
+            return Response("metrics: set CALLCENTER_METRICS_TOKEN or scrape from this machine\n", status=403,
+                            mimetype="text/plain")
+        return Response(exposition(collector), content_type=CONTENT_TYPE)
+
+    return app
+
+
 def _app_now(app: Any, clock: Callable[[], Any] | None) -> Any:
     from datetime import UTC, datetime
 

@@ -180,3 +180,16 @@ def test_processes_sharing_the_metrics_directory_add_up(tmp_path):
                for family in text_string_to_metric_families(out) for s in family.samples}
     assert samples[("hotline_outbox_sent_total", (("channel", "sms"), ("source", "page")))] == 3
     assert samples[("hotline_webhook_seconds_count", (("endpoint", "twilio_voice.incoming"),))] == 3
+
+
+def test_metrics_alone_for_machines_without_a_web_process(settings, engine):
+    from werkzeug.test import Client
+
+    app = Client(metrics.wsgi_app(settings, engine))
+    resp = app.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert resp.status_code == 200 and b"hotline_database_up 1.0" in resp.data
+    assert app.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+    assert app.get("/other").status_code == 404
+    settings.metrics_token = "t0ken"
+    assert app.get("/metrics", headers={"Authorization": "Bearer t0ken"},
+                   environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200

@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, g, jsonify
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from .config import Settings, load_settings
-from .db import make_engine, make_session_factory
+from .db import DbTimeouts, HealthProbe, make_engine, make_session_factory
 
 
 def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa: ANN001
@@ -21,7 +20,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, timeouts=DbTimeouts.from_settings(settings))
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine, settings)
 
@@ -33,13 +32,14 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
                 session.rollback()
             session.close()
 
+    health = HealthProbe(engine)
+
     @app.get("/healthz")
     def healthz():  # noqa: ANN202
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # a health check reports, it does not raise
-            return jsonify(status="error", database=str(exc.__class__.__name__)), 503
+        # Answered within a second even when the database accepts connections and never answers.
+        problem = health.check()
+        if problem is not None:
+            return jsonify(status="error", database=problem), 503
         return jsonify(status="ok", database="ok")
 
     from webhooks.twilio_agent import bp as twilio_agent

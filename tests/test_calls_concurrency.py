@@ -222,7 +222,7 @@ def test_late_status_callback_never_moves_a_final_outcome_back(served, fake, ses
 
 @pytest.fixture
 def agi_server(settings, engine, demo, clock):  # noqa: ANN001, ANN201
-    from webhooks.agi_protocol import FastAGIServer
+    from webhooks.agi_server import FastAGIServer
     from webhooks.fastagi import HotlineAGI
 
     settings.asterisk_agent_dial = ""

@@ -139,7 +139,7 @@ def test_a_twilio_turn_that_cannot_finish_in_time_routes_to_the_emergency_number
 
 def test_an_agi_turn_that_cannot_finish_in_time_routes_to_the_emergency_number(settings, engine, demo,
                                                                                 session):  # noqa: ANN001
-    from webhooks.agi_protocol import FastAGIServer
+    from webhooks.agi_server import FastAGIServer
     from webhooks.fastagi import HotlineAGI
 
     settings.asterisk_agent_dial = ""

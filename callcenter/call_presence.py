@@ -322,7 +322,7 @@ _sweeper = _SweepClock()
 def lost_calls_job(factory: sessionmaker[Session], settings: object, now: datetime) -> None:
     lost_seconds = getattr(settings, "call_lost_seconds", None) or DEFAULT_LOST_SECONDS
     started = time.monotonic()
-    if _sweeper.last_ok is None or started - _sweeper.last_ok > lost_seconds / 2:
+    if _sweeper.last_ok is None or started - _sweeper.last_ok > max(3 * SWEEP_SECONDS, lost_seconds / 2):
         # This process could not sweep for a while (it just started, or the database was unreachable):
         # the AGI processes could not beat meanwhile either. Give them two beats to catch up.
         _sweeper.trust_from = started + 2 * beat_interval(lost_seconds)

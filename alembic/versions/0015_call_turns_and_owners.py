@@ -2,7 +2,7 @@
 call and when we last heard of it or asked the provider about it; service processes' heartbeats.
 
 Revision ID: 0015
-Revises: 0025
+Revises: 0045
 Create Date: 2026-11-30 03:30:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ from callcenter.models.base import UTCDateTime
 
 
 revision = '0015'
-down_revision = "0025"
+down_revision = "0045"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 (the contract, clock and calendar), so reports aggregate a column instead of walking calendars.
 
 Revision ID: 0040
-Revises: 0030
+Revises: 0015
 Create Date: 2026-11-30 03:30:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0040'
-down_revision = "0030"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Mail spool: what the MTA pipe hands over, for a worker to ingest.
 
 Revision ID: 0026
-Revises: 0045
+Revises: 0040
 Create Date: 2026-12-01 12:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import callcenter.models.base
 
 
 revision = '0026'
-down_revision = '0045'
+down_revision = '0040'
 branch_labels = None
 depends_on = None
 

@@ -255,12 +255,25 @@ EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
 def mail_ingest(ctx: Context, mailbox: str | None) -> None:
     """Take one RFC 822 message from stdin (for an MTA pipe). Exit 0 once it is committed to the mail
     spool (a worker makes the ticket within seconds), 75 when the database cannot take it: retry later."""
+    import signal
+
     raw = sys.stdin.buffer.read()
+    s = ctx.settings
+
+    def give_up(_signum: int, _frame: object) -> None:
+        raise TimeoutError("the database did not answer in time")
+
+    # A stalled database must not hold the MTA's delivery agent: whatever blocks, give up in time.
+    signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, s.db_connect_timeout + s.db_statement_timeout + 15)
     try:
         from .mailpipe import spool_message
 
-        spool_message(ctx.settings.database_url, raw, (mailbox or ctx.settings.mail_from).strip().lower())
+        spool_message(s.database_url, raw, (mailbox or s.mail_from).strip().lower(),
+                      connect_timeout=s.db_connect_timeout, statement_timeout=s.db_statement_timeout)
+        signal.setitimer(signal.ITIMER_REAL, 0)
     except Exception as exc:  # nothing was written: the MTA keeps the mail and retries; stdout stays quiet
+        signal.setitimer(signal.ITIMER_REAL, 0)
         log.error("mail-ingest could not spool the message, the MTA will retry: %s: %s", type(exc).__name__, exc)
         sys.exit(EX_TEMPFAIL)
 
@@ -270,29 +283,27 @@ def mail_ingest(ctx: Context, mailbox: str | None) -> None:
 @click.option("--host", default=None, help="default: CALLCENTER_MAIL_LISTEN_HOST")
 @click.option("--port", type=int, default=None,
               help="default: CALLCENTER_MAIL_LMTP_PORT with --lmtp, else CALLCENTER_MAIL_LISTEN_PORT")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="LMTP: processes sharing the port (PostgreSQL: about one per core; SQLite: keep 1)")
 @pass_ctx
-def mail_listen(ctx: Context, lmtp: bool, host: str | None, port: int | None) -> None:
+def mail_listen(ctx: Context, lmtp: bool, host: str | None, port: int | None, processes: int) -> None:
     """Receive mail for the central mailbox: LMTP from an MTA (recommended), or SMTP for small sites."""
+    host = host or ctx.settings.mail_listen_host
+    if lmtp:
+        from .mail.lmtp import serve_processes
+
+        serve_processes(ctx.settings, host, ctx.settings.mail_lmtp_port if port is None else port, processes,
+                        lambda: make_session_factory(ctx.engine, ctx.settings))
+        return
     import time
 
+    from .mail.smtp_listener import make_controller
     from .wiring import load_services
 
     load_services()
-    factory = make_session_factory(ctx.engine, ctx.settings)
-    host = host or ctx.settings.mail_listen_host
-    if lmtp:
-        from .mail.lmtp import LmtpServer, ingest_reply
-
-        server = LmtpServer(ingest_reply(factory, ctx.settings), {ctx.settings.mail_from}, host=host,
-                            port=ctx.settings.mail_lmtp_port if port is None else port,
-                            max_message_bytes=ctx.settings.mail_max_message_bytes).start()
-        log.info("LMTP listener on %s:%s for %s", server.host, server.port, ctx.settings.mail_from)
-    else:
-        from .mail.smtp_listener import make_controller
-
-        server = make_controller(factory, ctx.settings, host=host, port=port)
-        server.start()
-        log.info("SMTP listener on %s:%s for %s", server.hostname, server.port, ctx.settings.mail_from)
+    server = make_controller(make_session_factory(ctx.engine, ctx.settings), ctx.settings, host=host, port=port)
+    server.start()
+    log.info("SMTP listener on %s:%s for %s", server.hostname, server.port, ctx.settings.mail_from)
     try:
         while True:
             time.sleep(3600)

@@ -70,15 +70,16 @@ def _contact_by_e164(session: Session, e164: str | None, *, with_company: bool =
     return session.scalars(stmt).unique().first()
 
 
-def find_contact_by_email(session: Session, address: str | None) -> Contact | None:
+def find_contact_by_email(session: Session, address: str | None, options: object | None = None) -> Contact | None:
     if not address:
         return None
-    return session.scalar(
-        select(Contact)
-        .where(Contact.active.is_(True), func.lower(Contact.email) == address.strip().lower())
-        .order_by(Contact.id)
-        .limit(1)
-    )
+    first = (select(Contact.id)
+             .where(Contact.active.is_(True), func.lower(Contact.email) == address.strip().lower())
+             .order_by(Contact.id).limit(1).scalar_subquery())
+    stmt = select(Contact).where(Contact.id == first)
+    if options is not None:
+        stmt = stmt.options(options)
+    return session.scalars(stmt).unique().first()
 
 
 def find_asset_by_phone(session: Session, phone: str | None) -> Asset | None:
@@ -145,11 +146,16 @@ def identify_caller(session: Session, caller_id: str | None, now: datetime) -> I
 
 
 def identify_sender(session: Session, address: str | None, now: datetime) -> Identity:
-    contact = find_contact_by_email(session, address)
+    # The company, its contracts and their SLA targets come with the contact in one statement: the
+    # new ticket needs them all, and lazy loads would cost three more round trips per mail.
+    with_company = joinedload(Contact.company).options(
+        joinedload(Company.contracts).joinedload(Contract.sla_targets))
+    contact = find_contact_by_email(session, address, options=with_company)
     company = contact.company if contact else None
     if company is None and address and "@" in address:
         domain = address.rsplit("@", 1)[1].lower()
-        company = session.scalar(select(Company).where(func.lower(Company.mail_domain) == domain))
+        company = session.scalars(select(Company).where(func.lower(Company.mail_domain) == domain).options(
+            joinedload(Company.contracts).joinedload(Contract.sla_targets))).unique().first()
     return Identity(contact, company, contract_at(company, now), None)
 
 

@@ -14,19 +14,20 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 INSERT = ("INSERT INTO mail_spool (mailbox, source, received_at, raw, attempts, next_attempt_at) "
           "VALUES ({p}, {p}, {p}, {p}, 0, {p})")
-# How long the pipe waits for a busy or unreachable database before the MTA is told to retry.
-CONNECT_TIMEOUT_SECONDS = 10
-STATEMENT_TIMEOUT_MS = 10_000
+# How long the pipe waits for a busy SQLite database (another writer) before the MTA is told to retry.
+SQLITE_BUSY_SECONDS = 10.0
 
 
 def spool_message(database_url: str, raw: bytes, mailbox: str, *, source: str = "pipe",
-                  now: datetime | None = None) -> None:
-    """Append one message to the spool and commit; raises when the database cannot take it."""
+                  now: datetime | None = None, connect_timeout: float = 3.0,
+                  statement_timeout: float = 15.0) -> None:
+    """Append one message to the spool and commit; raises when the database cannot take it within the
+    timeouts (CALLCENTER_DB_CONNECT_TIMEOUT, CALLCENTER_DB_STATEMENT_TIMEOUT)."""
     now = now or datetime.now(UTC)
     if database_url.startswith("sqlite"):
         _spool_sqlite(database_url, raw, mailbox, source, now)
     elif database_url.startswith("postgresql"):
-        _spool_postgresql(database_url, raw, mailbox, source, now)
+        _spool_postgresql(database_url, raw, mailbox, source, now, connect_timeout, statement_timeout)
     else:
         raise ValueError(f"unsupported database URL scheme: {database_url.split(':', 1)[0]}")
 
@@ -39,7 +40,7 @@ def _spool_sqlite(url: str, raw: bytes, mailbox: str, source: str, now: datetime
         raise ValueError("the mail spool needs a database file")
     # Stored as the ORM stores UTC times in SQLite: naive, microseconds.
     stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    conn = sqlite3.connect(path, timeout=CONNECT_TIMEOUT_SECONDS, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(INSERT.format(p="?"), (mailbox, source, stamp, raw, stamp))
@@ -48,13 +49,15 @@ def _spool_sqlite(url: str, raw: bytes, mailbox: str, source: str, now: datetime
         conn.close()
 
 
-def _spool_postgresql(url: str, raw: bytes, mailbox: str, source: str, now: datetime) -> None:
+def _spool_postgresql(url: str, raw: bytes, mailbox: str, source: str, now: datetime, connect_timeout: float,
+                      statement_timeout: float) -> None:
     import psycopg
 
     parts = urlsplit(url)
     params = dict(parse_qsl(parts.query))
-    params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
-    options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
+    params.setdefault("connect_timeout", str(max(2, round(connect_timeout))))  # libpq's minimum is 2
+    ms = int(statement_timeout * 1000)
+    options = f"-c statement_timeout={ms} -c lock_timeout={ms}"
     with psycopg.connect(host=parts.hostname or None, port=parts.port, user=unquote(parts.username or "") or None,
                          password=unquote(parts.password or "") or None, dbname=parts.path.lstrip("/") or None,
                          options=options, **params) as conn:

@@ -164,3 +164,40 @@ def test_mail_listen_lmtp_command(database_url):
     with engine.connect() as conn:
         assert conn.execute(select(InboundMail.subject)).scalar() == "via LMTP"
     engine.dispose()
+
+
+def test_mail_listen_lmtp_in_several_processes(database_url):
+    """`--processes 2`: forked listeners share the port; stopping the parent stops them all."""
+    from callcenter.db import make_engine
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CALLCENTER_DATABASE_URL": database_url}
+    proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "mail-listen", "--lmtp", "--processes", "2",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for i in range(6):
+            with smtplib.LMTP("127.0.0.1", port, timeout=60) as client:
+                client.sendmail("a@b.example", [HELPDESK], make_mail(ANNA, f"process test {i}"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    for _ in range(100):  # the children follow the parent
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            time.sleep(0.1)
+        except OSError:
+            break
+    else:
+        pytest.fail("a listener process outlived its parent")
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(InboundMail)).scalar() == 6
+    engine.dispose()

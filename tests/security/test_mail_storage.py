@@ -88,7 +88,7 @@ def test_the_pipe_asks_the_mta_to_retry_when_the_database_cannot_take_the_mail(d
     if database_url.startswith("sqlite"):
         import sqlite3
 
-        monkeypatch.setattr(mailpipe, "CONNECT_TIMEOUT_SECONDS", 0.5)
+        monkeypatch.setattr(mailpipe, "SQLITE_BUSY_SECONDS", 0.5)
         blocker = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
         try:

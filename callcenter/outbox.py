@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import logs, metrics
 from .db import session_scope
 from .models import OutboxAttempt, OutboxMessage, OutboxState
 from .providers.base import PermanentError, Provider, SendResult, TemporaryError
@@ -154,6 +155,11 @@ def _record_success(factory: sessionmaker[Session], message_id: int, now: dateti
         _attempt(session, message_id, now, "attempt", "accepted", f"{provider} {result.ref or ''}".strip())
         for hook in _after_send.get(msg.source_kind or "", []):
             hook(session, msg, now)
+        channel, source = msg.channel, msg.source_kind
+    metrics.outbox_sent(channel, source)
+    log.info("outbox %s: %s to %s accepted by %s %s", message_id, channel, _masked(msg.destination), provider,
+             result.ref or "", extra=logs.ids(outbox_id=message_id, channel=channel, source=source,
+                                             **_source_ids(msg)))
 
 
 def _record_failure(factory: sessionmaker[Session], message_id: int, now: datetime, error: str, code: str | None,
@@ -172,10 +178,16 @@ def _record_failure(factory: sessionmaker[Session], message_id: int, now: dateti
             msg.state = OutboxState.FAILED if not temporary else OutboxState.DEAD
             outcome = msg.state
         _attempt(session, message_id, now, "attempt", outcome, error[:2000])
-        log.warning("outbox %s (%s to %s): %s -> %s", message_id, msg.channel, msg.destination, error, outcome)
-        if msg.state != OutboxState.PENDING:
+        log.warning("outbox %s (%s to %s): %s -> %s", message_id, msg.channel, msg.destination, error, outcome,
+                    extra=logs.ids(outbox_id=message_id, channel=msg.channel, source=msg.source_kind,
+                                            **_source_ids(msg)))
+        final = msg.state != OutboxState.PENDING
+        if final:
             for hook in _after_status.get(msg.source_kind or "", []):
                 hook(session, msg, now)
+        channel, source = msg.channel, msg.source_kind
+    if final:
+        metrics.outbox_failed(channel, source)
 
 
 class _Stuck(_Snapshot):
@@ -254,9 +266,24 @@ def record_status(session: Session, provider_ref: str, status: str, now: datetim
         msg.error_code = str(error_code)
     if status in FINAL_STATUSES:
         msg.state = FINAL_STATUSES[status]
+        if msg.state == OutboxState.FAILED:
+            # Counted when the report is applied; a rolled-back webhook is retried by the provider.
+            metrics.outbox_failed(msg.channel, msg.source_kind)
         for hook in _after_status.get(msg.source_kind or "", []):
             hook(session, msg, now)
     return msg
+
+
+def _masked(destination: str | None) -> str:
+    """Phone numbers and addresses in logs keep their last four characters: enough to tell them apart."""
+    text = destination or ""
+    return text if len(text) <= 4 or text.startswith(("http://", "https://")) else "…" + text[-4:]
+
+
+def _source_ids(msg: OutboxMessage) -> dict[str, object]:
+    payload = msg.payload or {}
+    return {"alert_id": payload.get("alert_id"), "page_id": payload.get("page_id"),
+            "ticket_id": msg.source_id if msg.source_kind == "mail" else None}
 
 
 def trail(session: Session, message_ids: list[int]) -> list[OutboxAttempt]:

@@ -24,6 +24,7 @@ ENVIRONMENT = {
     "session_hours": ("web", "session_hours", "CALLCENTER_SESSION_HOURS"),
     "agi_host": ("agi", "host", "CALLCENTER_AGI_HOST"),
     "agi_port": ("agi", "port", "CALLCENTER_AGI_PORT"),
+    "agi_max_sessions": ("agi", "max_sessions", "CALLCENTER_AGI_MAX_SESSIONS"),
     "twilio_account_sid": ("twilio", "account_sid", "TWILIO_ACCOUNT_SID"),
     "twilio_auth_token": ("twilio", "auth_token", "TWILIO_AUTH_TOKEN"),
     "twilio_from_number": ("twilio", "from_number", "TWILIO_FROM_NUMBER"),
@@ -69,6 +70,7 @@ class Settings:
     session_hours: int = 8
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    agi_max_sessions: int = 800
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = ""

@@ -52,7 +52,7 @@ from callcenter.models import CallOffer, OfferStatus
 
 from .agi_protocol import AGICommandError, AGIHangup
 from .agi_server import FastAGIServer
-from .agi_session import AGISession
+from .agi_session import PROMPT_SECONDS, AGISession
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ class SessionChannel:
         return await self.session.get_data(file, timeout_ms, max_digits)
 
     async def record(self, file: str, max_ms: int, silence_s: int) -> int:
-        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, "BEEP", f"s={silence_s}")
+        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, "BEEP", f"s={silence_s}",
+                                          timeout=max_ms / 1000 + PROMPT_SECONDS)
         if resp.result == -1 and resp.data == "hangup":
             self.session._mark_hungup("hangup during RECORD FILE")
         elif resp.result == -1:
@@ -576,7 +577,8 @@ class HotlineAGI:
 def start_agi_in_thread(settings: Settings, engine: Engine, *,
                         clock: Callable[[], datetime] | None = None) -> Callable[[], None]:
     """FastAGI on settings.agi_host:agi_port in a background thread (`callcenter serve`); returns stop()."""
-    server = FastAGIServer(HotlineAGI(settings, engine, clock=clock), settings.agi_host, settings.agi_port)
+    server = FastAGIServer(HotlineAGI(settings, engine, clock=clock), settings.agi_host, settings.agi_port,
+                           max_sessions=settings.agi_max_sessions)
     host, port = server.start_in_thread()
     log.info("FastAGI hotline on %s:%s", host, port)
     return server.stop_thread
@@ -584,4 +586,5 @@ def start_agi_in_thread(settings: Settings, engine: Engine, *,
 
 def serve_agi(settings: Settings, engine: Engine) -> None:
     """`callcenter agi`: FastAGI in the foreground until SIGINT/SIGTERM."""
-    FastAGIServer(HotlineAGI(settings, engine), settings.agi_host, settings.agi_port).run()
+    FastAGIServer(HotlineAGI(settings, engine), settings.agi_host, settings.agi_port,
+                  max_sessions=settings.agi_max_sessions).run()

@@ -18,6 +18,7 @@ from callcenter import outbox
 from callcenter.customers import try_normalize_phone
 from callcenter.models import Alert, AlertStatus, OutboxMessage, Page, StaffUser
 from callcenter.paging import alerts, engine, notify
+from callcenter.web.db import db_session
 
 from .twilio_signature import twilio_signed
 from .twilio_voice import answered_by_machine
@@ -38,12 +39,6 @@ def _now() -> datetime:
     return clock() if clock else datetime.now(UTC)
 
 
-def _session():  # noqa: ANN202
-    from callcenter.app import db_session
-
-    return db_session()
-
-
 def _xml(body: object) -> Response:
     return Response(str(body), mimetype="application/xml")
 
@@ -57,7 +52,7 @@ def _notification() -> tuple[OutboxMessage, Page, Alert] | None:
     raw = request.args.get("n", "")
     if not raw.isdigit():
         return None
-    session = _session()
+    session = db_session()
     msg = session.get(OutboxMessage, int(raw))
     if msg is None or msg.source_kind != notify.SOURCE_KIND:
         return None
@@ -83,7 +78,7 @@ def page_voice() -> Response:
         return _xml(response)
     msg, page, alert = found
     language = page.staff.language
-    session, now = _session(), _now()
+    session, now = db_session(), _now()
     if answered_by_machine(request.form.get("AnsweredBy")):
         _say(response, notify.phrase(language, "machine", ref=notify._fields(alert, language)["ref"]), language)
         response.hangup()
@@ -117,7 +112,7 @@ def page_voice_key() -> Response:
         return _xml(response)
     msg, page, alert = found
     language, digits = page.staff.language, request.form.get("Digits", "")
-    session, now = _session(), _now()
+    session, now = db_session(), _now()
     if digits == "*":
         response.redirect(f"{notify.VOICE_PATH}?n={msg.id}")
         return _xml(response)
@@ -139,7 +134,7 @@ def page_voice_key() -> Response:
 
 
 def _apply_status(ref: str, status: str, sequence: str | None, error_code: str | None) -> OutboxMessage | None:
-    session = _session()
+    session = db_session()
     seq = int(sequence) if sequence and sequence.isdigit() else None
     msg = outbox.record_status(session, ref, status, _now(), sequence=seq, error_code=error_code or None)
     return msg
@@ -152,7 +147,7 @@ def page_sms_status() -> Response:
     status = request.form.get("MessageStatus", "")
     if sid and status:
         _apply_status(sid, status, None, request.form.get("ErrorCode"))
-        _session().commit()
+        db_session().commit()
     return _empty()
 
 
@@ -163,7 +158,7 @@ def page_call_status() -> Response:
     status = request.form.get("CallStatus", "")
     if not (sid and status):
         return _empty()
-    session, now = _session(), _now()
+    session, now = db_session(), _now()
     msg = _apply_status(sid, status, request.form.get("SequenceNumber"), request.form.get("ErrorCode"))
     if msg is not None and status == "in-progress" and answered_by_machine(request.form.get("AnsweredBy")):
         # Voicemail answered: move on now rather than after the call ends.
@@ -185,7 +180,7 @@ def _reply(text: str) -> Response:
 @twilio_signed
 def inbound_sms() -> Response:
     """Replies to pages: ACK 15789 / 1 / ESC 15789 / RES 15789 (case and spaces do not matter)."""
-    session, now = _session(), _now()
+    session, now = db_session(), _now()
     sender = try_normalize_phone(request.form.get("From", ""))
     staff = session.scalar(select(StaffUser).where(StaffUser.phone == sender, StaffUser.active.is_(True))) \
         if sender else None

@@ -59,6 +59,11 @@ ENVIRONMENT = {
     "switch_interval_ms": ("runtime", "switch_interval_ms", "CALLCENTER_SWITCH_INTERVAL_MS"),
 }
 
+# Settings whose empty value means something (README: "empty: ..."): an empty environment variable
+# sets them empty. For the others an empty variable is the same as an unset one.
+EMPTY_MEANS_OFF = {"asterisk_agent_dial", "asterisk_agent_confirm", "smtp_url", "imap_url", "twilio_account_sid",
+                   "twilio_auth_token", "twilio_from_number"}
+
 
 @dataclass
 class Settings:
@@ -146,7 +151,7 @@ def load_settings(overlay: str | Path | None = None, env: dict[str, str] | None 
     for name, (section, key, variable) in ENVIRONMENT.items():
         if key in data.get(section, {}):
             setattr(settings, name, _coerce(name, data[section][key]))
-        if env.get(variable, "") != "":
+        if variable in env and (env[variable] != "" or name in EMPTY_MEANS_OFF):
             setattr(settings, name, _coerce(name, env[variable]))
     settings.database_url = _absolute_sqlite(settings.database_url)
     return settings

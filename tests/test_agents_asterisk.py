@@ -115,7 +115,7 @@ class Caller:
             return dead_channel_reply(line)
         if line.startswith("GET DATA"):
             return f"200 result={self.digits.pop(0)}" if self.digits else "200 result= (timeout)"
-        if line.startswith("EXEC MusicOnHold"):
+        if line.startswith(("EXEC MusicOnHold", "EXEC Wait")):
             await asyncio.sleep(0.02)  # a (very short) hold slice
             if self.want_hangup:
                 self.dead = True

@@ -302,6 +302,8 @@ class HotlineAGI:
         # them: every thread that runs Python takes the GIL from the one a caller is waiting for.
         self._waited_on = 0
         self._waited_on_changed = threading.Condition()
+        # Set once MusicOnHold() played nothing: later hold slices are silence (Wait) instead.
+        self.moh_missing = False
 
     def _tx(self, work: Callable[[Session], Any]) -> Any:
         with session_scope(self.factory) as session:
@@ -513,9 +515,26 @@ class HotlineAGI:
             if holds % announce_every == 0:
                 await performer.say(self.engine.say("queue_hold", lang))
             holds += 1
-            await channel.exec("MusicOnHold", "", max(1, min(hold_seconds, remaining)))
+            await self.hold(channel, max(1, min(hold_seconds, remaining)))
             if channel.hungup:
                 return Input("queue", queue_result="hangup")
+
+    async def hold(self, channel: Channel, seconds: int) -> None:
+        """One hold slice: music on hold, or silence when Asterisk has no music to play. MusicOnHold()
+        returns at once without a music class (or fails without res_musiconhold): looking again at once
+        would spin, replaying the "all busy" prompt back to back."""
+        if not self.moh_missing:
+            started = time.monotonic()
+            try:
+                await channel.exec("MusicOnHold", "", seconds)
+            except AGICommandError:
+                pass
+            if channel.hungup or time.monotonic() - started >= seconds / 2:
+                return
+            self.moh_missing = True
+            log.warning("Asterisk played no music on hold (no [default] class in musiconhold.conf, or no "
+                        "res_musiconhold): callers hold in silence")
+        await channel.exec("Wait", seconds)
 
     async def agent_offer(self, channel: Channel, uniqueid: str, offer_id: int) -> None:
         """On the agent's channel (Dial `U()` subroutine): whisper, press 1 to take the caller.

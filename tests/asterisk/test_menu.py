@@ -7,6 +7,7 @@ from pathlib import Path
 
 from actors import HangUp, Press, Talk
 from hotline_helpers import ANNA, IN_HOURS, NIKOS, OUT_OF_HOURS, STRANGER, call_row
+from pbx_fixtures import *  # noqa: F403
 from sqlalchemy import select
 
 from callcenter.models import Recording, Ticket

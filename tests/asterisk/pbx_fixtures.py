@@ -1,5 +1,7 @@
-"""Fixtures for the real-Asterisk suite: one Asterisk per test run (our deploy/asterisk/ files,
+"""Fixtures for the real-Asterisk suite: one Asterisk per test module (our deploy/asterisk/ files,
 unchanged), the actors' FastAGI server, and per test a hotline FastAGI server on a fresh database.
+Test modules import them (`from pbx_fixtures import *`): a conftest.py here would shadow
+tests/conftest.py for the modules that import from it.
 
 Without an Asterisk build the suite is skipped with the reason; `.ci/run` sets
 HOTLINE_ASTERISK_REQUIRED=1 (and unpacks ../shared/asterisk/) so that CI fails instead of skipping.
@@ -8,7 +10,6 @@ HOTLINE_ASTERISK_REQUIRED=1 (and unpacks ../shared/asterisk/) so that CI fails i
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,20 +17,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from actors import TEST_CONTEXTS, Actors, Observed, Placed, Step
+from pbx import AsteriskMissing, AsteriskPBX, CallFile, find_asterisk
 
-sys.path.insert(0, str(Path(__file__).parent))
+from callcenter.config import PROJECT_ROOT, Settings
+from webhooks.agi_server import FastAGIServer
+from webhooks.fastagi import HotlineAGI
 
-from actors import TEST_CONTEXTS, Actors, Observed, Placed, Step  # noqa: E402
-from pbx import AsteriskMissing, AsteriskPBX, CallFile, find_asterisk  # noqa: E402
-
-from callcenter.config import PROJECT_ROOT, Settings  # noqa: E402
-from webhooks.agi_server import FastAGIServer  # noqa: E402
-from webhooks.fastagi import HotlineAGI  # noqa: E402
+__all__ = ["actors", "asterisk_root", "built_prompts", "make_hotline", "observed", "pbx"]
 
 PROMPTS_CACHE = PROJECT_ROOT / "var" / "test-prompts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def asterisk_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         return find_asterisk(tmp_path_factory.mktemp("asterisk-tree"))
@@ -52,12 +52,12 @@ def built_prompts() -> Path:
     return PROMPTS_CACHE
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def observed() -> Observed:
     return Observed()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def actors(observed: Observed) -> Iterator[tuple[Actors, int]]:
     cast = Actors(observed)
     server = FastAGIServer(cast, port=0)
@@ -66,7 +66,7 @@ def actors(observed: Observed) -> Iterator[tuple[Actors, int]]:
     server.stop_thread()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pbx(asterisk_root: Path, actors, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskPBX]:  # noqa: ANN001
     _, port = actors
     local = ("[globals]\n"

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from agi_peer import AGIPeer, dead_channel_reply, plausible_reply
-from hotline_helpers import ANNA, IN_HOURS, NIKOS, Captured
+from hotline_helpers import ANNA, IN_HOURS, NIKOS, Captured, stub_number_prompts
 from sqlalchemy import select
 
 from callcenter import agents, tickets, timers
@@ -197,8 +197,7 @@ def test_callers_reach_agents_in_priority_order(asterisk, session, session_facto
                                                 tmp_path):
     agent1, agent2 = demo.staff["agent1"], demo.staff["agent2"]
     # `callcenter prompts build` said Budapest Demo Kft.'s name in Greek (the file's content does not matter here).
-    settings.prompts_dir = str(tmp_path / "prompts")
-    (tmp_path / "prompts" / "el").mkdir(parents=True)
+    stub_number_prompts(settings, tmp_path / "prompts")
     (tmp_path / "prompts" / "el" / f"company-{demo.budapest.id}.wav").write_bytes(b"RIFF")
     fake = asterisk
     fake.phones = {agent1.phone: ["take"], agent2.phone: ["take", "take"]}
@@ -241,7 +240,7 @@ def test_callers_reach_agents_in_priority_order(asterisk, session, session_facto
         'agent_offer_company ""', f'company-{demo.budapest.id} ""', 'agent_offer_critical_fault-0 ""']
     assert not any("company" in c for c in fake.agent_legs[1].commands)
     assert any("/el/agent_offer_critical_fault-0" in c for c in whisper)
-    assert any(c.startswith("SAY NUMBER 0") for c in whisper)
+    assert any(c.startswith("EXEC Playback") and "/el/digits/0" in c for c in whisper)
     assert any(c.startswith("GET DATA") and "/el/agent_offer_critical_fault-1" in c for c in whisper)
     session.expire_all()
     anna, pbx, nikos = row(session, "a.anna"), row(session, "a.pbx"), row(session, "a.nikos")

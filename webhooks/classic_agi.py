@@ -50,12 +50,6 @@ class Pyst2Channel:
         except pyst2.AGIAppError:
             return None  # missing prompt file: keep the call going
 
-    async def say_digits(self, digits: str) -> None:
-        self._call(self.agi.say_digits, digits)
-
-    async def say_number(self, number: str) -> None:
-        self._call(self.agi.say_number, number)
-
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
         return self._call(self.agi.get_data, file, timeout_ms, max_digits) or None
 
@@ -65,7 +59,7 @@ class Pyst2Channel:
         # FastAGI parser, and the recording up to the hang-up is kept.
         if self.hungup:
             raise AGIHangup("channel hung up")
-        self.agi.send_command("RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, "BEEP", f"s={silence_s}")
+        self.agi.send_command("RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, f"s={silence_s}")
         line = self._read_line()
         if line == "HANGUP":  # AGISIGHUP=no: Asterisk says so in-band, then replies
             self._hungup = True

@@ -47,7 +47,7 @@ from callcenter.ivr.engine import (
     StartRecording,
     Turn,
 )
-from callcenter.ivr.prompts import company_prompt_key
+from callcenter.ivr.prompts import company_prompt_key, spoken_number_keys
 from callcenter.models import CallOffer, OfferStatus
 
 from .agi_protocol import AGICommandError, AGIHangup
@@ -80,8 +80,6 @@ class Channel(Protocol):
 
     async def answer(self) -> None: ...
     async def play(self, file: str, escape_digits: str = "") -> str | None: ...
-    async def say_digits(self, digits: str) -> None: ...
-    async def say_number(self, number: str) -> None: ...
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None: ...
     async def record(self, file: str, max_ms: int, silence_s: int) -> int: ...
     async def exec(self, app: str, *args: object) -> None: ...
@@ -111,17 +109,11 @@ class SessionChannel:
             log.warning("AGI %s: could not play %s", self.session.env.uniqueid, file)
             return None
 
-    async def say_digits(self, digits: str) -> None:
-        await self.session.say_digits(digits)
-
-    async def say_number(self, number: str) -> None:
-        await self.session.say_number(number)
-
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
         return await self.session.get_data(file, timeout_ms, max_digits)
 
     async def record(self, file: str, max_ms: int, silence_s: int) -> int:
-        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, "BEEP", f"s={silence_s}",
+        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, f"s={silence_s}",
                                           timeout=max_ms / 1000 + PROMPT_SECONDS)
         if resp.result == -1 and resp.data == "hangup":
             self.session._mark_hungup("hangup during RECORD FILE")
@@ -182,11 +174,22 @@ class Performer:
                 digit = await self.channel.play(self.prompt_file(say.lang, seg.key), escape_digits)
                 if digit:
                     return digit
-            elif seg.kind == "digits":
-                await self.channel.say_digits(await self._value(say, seg.text, ""))
             else:
-                await self.channel.say_number(await self._value(say, seg.text, "0"))
+                value = await self._value(say, seg.text, "" if seg.kind == "digits" else "0")
+                await self.say_value(say.lang, value, as_number=seg.kind == "number")
         return None
+
+    async def say_value(self, lang: str, value: str, *, as_number: bool) -> None:
+        """A ticket number or an hour in the caller's language, from the files `prompts build` made:
+        Asterisk's SAY DIGITS would read it in English, or say nothing without Asterisk's sounds."""
+        keys = spoken_number_keys(value, as_number)
+        files = [self.prompt_file(lang, key) for key in keys if self.has_prompt(lang, key)]
+        if len(files) < len(keys):
+            log.warning("AGI %s: number files missing in %s/%s: run `callcenter prompts build`",
+                        self.uid, self.prompts, lang)
+        if files:
+            # One command for the whole number: Playback plays `a&b&c` in turn.
+            await self.channel.exec("Playback", "&".join(files))
 
     async def _value(self, say: Say, name: str, default: str) -> str:
         value = say.values.get(name, default)
@@ -209,13 +212,14 @@ class Performer:
             file = self.prompt_file(last.lang, tail.key)
         else:
             await self.say(last)
-            file = "silence/1"
+            file = str(self.prompts / "silence")
         digits = await self.channel.get_data(file, ins.timeout * 1000, max_digits)
         return Input("digits", digits=digits) if digits else Input("timeout")
 
     async def record(self, ins: Record) -> Input:
         relative = f"asterisk/{self.uid}-{ins.step}"
         (self.recordings / "asterisk").mkdir(parents=True, exist_ok=True)
+        await self.channel.play(str(self.prompts / "beep"))  # our tone: Asterisk's beep is not ours to rely on
         endpos = await self.channel.record(str(self.recordings / relative), ins.max_seconds * 1000,
                                            ins.silence_seconds)
         seconds = endpos // SAMPLES_PER_SECOND

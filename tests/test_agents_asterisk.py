@@ -75,7 +75,8 @@ class FakeAsterisk:
         await peer.run(self.host, self.port)
         if leg.gosub_result:
             return leg.gosub_result, 0
-        return "ANSWER", self.talk_seconds
+        # Asterisk 22's ANSWEREDTIME counts from the caller's answer: more than the talk.
+        return "ANSWER", self.talk_seconds + 40
 
 
 class AgentLeg:
@@ -246,7 +247,9 @@ def test_callers_reach_agents_in_priority_order(asterisk, session, session_facto
     anna, pbx, nikos = row(session, "a.anna"), row(session, "a.pbx"), row(session, "a.nikos")
     assert (anna.agent_id, pbx.agent_id, nikos.agent_id) == (agent2.id, agent1.id, agent2.id)
     for call in (anna, pbx, nikos):
-        assert call.outcome == "answered" and call.talk_seconds == 60 and call.ring_seconds == 0
+        # Talk time runs from the agent's 1 on the test clock (which stands still here), whatever
+        # ANSWEREDTIME Asterisk reports (tests/asterisk/ measures it with real time).
+        assert call.outcome == "answered" and call.talk_seconds == 0 and call.ring_seconds == 0
         assert call.answered_at is not None and call.wait_seconds is not None
     assert anna.wait_seconds == 30 and pbx.wait_seconds == 15 and anna.wrap_up_seconds == 35
     assert [str(e.billable_hours) for e in session.get(Ticket, anna.ticket_id).time_entries] == ["0.50"]

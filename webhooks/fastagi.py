@@ -499,11 +499,16 @@ class HotlineAGI:
                 args: list[object] = [target, settings.agent_offer_seconds]
                 if settings.asterisk_agent_confirm:
                     args.append(f"U({settings.asterisk_agent_confirm}^{offer_id})")
+                dial_started = time.monotonic()
                 await channel.exec("Dial", *args)
+                dial_seconds = int(time.monotonic() - dial_started)
                 status = await channel.get_variable("DIALSTATUS") or ""
-                answered = await channel.get_variable("ANSWEREDTIME") or ""
+                reported = await channel.get_variable("ANSWEREDTIME") or ""
+                # Asterisk 22 counts ANSWEREDTIME from the caller's answer, not the agent's: never more
+                # than this Dial lasted (the confirmed path does not use it at all).
+                answered = min(int(reported), dial_seconds) if reported.isdigit() else None
                 took = await self._db(lambda s, o=offer_id, st=status, a=answered: distribution.dial_finished(
-                    s, s.get(CallOffer, o), st, int(a) if a.isdigit() else None, self.clock()))
+                    s, s.get(CallOffer, o), st, a, self.clock()))
                 if took:
                     return Input("queue", queue_result="bridged")
                 if channel.hungup:

@@ -20,3 +20,16 @@ def test_empty_variable_of_a_setting_without_an_empty_meaning_keeps_the_default(
 def test_unset_variable_keeps_the_file_value() -> None:
     settings = load_settings(env={})
     assert settings.asterisk_agent_dial == "PJSIP/{phone}@hotline-trunk"
+
+
+def test_classic_agi_reads_the_settings_file_named_in_the_dialplan(tmp_path) -> None:  # noqa: ANN001
+    from webhooks.classic_agi import classic_settings_file
+
+    named = tmp_path / "hotline.toml"
+    named.write_text('[database]\nurl = "sqlite:////srv/hotline/hotline.sqlite"\n', encoding="utf-8")
+    assert classic_settings_file([str(named)]) == str(named)
+    assert load_settings(classic_settings_file([str(named)]), env={}).database_url == \
+        "sqlite:////srv/hotline/hotline.sqlite"
+    # No argument: the default place, when it exists; else nothing (CALLCENTER_CONFIG, the defaults).
+    assert classic_settings_file([], default=str(named)) == str(named)
+    assert classic_settings_file([""], default=str(tmp_path / "absent.toml")) is None

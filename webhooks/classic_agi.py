@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from asterisk import agi as pyst2
@@ -113,7 +114,7 @@ def main() -> int:
     from .fastagi import HotlineAGI
 
     load_services()
-    settings = load_settings()
+    settings = load_settings(classic_settings_file(sys.argv[1:]))
     channel_agi = pyst2.AGI(sys.stdin, sys.stdout, _LogStream())
     env = channel_agi.env
     callerid = env.get("agi_callerid")
@@ -127,6 +128,20 @@ def main() -> int:
     finally:
         engine.dispose()
     return 0
+
+
+# Asterisk starts the classic script with its own environment, which rarely holds CALLCENTER_*:
+# the settings come from a file instead, named as the AGI's first argument (deploy/asterisk/
+# extensions.conf passes ${HOTLINE_CONFIG}) or in this default place.
+DEFAULT_SETTINGS_FILE = "/etc/hotline/hotline.toml"
+
+
+def classic_settings_file(args: list[str], default: str = DEFAULT_SETTINGS_FILE) -> str | None:
+    """The settings file for this run: the first argument if given, else `default` if it exists;
+    None leaves CALLCENTER_CONFIG (if Asterisk's environment has it) and the defaults."""
+    if args and args[0].strip():
+        return args[0].strip()
+    return default if Path(default).is_file() else None
 
 
 class _LogStream:

@@ -30,6 +30,13 @@ exten => s,1,AGI(${{TEST_AGI}}/caller,${{TEST_CALL}})
 exten => _[a-z].,1,AGI(${{TEST_AGI}}/agent?user=${{EXTEN}})
  same => n,Hangup()
 
+[test-phone-caller]
+; A caller by the clock alone (the classic script's session is not observed): 5 during the menu.
+exten => s,1,Wait(12)
+ same => n,SendDTMF(5)
+ same => n,Wait(30)
+ same => n,Hangup()
+
 [test-phone]
 ; Sales, the emergency number: a phone that answers, listens a little and hangs up.
 exten => _X.,1,Answer()

@@ -112,7 +112,7 @@ def test_critical_fault_exact_transcript(agi_server, settings, session, demo):  
             expect(f'STREAM FILE {prompts}/hu/critical_ticket_opened-1 ""', "200 result=0 endpos=8000"),
             expect(f'STREAM FILE {prompts}/hu/queue_connecting ""', "200 result=0 endpos=8000"),
             expect('SET VARIABLE QUEUESTATUS ""', "200 result=1"),
-            expect('EXEC Queue "hotline,,,,600"', "200 result=0"),
+            expect(f'EXEC Queue "hotline,,,,600,agi://127.0.0.1:4573/queue-connected?call={uid}"', "200 result=0"),
             expect("GET VARIABLE ANSWEREDTIME", "200 result=1 (0)"),
             expect("GET VARIABLE QUEUESTATUS", "200 result=1 (TIMEOUT)"),
             expect(f'STREAM FILE {prompts}/hu/oncall_alerted ""', "200 result=0 endpos=8000"),

@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -141,8 +142,14 @@ class Performer:
     """Runs the engine's instructions on one AGI channel; returns the input for the waiting step."""
 
     def __init__(self, settings: Settings, channel: Channel, uniqueid: str,
-                 queue_agents: Callable[[Performer, Enqueue], Any] | None = None) -> None:
+                 queue_agents: Callable[[Performer, Enqueue], Any] | None = None, *,
+                 clock: Callable[[], datetime] | None = None, agi_base: str | None = None) -> None:
         self.settings = settings
+        self.clock = clock
+        self.call_id = uniqueid
+        # agi://host:port of the server this call came through (FastAGI only): Queue() runs our
+        # `queue-connected` script there when an agent answers.
+        self.agi_base = agi_base
         # Set when this process distributes Asterisk callers to agents itself (HotlineAGI.queue_agents).
         self.queue_agents = queue_agents
         self.channel = channel
@@ -231,20 +238,30 @@ class Performer:
     async def enqueue(self, ins: Enqueue) -> Input:
         if self.queue_agents is not None:
             return await self.queue_agents(self, ins)
+        timeout = ins.timeout_seconds
+        if ins.deadline is not None and self.clock is not None:
+            # The read-back prompts played since the turn was decided: the threshold still holds.
+            timeout = max(1, int((ins.deadline - self.clock()).total_seconds()))
+        # Queue() returns only when the call is over; when an agent answers, Asterisk runs our
+        # `queue-connected` script on the caller's channel, which notes the answer time then.
+        connected = (f"{self.agi_base}/queue-connected?call={urllib.parse.quote(self.call_id)}"
+                     if self.agi_base else "")
         started = time.monotonic()
         # QUEUESTATUS is not cleared by Queue() and not set at all when an agent answers.
         await self.channel.set_variable("QUEUESTATUS", "")
-        await self.channel.exec("Queue", ins.queue, "", "", "", ins.timeout_seconds)
-        waited = int(time.monotonic() - started)
+        await self.channel.exec("Queue", ins.queue, "", "", "", timeout, *((connected,) if connected else ()))
+        in_queue = int(time.monotonic() - started)
         answered = await self.channel.get_variable("ANSWEREDTIME")
         status = (await self.channel.get_variable("QUEUESTATUS") or "").upper()
         if answered and answered.isdigit() and int(answered) > 0:
-            return Input("queue", queue_result="bridged", waited=max(0, waited - int(answered)))
+            # Without queue-connected (classic AGI) the wait is estimated from Queue()'s own duration.
+            return Input("queue", queue_result="bridged", waited=max(0, in_queue - int(answered)))
+        # The wait runs from entering the queue (the key press) to now: the engine counts it.
         if status == "TIMEOUT":
-            return Input("queue", queue_result="timeout", waited=waited)
+            return Input("queue", queue_result="timeout")
         if self.channel.hungup:
-            return Input("queue", queue_result="hangup", waited=waited)
-        return Input("queue", queue_result=status.lower() or "error", waited=waited)
+            return Input("queue", queue_result="hangup")
+        return Input("queue", queue_result=status.lower() or "error")
 
     async def dial(self, ins: Dial) -> None:
         target = self.settings.asterisk_dial.format(number=ins.number)
@@ -352,10 +369,16 @@ class HotlineAGI:
             except ValueError:
                 log.warning("AGI agent-offer without a valid offer id: %r", env.script)
             return
-        if script != "hotline":
-            log.warning("AGI script %r is not served here (only 'hotline' and 'agent-offer')", env.script)
+        if script == "queue-connected":
+            await self.queue_connected(env.query_value("call") or "")
             return
-        await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"))
+        if script != "hotline":
+            log.warning("AGI script %r is not served here (only 'hotline', 'agent-offer', 'queue-connected')",
+                        env.script)
+            return
+        agi_base = env.request.rsplit("/", 1)[0] if env.request.startswith("agi://") else None
+        await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"),
+                       agi_base)
 
     async def _announced(self, work: Callable[[Session, Announce], Turn]) -> tuple[Turn, asyncio.Future | None]:
         """An engine turn as soon as it is announced, with its writes still running (returned as the
@@ -392,10 +415,11 @@ class HotlineAGI:
         return announced.result(), written
 
     async def run(self, channel: Channel, uniqueid: str, callerid: str | None, dnid: str | None,
-                  lang: str | None = None) -> None:
+                  lang: str | None = None, agi_base: str | None = None) -> None:
         distributing = bool(self.settings.asterisk_agent_dial)
         performer = Performer(self.settings, channel, uniqueid,
-                              (lambda p, ins: self.queue_agents(p, uniqueid, ins)) if distributing else None)
+                              (lambda p, ins: self.queue_agents(p, uniqueid, ins)) if distributing else None,
+                              clock=self.clock, agi_base=agi_base)
         # The call is identified and its first turn decided while Asterisk answers; the call's row is
         # written while the first prompts play.
         started = asyncio.ensure_future(self._announced(lambda s, announce: self.engine.start(
@@ -527,6 +551,17 @@ class HotlineAGI:
             await self.hold(channel, max(1, min(hold_seconds, remaining)))
             if channel.hungup:
                 return Input("queue", queue_result="hangup")
+
+    async def queue_connected(self, uniqueid: str) -> None:
+        """Queue()'s AGI on the caller's channel as an agent answers: the call is answered now."""
+        def answered(s: Session) -> None:
+            call = calls.get_call(s, uniqueid)
+            if call is not None and call.answered_at is None:
+                calls.mark_answered(s, call, self.clock())
+        try:
+            await self._db(answered)
+        except Exception:
+            log.exception("hotline AGI %s: could not note the queue's answer", uniqueid)
 
     async def hold(self, channel: Channel, seconds: int) -> None:
         """One hold slice: music on hold, or silence when Asterisk has no music to play. MusicOnHold()

@@ -59,3 +59,36 @@ def test_hang_up_while_waiting_for_an_agent(make_hotline, demo, session) -> None
     assert call.outcome == "abandoned_in_queue" and call.answered_at is None
     _times_never_negative(call)
     assert call.wait_seconds is not None and call.wait_seconds >= 1
+
+
+def test_plain_queue_mode_counts_the_wait_until_the_agent_answers(make_hotline, demo, session) -> None:  # noqa: ANN001
+    """Issue 13 item 3: answered_at was backdated to the key press and wait_seconds was 0."""
+    hotline = make_hotline(IN_HOURS, asterisk_agent_dial="")
+    member = "Local/agent1@test-agent/n"
+    hotline.pbx.cli(f"queue add member {member} to hotline")
+    try:
+        hotline.actors.agent_scripts["agent1"] = [Stay(3), HangUp()]
+        placed = hotline.call(ANNA, [Press("1")])
+        hotline.wait_done(placed, timeout=180)
+    finally:
+        hotline.pbx.cli(f"queue remove member {member} from hotline")
+    call = call_row(session, hotline.uniqueid(placed))
+    assert call.outcome == "answered"
+    _times_never_negative(call)
+    # The ticket number and "connecting you" play between the key press and Queue(): several seconds.
+    assert call.wait_seconds >= 3, call.wait_seconds
+    assert call.answered_at == call.queue_entered_at + timedelta(seconds=call.wait_seconds) or \
+        abs((call.answered_at - call.queue_entered_at).total_seconds() - call.wait_seconds) < 1
+
+
+def test_plain_queue_mode_leaves_the_queue_at_the_threshold(make_hotline, demo, session) -> None:  # noqa: ANN001
+    """Issue 13 item 3: the queue timeout was computed at the key press but started after the prompts."""
+    demo.budapest.contracts[0].no_answer_threshold_seconds = 20
+    session.commit()
+    hotline = make_hotline(IN_HOURS, asterisk_agent_dial="")
+    placed = hotline.call(ANNA, [Press("1"), HangUp(on="RECORD FILE", after=0.5)])
+    hotline.wait_done(placed, timeout=180)
+    call = call_row(session, hotline.uniqueid(placed))
+    assert call.outcome == "unanswered" and call.unanswered_alerted_at is not None
+    late = (call.unanswered_alerted_at - call.queue_entered_at).total_seconds()
+    assert 19 <= late <= 23, late

@@ -72,6 +72,7 @@ settings = load_settings()
 tune_interpreter(settings)
 clock = lambda: start + timedelta(seconds=time.monotonic() - t0)
 agi = HotlineAGI(settings, make_engine(settings.database_url), clock=clock)
+agi.warm_up()
 FastAGIServer(agi, settings.agi_host, settings.agi_port, max_sessions=settings.agi_max_sessions).run()
 """
 

@@ -49,6 +49,8 @@ ENVIRONMENT = {
     "asterisk_agent_dial": ("agents", "asterisk_dial", "CALLCENTER_ASTERISK_AGENT_DIAL"),
     "asterisk_agent_confirm": ("agents", "asterisk_confirm_context", "CALLCENTER_ASTERISK_AGENT_CONFIRM"),
     "asterisk_hold_seconds": ("agents", "asterisk_hold_seconds", "CALLCENTER_ASTERISK_HOLD_SECONDS"),
+    "ami_url": ("agents", "ami_url", "CALLCENTER_AMI_URL"),
+    "asterisk_queue_member": ("agents", "asterisk_queue_member", "CALLCENTER_ASTERISK_QUEUE_MEMBER"),
     "agent_offer_seconds": ("agents", "offer_seconds", "CALLCENTER_AGENT_OFFER_SECONDS"),
     "agent_skip_seconds": ("agents", "skip_after_missed_seconds", "CALLCENTER_AGENT_SKIP_SECONDS"),
     "agent_wrap_up_seconds": ("agents", "wrap_up_seconds", "CALLCENTER_AGENT_WRAP_UP_SECONDS"),
@@ -103,6 +105,8 @@ class Settings:
     asterisk_agent_dial: str = "PJSIP/{phone}@hotline-trunk"
     asterisk_agent_confirm: str = "hotline-agent-offer"
     asterisk_hold_seconds: int = 10
+    ami_url: str = ""  # empty: no AMI; queue members are what queues.conf lists
+    asterisk_queue_member: str = "PJSIP/{phone}@hotline-trunk"
     twilio_voice_hu: str = "Google.hu-HU-Standard-A"
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"

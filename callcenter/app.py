@@ -20,6 +20,7 @@ from .web.api_alerts import alerts_api
 from .web.calls_views import bp as calls_views
 from .web.console import bp as console
 from .web.mail_api import mail_api
+from .web.security import init_security
 
 
 def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa: ANN001
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     for blueprint in (login.bp, i18n.bp, console, report_views.bp, oncall_views.bp):
         app.register_blueprint(blueprint)
     init_agents(app)
+    init_security(app)
     # After the console: the calls pages use the console's login, CSRF and menu.
     app.register_blueprint(calls_views)
     return app

@@ -424,41 +424,6 @@ def request_approval(session: Session, ticket: Ticket, *, kind: str, summary: st
     return approval
 
 
-def decide_approval(session: Session, approval: Approval, approved: bool, *, decided_by_name: str,
-                    channel: str, evidence: str, now: datetime, actor: Actor,
-                    decided_by_contact: Contact | None = None, decided_by_staff: StaffUser | None = None) -> Approval:
-    """Record the authorised person's decision with its written evidence."""
-    if approval.status != ApprovalStatus.PENDING:
-        raise TicketError("this approval has already been decided")
-    if not evidence or not evidence.strip():
-        raise TicketError("a decision needs its evidence (the written reply or a note)")
-    if approval.kind == "spare_part":
-        if decided_by_staff is None or decided_by_staff.role not in {"manager", "admin"}:
-            raise TicketError("only a manager can approve a spare part")
-    else:
-        if decided_by_contact is None and decided_by_staff is None:
-            raise TicketError("the decision must come from the customer's authorised contact")
-        if decided_by_contact is not None and (
-            not decided_by_contact.can_authorize or decided_by_contact.company_id != approval.ticket.company_id
-        ):
-            raise TicketError(f"{decided_by_contact.name} may not authorise special requests")
-    approval.status = ApprovalStatus.APPROVED if approved else ApprovalStatus.DENIED
-    approval.decided_at = now
-    approval.decided_by_name = decided_by_name
-    approval.decision_channel = channel
-    approval.evidence = evidence
-    ticket = approval.ticket
-    session.flush()
-    _changed(session, ticket, "approval", actor, now,
-             {"approval": [f"{approval.kind} requested", f"{approval.kind} {approval.status}"]}, evidence)
-    if ticket.status == Status.WAITING_APPROVAL and not _pending_approval(ticket):
-        old = ticket.status
-        ticket.status = Status.ACKNOWLEDGED
-        _record(session, ticket, "status", actor, now, {"status": [old, Status.ACKNOWLEDGED]})
-    events.publish(session, events.ApprovalDecided(approval.id, ticket.id, approved, now))
-    return approval
-
-
 def link_tickets(session: Session, a: Ticket, b: Ticket, *, kind: str = "related", actor: Actor,
                  now: datetime) -> TicketLink:
     if a.id == b.id:

@@ -24,6 +24,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import approvals
 from .. import tickets as svc
 from ..models import (
     LEVEL_ORDER,
@@ -390,29 +391,24 @@ def ticket_decide_approval(number: int, approval_id: int):  # noqa: ANN201
         abort(404)
     approved = request.form.get("decision") == "approve"
     evidence = request.form.get("evidence", "")
+    me = db.get(Contact if current_user.is_customer else StaffUser, current_user.record_id)
+    if current_user.is_customer:
+        # The customer's authorised person decides in the portal as themselves.
+        decision = approvals.Decision(approved, approvals.Proof.LOGIN, "web", evidence, contact=me)
+    elif approval.kind == "spare_part":
+        decision = approvals.Decision(approved, approvals.Proof.LOGIN, "web", evidence, staff=me)
+    else:
+        # Staff enter the customer's written decision on their behalf, with the evidence.
+        channel = request.form.get("channel") if request.form.get("channel") in {"email", "web"} else "email"
+        contact = db.get(Contact, _int_arg("decided_by_contact_id") or approval.approver_contact_id or 0)
+        decision = approvals.Decision(approved, approvals.Proof.RECORDED, channel, evidence, contact=contact,
+                                      recorder=me)
+    if not current_user.is_customer and not current_user.can(*(("manager",) if approval.kind == "spare_part"
+                                                               else WORKING_ROLES)):
+        abort(403)  # not this role's button at all; who exactly may decide is approvals.check_decision
     try:
-        if current_user.is_customer:
-            # The customer's authorised person decides in the portal; the service checks the authority.
-            contact = db.get(Contact, current_user.record_id)
-            svc.decide_approval(db, approval, approved, decided_by_name=contact.name, channel="web",
-                                evidence=evidence, now=now(), actor=actor(), decided_by_contact=contact)
-        elif approval.kind == "spare_part":
-            if not current_user.can("manager"):
-                abort(403)
-            staff = db.get(StaffUser, current_user.record_id)
-            svc.decide_approval(db, approval, approved, decided_by_name=staff.name, channel="web",
-                                evidence=evidence, now=now(), actor=actor(), decided_by_staff=staff)
-        else:
-            if not current_user.can_work:
-                abort(403)
-            # Staff record the customer's written decision on their behalf, with the evidence.
-            contact = db.get(Contact, _int_arg("decided_by_contact_id") or approval.approver_contact_id or 0)
-            if contact is None:
-                raise svc.TicketError(_("choose the customer's authorised person who decided"))
-            svc.decide_approval(db, approval, approved, decided_by_name=contact.name,
-                                channel=request.form.get("channel") or "email", evidence=evidence, now=now(),
-                                actor=actor(), decided_by_contact=contact)
-    except svc.TicketError as exc:
+        approvals.decide_approval(db, approval, decision, actor=actor(), now=now())
+    except svc.TicketError as exc:  # ApprovalRefused / ApprovalClosed included: said on the page
         db.rollback()
         flash(str(exc), "error")
     else:

@@ -21,9 +21,7 @@ from .navigation import items_for
 def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_hours)
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = settings.public_url.startswith("https://")
+    # Cookie flags (Secure behind https, HttpOnly, SameSite) are set for the whole app by web.security.
     # The JSON API (token auth) and the Twilio webhooks (signatures) are not cookie-authenticated,
     # so CSRF is checked only where the console's forms post (login.csrf_check).
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False

@@ -128,7 +128,7 @@ def place(pbx: AsteriskPBX, n: int, spread: float, tag: str) -> None:
         key, stay = SCRIPTS[i % len(SCRIPTS)]
         keys = key if key != "3" else "3"
         pbx.originate(CallFile("Local/s@hotline", "bench-caller", callerid=f'"Bench" <{CALLERS[i % 2]}>',
-                               variables={"BENCH_DELAY": "7", "BENCH_KEYS": keys, "BENCH_STAY": str(stay)},
+                               variables={"BENCH_DELAY": "11", "BENCH_KEYS": keys, "BENCH_STAY": str(stay)},
                                wait_seconds=60), f"{tag}-{i}")
 
 

@@ -13,7 +13,7 @@ from webhooks.twilio_voice import bp as twilio_voice
 
 from .config import Settings, load_settings
 from .db import make_engine
-from .web import db, i18n, login, oncall_views, report_views, shell
+from .web import db, i18n, login, oncall_views, portal_views, report_views, shell
 from .web.agent_views import init_agents
 from .web.api import api
 from .web.api_alerts import alerts_api
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     for blueprint in (api, alerts_api, mail_api, twilio_voice, twilio_agent, paging_twilio):
         app.register_blueprint(blueprint)
     shell.init_app(app)
-    for blueprint in (login.bp, i18n.bp, console, report_views.bp, oncall_views.bp):
+    for blueprint in (login.bp, i18n.bp, console, report_views.bp, oncall_views.bp, portal_views.bp):
         app.register_blueprint(blueprint)
     init_agents(app)
     init_security(app)

@@ -436,7 +436,10 @@ class HotlineAGI:
                 waiting[0] = False
                 self._waited_on_done()
 
+        heard: list[Turn] = []
+
         def announce(turn: Turn) -> None:  # in a database thread
+            heard.append(turn)
             loop.call_soon_threadsafe(lambda: announced.done() or announced.set_result(turn))
             no_longer_waited_on()
             # Step aside for the event loop: otherwise the writes that follow keep the GIL and the
@@ -456,9 +459,13 @@ class HotlineAGI:
         budget = (at - time.monotonic()) if at is not None else self.settings.voice_turn_seconds
         written = asyncio.ensure_future(self._db(turn, budget=max(0.001, budget)))
         await asyncio.wait({announced, written}, return_when=asyncio.FIRST_COMPLETED)
-        if written.done() or not announced.done():
+        if written.done() and written.exception() is None:
             return written.result(), None
-        return announced.result(), written
+        if heard:
+            # Announced, even if the writes already failed (the announcement's callback may not have
+            # run yet): its prompt plays, then the failure routes the caller to the emergency number.
+            return heard[0], written
+        return written.result(), None
 
     async def run(self, channel: Channel, uniqueid: str, callerid: str | None, dnid: str | None,
                   lang: str | None = None, agi_base: str | None = None) -> None:

@@ -1,0 +1,73 @@
+"""Input checks shared by every edge (API bodies and queries, console forms, webhooks): done once, on the
+way in, so a value the database cannot hold is a clear 4xx instead of a driver error and a 500.
+
+What the fuzzer found getting through before: integers past the columns' range, Unicode digits that pass
+`str.isdigit()` but not `int()`, NUL bytes (PostgreSQL text never holds them) and lone surrogates
+(not encodable as UTF-8), text longer than its column, negative limits.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+# INTEGER columns (ids, numbers, minutes) on PostgreSQL; SQLite stores more but must not accept more.
+MAX_DB_INT = 2**31 - 1
+_ASCII_INT = re.compile(r"-?[0-9]{1,18}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+class InvalidInput(ValueError):
+    """A value from outside that cannot be taken; the message names the field and what is allowed."""
+
+
+def parse_int(raw: str | None, what: str, *, low: int = 1, high: int = MAX_DB_INT) -> int:
+    """ASCII digits only (with an optional minus), within [low, high]."""
+    text = (raw or "").strip()
+    if not _ASCII_INT.fullmatch(text) or not low <= int(text) <= high:
+        raise InvalidInput(f"{what} must be an integer between {low} and {high}")
+    return int(text)
+
+
+def optional_int(raw: str | None, what: str, *, low: int = 1, high: int = MAX_DB_INT) -> int | None:
+    """None when absent or empty, else `parse_int`."""
+    if raw is None or not raw.strip():
+        return None
+    return parse_int(raw, what, low=low, high=high)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored as text, or None."""
+    if "\x00" in value:
+        return "must not contain NUL bytes"
+    if _SURROGATE.search(value):
+        return "must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def clean_text(value: str | None, what: str, *, max_length: int | None = None, required: bool = False) -> str:
+    """The text, refused when it holds what no column can store or is longer than its column."""
+    value = value or ""
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(f"{what} {problem}")
+    if required and not value.strip():
+        raise InvalidInput(f"{what} must not be empty")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(f"{what} must be at most {max_length} characters")
+    return value
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(f"text {problem}")
+    return value
+
+
+# pydantic field types for request bodies (the OpenAPI document shows their bounds).
+StorableText = Annotated[str, AfterValidator(_storable)]
+DbInt = Annotated[int, Field(ge=-MAX_DB_INT, le=MAX_DB_INT)]
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]

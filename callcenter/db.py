@@ -116,8 +116,11 @@ def make_session_factory(engine: Engine, settings: object | None = None) -> sess
     """Sessions carry the process settings in `session.info["settings"]`: domain-event subscribers
     (mail ids, distribution) get only a session, yet need the installation's settings."""
     from . import directory  # noqa: F401  (its flush listeners keep the directory version for every session)
+    from .validation import refuse_unstorable
 
-    return sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
+    factory = sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
+    event.listen(factory, "before_flush", refuse_unstorable)
+    return factory
 
 
 @contextmanager

@@ -12,6 +12,8 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
+from sqlalchemy import BigInteger, Integer, String, inspect
+from sqlalchemy.orm import Session
 
 # INTEGER columns (ids, numbers, minutes) on PostgreSQL; SQLite stores more but must not accept more.
 MAX_DB_INT = 2**31 - 1
@@ -71,3 +73,28 @@ def _storable(value: str) -> str:
 StorableText = Annotated[str, AfterValidator(_storable)]
 DbInt = Annotated[int, Field(ge=-MAX_DB_INT, le=MAX_DB_INT)]
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+
+def refuse_unstorable(session: Session, _flush_context: object, _instances: object) -> None:
+    """`before_flush`: the last line behind the edges' own checks, for every writer (views, webhooks,
+    workers, CLI): a value its column cannot hold raises InvalidInput (a 400 in a request) instead of
+    a driver error, and SQLite, which would store it, refuses it exactly as PostgreSQL does."""
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        changed = state.dict.keys() if state.pending else state.committed_state.keys()
+        for key in changed:
+            column_attr = state.mapper.column_attrs.get(key)
+            if column_attr is None:
+                continue
+            column, value = column_attr.columns[0], state.dict.get(key)
+            what = f"{state.mapper.local_table.name}.{column.name}"
+            if isinstance(value, str):
+                problem = text_problem(value)
+                if problem:
+                    raise InvalidInput(f"{what} {problem}")
+                length = getattr(column.type, "length", None)
+                if isinstance(column.type, String) and length and len(value) > length:
+                    raise InvalidInput(f"{what} must be at most {length} characters")
+            elif isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer) \
+                    and not isinstance(column.type, BigInteger) and not -MAX_DB_INT - 1 <= value <= MAX_DB_INT:
+                raise InvalidInput(f"{what} is out of range")

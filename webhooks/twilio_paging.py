@@ -18,6 +18,7 @@ from callcenter import outbox
 from callcenter.customers import try_normalize_phone
 from callcenter.models import Alert, AlertStatus, OutboxMessage, Page, StaffUser
 from callcenter.paging import alerts, engine, notify
+from callcenter.validation import MAX_DB_INT, optional_int
 from callcenter.web.db import db_session
 
 from .twilio_signature import twilio_signed
@@ -49,11 +50,11 @@ def _empty() -> Response:
 
 
 def _notification() -> tuple[OutboxMessage, Page, Alert] | None:
-    raw = request.args.get("n", "")
-    if not raw.isdigit():
+    message_id = optional_int(request.args.get("n"), "n")
+    if message_id is None:
         return None
     session = db_session()
-    msg = session.get(OutboxMessage, int(raw))
+    msg = session.get(OutboxMessage, message_id)
     if msg is None or msg.source_kind != notify.SOURCE_KIND:
         return None
     page = session.get(Page, msg.source_id)
@@ -135,7 +136,7 @@ def page_voice_key() -> Response:
 
 def _apply_status(ref: str, status: str, sequence: str | None, error_code: str | None) -> OutboxMessage | None:
     session = db_session()
-    seq = int(sequence) if sequence and sequence.isdigit() else None
+    seq = optional_int(sequence, "SequenceNumber", low=0)
     msg = outbox.record_status(session, ref, status, _now(), sequence=seq, error_code=error_code or None)
     return msg
 
@@ -193,7 +194,8 @@ def inbound_sms() -> Response:
                       "RES <number> to resolve.")
     action = SMS_ACTIONS[match.group(1).lower()]
     if match.group(2):
-        alert = alerts.find_by_reference(session, int(match.group(2)))
+        reference = int(match.group(2)) if match.group(2).isascii() else 0
+        alert = alerts.find_by_reference(session, reference) if 0 < reference <= MAX_DB_INT else None
         if alert is None:
             return _reply(f"No open alert {match.group(2)}.")
     else:

@@ -20,6 +20,7 @@ from .common import now
 from .db import db_session
 from .login import csrf_check, roles_required
 from .navigation import STAFF, add_nav_item
+from .params import int_arg
 
 bp = Blueprint("oncall", __name__, url_prefix="/console")
 bp.before_request(csrf_check)
@@ -45,8 +46,7 @@ def _open_alerts() -> list[Alert]:
 @roles_required(*STAFF_ROLES)
 def overview():  # noqa: ANN201
     session, at = db_session(), now()
-    weeks = request.args.get("weeks", "4")
-    weeks_n = int(weeks) if weeks.isdigit() and 1 <= int(weeks) <= 26 else 4
+    weeks_n = int_arg("weeks", 4, high=26)
     staff = {u.id: u for u in session.scalars(select(StaffUser).order_by(StaffUser.name))}
     rotations = []
     for rotation in session.scalars(select(Rotation).order_by(Rotation.name)):
@@ -70,7 +70,8 @@ def overview():  # noqa: ANN201
 def override(rotation_id: int):  # noqa: ANN201
     session = db_session()
     rotation = session.get(Rotation, rotation_id)
-    person = session.get(StaffUser, int(request.form.get("staff_id", "0") or 0))
+    staff_id = int_arg("staff_id")
+    person = session.get(StaffUser, staff_id) if staff_id is not None else None
     if rotation is None or person is None:
         abort(404)
     zone = ZoneInfo(rotation.timezone)

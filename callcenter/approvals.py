@@ -120,8 +120,10 @@ def decide_approval(session: Session, approval: Approval, decision: Decision, *,
         session.refresh(approval)
         raise ApprovalClosed("this approval has already been decided")
     ticket = approval.ticket
+    # A spare part is our managers' business: its decision stays internal (customer_portal).
     _changed(session, ticket, "approval", actor, now,
-             {"approval": [f"{approval.kind} requested", f"{approval.kind} {approval.status}"]}, evidence)
+             {"approval": [f"{approval.kind} requested", f"{approval.kind} {approval.status}"]}, evidence,
+             public=approval.kind != "spare_part")
     if ticket.status == Status.WAITING_APPROVAL and not _pending_approval(ticket):
         old = ticket.status
         ticket.status = Status.ACKNOWLEDGED

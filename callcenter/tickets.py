@@ -308,7 +308,9 @@ def assign(session: Session, ticket: Ticket, staff_id: int | None, *, actor: Act
         raise TicketError(f"unknown or inactive staff user {staff_id}")
     old = ticket.assignee.name if ticket.assignee else None
     ticket.assignee = user
-    return _changed(session, ticket, "assigned", actor, now, {"assignee": [old, user.name if user else None]}, note)
+    # Who works a ticket is how we organise ourselves: internal, never mailed (customer_portal).
+    return _changed(session, ticket, "assigned", actor, now, {"assignee": [old, user.name if user else None]}, note,
+                    public=False)
 
 
 def escalate(session: Session, ticket: Ticket, to_level: str, *, actor: Actor, now: datetime,
@@ -333,7 +335,8 @@ def escalate(session: Session, ticket: Ticket, to_level: str, *, actor: Actor, n
         changes["assignee"] = [ticket.assignee.name if ticket.assignee else None, user.name]
         ticket.assignee = user
     kind = "escalated" if LEVEL_ORDER.index(Level(to_level)) > LEVEL_ORDER.index(Level(old)) else "de-escalated"
-    return _changed(session, ticket, kind, actor, now, changes, reason)
+    # The reason is written for colleagues (it was once mailed to a customer): the event is internal.
+    return _changed(session, ticket, kind, actor, now, changes, reason, public=False)
 
 
 UPDATABLE = {"subject", "description", "priority", "category", "asset_id", "location"}
@@ -362,7 +365,9 @@ def update_fields(session: Session, ticket: Ticket, values: dict, *, actor: Acto
             changes[name] = [old, value]
     if not changes:
         return None
-    event = _changed(session, ticket, "updated", actor, now, changes, note)
+    # The customer hears of a changed subject, priority or category; machine and location are ours.
+    event = _changed(session, ticket, "updated", actor, now, changes, note,
+                     public=bool(changes.keys() & {"subject", "priority", "category"}))
     if "category" in changes:
         refresh_ticket_sla(session, ticket, now)
     return event
@@ -421,7 +426,8 @@ def request_approval(session: Session, ticket: Ticket, *, kind: str, summary: st
         old = ticket.status
         ticket.status = Status.WAITING_APPROVAL
         _record(session, ticket, "status", actor, now, {"status": [old, Status.WAITING_APPROVAL]})
-    _changed(session, ticket, "approval", actor, now, {"approval": [None, f"{kind} requested"]}, summary)
+    _changed(session, ticket, "approval", actor, now, {"approval": [None, f"{kind} requested"]}, summary,
+             public=kind != "spare_part")
     events.publish(session, events.ApprovalRequested(approval.id, ticket.id, now))
     return approval
 

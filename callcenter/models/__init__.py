@@ -1,8 +1,9 @@
 """All tables. Importing this package registers every model on Base.metadata."""
 
 from .agent import OPEN_OFFER_STATUSES, Agent, AgentState, AgentStateChange, CallOffer, OfferStatus
+from .attachment import TicketAttachment
 from .base import Base, UTCDateTime, utcnow
-from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
+from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus, ServiceProcess
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
@@ -42,7 +43,7 @@ from .ticket import (
 __all__ = [
     "OPEN_OFFER_STATUSES", "Agent", "AgentState", "AgentStateChange", "CallOffer", "OfferStatus",
     "Base", "UTCDateTime", "utcnow",
-    "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
+    "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus", "ServiceProcess",
     "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "OutboundMail",
@@ -53,5 +54,5 @@ __all__ = [
     "ApiToken", "Role", "StaffUser", "LoginAttempt", "LoginThrottle",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",
-    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry",
+    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry", "TicketAttachment",
 ]

@@ -92,6 +92,10 @@ class TwilioProvider:
                     if p.get("recording_status_callback"):
                         kwargs["recording_status_callback"] = p["recording_status_callback"]
                 sent = self.client.calls.create(**kwargs)
+            elif message.channel == "callstatus":
+                # Not a message: a look-up of a hotline call we may have stopped hearing about.
+                found = self.client.calls(message.destination).fetch()
+                return SendResult(ref=None, status=found.status, final=True)
             else:
                 raise PermanentError(f"twilio cannot send {message.channel}")
         except TwilioRestException as exc:
@@ -107,6 +111,8 @@ class TwilioProvider:
 
     def reconcile(self, message: Any) -> SendResult | None:
         """Did Twilio accept this message before our worker died? Look for it since the claim."""
+        if message.channel == "callstatus":
+            return None  # a look-up changes nothing at Twilio: just ask again
         p = message.payload
         sender = p.get("from") or self.settings.twilio_from_number
         since = message.claimed_at - timedelta(minutes=1)

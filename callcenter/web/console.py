@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from .. import approvals
 from .. import tickets as svc
+from ..customer_portal import customer_sees
 from ..models import (
     LEVEL_ORDER,
     OPEN_STATUSES,
@@ -132,7 +133,7 @@ def _choices() -> dict:
 @login_required
 def home():  # noqa: ANN201
     if current_user.is_customer:
-        return redirect(url_for("console.ticket_list"))
+        return redirect(url_for("portal.home"))
     return redirect(url_for("console.queue"))
 
 
@@ -158,6 +159,8 @@ def queue_json():  # noqa: ANN201
 @bp.get("/console/tickets")
 @login_required
 def ticket_list():  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("portal.home"))
     db = db_session()
     flt = _filter_from_request()
     page = max(1, _int_arg("page") or 1)
@@ -221,6 +224,8 @@ def _new_ticket_form(db: Session) -> str:
 @bp.get("/console/tickets/<int:number>")
 @login_required
 def ticket(number: int):  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("portal.ticket", number=number))
     db = db_session()
     t = _ticket_or_404(number)
     at = now()
@@ -235,8 +240,10 @@ def ticket(number: int):  # noqa: ANN201
     if current_user.is_customer:
         links = [(kind, other) for kind, other in links if other.company_id == current_user.company_id]
     staff = db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
+    events = db.scalars(events_q).all()
     return render_template(
-        "ticket.html", t=t, sla=sla_state(db, t, at), events=db.scalars(events_q).all(), links=links,
+        "ticket.html", t=t, sla=sla_state(db, t, at), events=events, links=links,
+        customer_visible={e.id for e in events if customer_sees(e)},
         asset_history=asset_history, staff=staff, managers=[s for s in staff if s.role in {"manager", "admin"}],
         contacts=t.company.contacts if t.company else [],
         authorisers=[c for c in (t.company.contacts if t.company else []) if c.can_authorize and c.active],
@@ -322,20 +329,6 @@ def ticket_assign(number: int):  # noqa: ANN201
 @bp.post("/console/tickets/<int:number>/note")
 @login_required
 def ticket_note(number: int):  # noqa: ANN201
-    if current_user.is_customer:
-        # A customer's comment on their own ticket is public by nature.
-        db = db_session()
-        t = _ticket_or_404(number)
-        try:
-            svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(), public=True,
-                         kind="comment")
-        except svc.TicketError as exc:
-            db.rollback()
-            flash(str(exc), "error")
-        else:
-            db.commit()
-        return redirect(url_for("console.ticket", number=number))
-
     def run(db: Session, t: Ticket) -> str:
         svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(),
                      public=bool(request.form.get("public")))

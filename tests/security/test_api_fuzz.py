@@ -34,11 +34,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(app, demo, s
     with serve(app) as base:
         cmd = [str(ST if ST.exists() else shutil.which("st")), "run", f"{base}/api/v1/openapi.json",
                "--url", f"{base}/api/v1", "-H", f"Authorization: Bearer {token}", "--checks", CHECKS,
-               "--max-time", seconds, "--workers", "2", "--no-color", "--generation-database", "none",
+               "--max-time", seconds, "--workers", "1", "--no-color", "--generation-database", "none",
                "--request-timeout", "30", "--phases", "examples,coverage,fuzzing,stateful",
                "--report", "junit", "--report-dir", str(tmp_path)]
-        if os.environ.get("CALLCENTER_FUZZ_SEED"):
-            cmd += ["--seed", os.environ["CALLCENTER_FUZZ_SEED"]]
+        # A fixed seed keeps `make test` repeatable; set another (README) to explore further.
+        cmd += ["--seed", os.environ.get("CALLCENTER_FUZZ_SEED", "20261130")]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=int(seconds) * 4 + 300,
                                 env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     report = result.stdout[-20000:] + result.stderr[-5000:]

@@ -46,6 +46,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per tick job every two seconds would drown what matters.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # The Twilio library logs every REST request's headers at INFO: a dozen lines per SMS or call look-up.
+    logging.getLogger("twilio.http_client").setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = Context()
 
 

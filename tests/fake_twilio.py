@@ -354,6 +354,9 @@ class FakeTwilio:
         self.sent: list[tuple[str, str, list[tuple[str, str]], WebhookResponse]] = []
         self.recordings: dict[str, dict[str, Any]] = {}
         self.require_recording_auth = False
+        # Calls Twilio holds in its queue (account rate limit): 'queued', no request made yet.
+        self.hold_calls_queued = False
+        self.held_calls: set[str] = set()
         # Set to make every outgoing signature wrong, to test the app's 403 path.
         self.tamper_signatures = False
         self._rejected: dict[str, tuple[int, str, int]] = {}
@@ -711,6 +714,7 @@ class FakeTwilio:
         """
         call = self.get_call(sid)
         call.status = status
+        self.held_calls.discard(sid)  # placed now
         if answered_by:
             call.answered_by = answered_by
         if not (url or call.status_callback):
@@ -968,6 +972,8 @@ class FakeTwilio:
             )
             with self._cond:
                 self.calls.append(call)
+                if self.hold_calls_queued:
+                    self.held_calls.add(call.sid)
                 self._cond.notify_all()
             return _json(201, self._call_json(call))
 
@@ -977,6 +983,15 @@ class FakeTwilio:
                 return _json(200, self._call_json(self.get_call(sid)))
             except KeyError:
                 return _error(404, 20404, f"The requested resource /Calls/{sid}.json was not found")
+
+        @app.get(prefix + "/Calls/<sid>/Events.json")
+        def list_call_events(account: str, sid: str) -> Response:
+            # The requests Twilio made to the app for this call (Call Events resource), newest first.
+            try:
+                call = self.get_call(sid)
+            except KeyError:
+                return _error(404, 20404, f"The requested resource /Calls/{sid}/Events.json was not found")
+            return _json(200, _page("events", list(reversed(self._call_events(call)))))
 
         @app.post(prefix + "/Calls/<sid>.json")
         def update_call(account: str, sid: str) -> Response:
@@ -1032,6 +1047,25 @@ class FakeTwilio:
             return _error(405, 20004, "Method not allowed")
 
         return app
+
+    def _call_events(self, call: FakeCall) -> list[dict[str, Any]]:
+        """Twilio requests the 'initiated' status callback as it places the call, so that request is
+        listed even though the fake only POSTs when the test drives the call; a call held in the
+        queue (``hold_calls_queued``) has requested nothing yet."""
+        events: list[dict[str, Any]] = []
+        if call.sid in self.held_calls:
+            return events
+        if call.status_callback and "initiated" in call.status_callback_events:
+            events.append({"request": {"method": call.status_callback_method, "url": call.status_callback,
+                                       "parameters": {"CallSid": call.sid, "CallStatus": "initiated"}},
+                           "response": {"response_code": 200}})
+        with self._cond:
+            sent = list(self.sent)
+        for method, url, params, resp in sent:
+            if ("CallSid", call.sid) in params:
+                events.append({"request": {"method": method, "url": url, "parameters": dict(params)},
+                               "response": {"response_code": resp.status_code}})
+        return events
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         with self._cond:

@@ -141,8 +141,9 @@ def page_voice_key() -> Response:
 def _apply_status(ref: str, status: str, sequence: str | None, error_code: str | None) -> OutboxMessage | None:
     session = _session()
     seq = int(sequence) if sequence and sequence.isdigit() else None
-    msg = outbox.record_status(session, ref, status, _now(), sequence=seq, error_code=error_code or None)
-    return msg
+    # Our claim reference in the callback URL ties the report to its row even before the sender recorded the SID.
+    return outbox.record_status(session, ref, status, _now(), sequence=seq, error_code=error_code or None,
+                                claim_ref=outbox.parse_claim_ref(request.args.get("o")))
 
 
 @paging_twilio.post("/twilio/page/sms-status")

@@ -7,7 +7,7 @@ from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
-from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
+from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer, WorkerHeartbeat
 from .paging import (
     Alert,
     AlertEvent,
@@ -47,7 +47,7 @@ __all__ = [
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
-    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
+    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",
     "ApiToken", "Role", "StaffUser", "LoginAttempt",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",

@@ -20,6 +20,7 @@ _WRITE_STARTERS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
 _lock_owners: dict[int, int] = {}  # id(lock) -> thread ident of the holder
+LOCK_TIMEOUT_MS = 5000  # PostgreSQL lock_timeout of every connection
 
 
 def _write_lock_for(path: str) -> threading.Lock:
@@ -109,6 +110,12 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         return engine
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=10, max_overflow=20)
+    if url.startswith("postgresql"):
+        # A lock wait that outlives this is a bug (locks are taken in one order, see paging/engine.py):
+        # fail it instead of holding a webhook past Twilio's 15 s.
+        connect_args = dict(kwargs.pop("connect_args", None) or {})
+        connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={LOCK_TIMEOUT_MS}".strip()
+        kwargs["connect_args"] = connect_args
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

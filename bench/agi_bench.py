@@ -35,7 +35,8 @@ for extra in (ROOT, ROOT / "tests"):
 
 from agi_peer import AGIPeer, Step, expect, plausible_reply  # noqa: E402
 
-from webhooks.agi_protocol import AGISession, FastAGIServer, Handler  # noqa: E402
+from webhooks.agi_server import FastAGIServer  # noqa: E402
+from webhooks.agi_session import AGISession, Handler  # noqa: E402
 
 COMMANDS_PER_CALL = 10
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, jsonify
+from flask import Flask, jsonify
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+
+from webhooks.twilio_agent import bp as twilio_agent
+from webhooks.twilio_paging import paging_twilio
+from webhooks.twilio_voice import bp as twilio_voice
 
 from .config import Settings, load_settings
-from .db import make_engine, make_session_factory
+from .db import make_engine
+from .web import db, i18n, login, oncall_views, report_views, shell
+from .web.agent_views import init_agents
+from .web.api import api
+from .web.api_alerts import alerts_api
+from .web.calls_views import bp as calls_views
+from .web.console import bp as console
+from .web.mail_api import mail_api
 
 
 def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa: ANN001
@@ -22,16 +32,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
     engine = engine or make_engine(settings.database_url)
-    app.extensions["engine"] = engine
-    app.extensions["session_factory"] = make_session_factory(engine, settings)
-
-    @app.teardown_appcontext
-    def _close_session(exc: BaseException | None) -> None:
-        session: Session | None = g.pop("db", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
+    db.init_app(app, engine, settings)
 
     @app.get("/healthz")
     def healthz():  # noqa: ANN202
@@ -42,30 +43,12 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
             return jsonify(status="error", database=str(exc.__class__.__name__)), 503
         return jsonify(status="ok", database="ok")
 
-    from webhooks.twilio_agent import bp as twilio_agent
-    from webhooks.twilio_paging import paging_twilio
-    from webhooks.twilio_voice import bp as twilio_voice
-
-    from .web.agent_views import init_agents
-    from .web.api import api
-    from .web.api_alerts import alerts_api
-    from .web.calls_views import bp as calls_views
-    from .web.console import init_console
-    from .web.mail_api import mail_api
-
     for blueprint in (api, alerts_api, mail_api, twilio_voice, twilio_agent, paging_twilio):
         app.register_blueprint(blueprint)
-    init_console(app)
+    shell.init_app(app)
+    for blueprint in (login.bp, i18n.bp, console, report_views.bp, oncall_views.bp):
+        app.register_blueprint(blueprint)
     init_agents(app)
-    # After init_console: the calls pages use the console's login, CSRF and menu.
+    # After the console: the calls pages use the console's login, CSRF and menu.
     app.register_blueprint(calls_views)
     return app
-
-
-def db_session() -> Session:
-    """The request's session, opened on first use."""
-    if "db" not in g:
-        from flask import current_app
-
-        g.db = current_app.extensions["session_factory"]()
-    return g.db

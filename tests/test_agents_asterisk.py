@@ -21,7 +21,7 @@ from sqlalchemy import select
 from callcenter import agents, tickets, timers
 from callcenter.db import session_scope
 from callcenter.models import AgentStateChange, Call, CallOffer, Contact, StaffUser, Ticket, Timer
-from webhooks.agi_protocol import FastAGIServer
+from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
 
 PBX_LINE = "+302105550100"  # Athens' PBX: the caller is known by the asset's number

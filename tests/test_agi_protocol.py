@@ -1,4 +1,4 @@
-"""Tests for webhooks.agi_protocol: parsing, quoting, and FastAGI end to end with a fake Asterisk."""
+"""The AGI layer (agi_protocol, agi_session, agi_server): parsing, quoting, FastAGI end to end with a fake peer."""
 
 from __future__ import annotations
 
@@ -30,13 +30,13 @@ from webhooks.agi_protocol import (
     AGICommandError,
     AGIHangup,
     AGIProtocolError,
-    AGISession,
-    FastAGIServer,
     format_agi_command,
     parse_agi_environment,
     parse_agi_response,
     quote_agi_arg,
 )
+from webhooks.agi_server import FastAGIServer
+from webhooks.agi_session import AGISession
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -310,7 +310,7 @@ def test_hangup_line_mid_session_raises_and_server_survives(agi_server, caplog) 
             expect("GET VARIABLE DIALSTATUS", "200 result=1 (ANSWER)"),
         ]
     )
-    with caplog.at_level(logging.INFO, logger="webhooks.agi_protocol"):
+    with caplog.at_level(logging.INFO, logger="webhooks"):
         run_peers(host, port, [peer])
     peer.assert_ok()
     assert seen == [("hangup", True), ("dialstatus", "ANSWER")]
@@ -488,7 +488,7 @@ def test_malformed_response_raises_protocol_error_with_line(agi_server, caplog) 
 
     state["handler"] = handler
     peer = AGIPeer([expect("ANSWER", "20O result=0 garbage")])
-    with caplog.at_level(logging.ERROR, logger="webhooks.agi_protocol"):
+    with caplog.at_level(logging.ERROR, logger="webhooks"):
         run_peers(host, port, [peer])
     peer.assert_ok()
     assert seen == ["20O result=0 garbage"]
@@ -503,7 +503,7 @@ def test_handler_exception_is_logged_and_server_survives(agi_server, caplog) -> 
         raise RuntimeError("boom")
 
     state["handler"] = handler
-    with caplog.at_level(logging.ERROR, logger="webhooks.agi_protocol"):
+    with caplog.at_level(logging.ERROR, logger="webhooks"):
         peer = AGIPeer([expect("ANSWER")])
         run_peers(host, port, [peer])
     peer.assert_ok()
@@ -581,7 +581,7 @@ def test_commands_are_serialised_within_a_session(agi_server) -> None:
 STDIO_SCRIPT = """
 import logging, sys
 logging.basicConfig(stream=sys.stderr)
-from webhooks.agi_protocol import run_stdio
+from webhooks.agi_server import run_stdio
 
 async def handler(session):
     await session.answer()

@@ -17,7 +17,7 @@ from test_browser import browser, by_css, login, wait_for  # noqa: F401 (fixture
 
 from callcenter import agents, calls, distribution
 from callcenter.models import utcnow
-from webhooks.agi_protocol import FastAGIServer
+from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
 
 pytestmark = [

@@ -11,7 +11,7 @@ from hotline_helpers import ANNA, IN_HOURS, NIKOS, OUT_OF_HOURS, STRANGER, Captu
 from sqlalchemy import select
 
 from callcenter.models import Timer
-from webhooks.agi_protocol import FastAGIServer
+from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
 
 

@@ -15,7 +15,7 @@ from test_hotline_agi import Clock
 from callcenter import calls
 from callcenter.db import session_scope
 from callcenter.ivr.engine import FlowEngine, Input, Later
-from webhooks.agi_protocol import FastAGIServer
+from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
 
 SLOW = 0.4  # seconds the critical ticket's writes take in these tests

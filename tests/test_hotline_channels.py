@@ -24,7 +24,7 @@ from hotline_helpers import (
 from test_hotline_agi import ScriptedCaller
 
 from callcenter.config import PROJECT_ROOT
-from webhooks.agi_protocol import FastAGIServer
+from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
 
 

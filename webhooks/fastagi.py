@@ -50,7 +50,9 @@ from callcenter.ivr.engine import (
 from callcenter.ivr.prompts import company_prompt_key
 from callcenter.models import CallOffer, OfferStatus
 
-from .agi_protocol import AGICommandError, AGIHangup, AGISession, FastAGIServer
+from .agi_protocol import AGICommandError, AGIHangup
+from .agi_server import FastAGIServer
+from .agi_session import AGISession
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ class Channel(Protocol):
 
 
 class SessionChannel:
-    """A FastAGI connection (webhooks.agi_protocol.AGISession)."""
+    """A FastAGI connection (webhooks.agi_session.AGISession)."""
 
     def __init__(self, session: AGISession) -> None:
         self.session = session

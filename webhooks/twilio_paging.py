@@ -13,6 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.paging import commands, notify
+from callcenter.web.db import db_session
 
 from .twilio_signature import twilio_signed
 from .twilio_voice import answered_by_machine
@@ -24,12 +25,6 @@ def _now() -> datetime:
     # Tests run the app and the worker on one controlled clock (app.config["PAGING_CLOCK"]).
     clock = current_app.config.get("PAGING_CLOCK")
     return clock() if clock else datetime.now(UTC)
-
-
-def _session():  # noqa: ANN202
-    from callcenter.app import db_session
-
-    return db_session()
 
 
 def _xml(body: object) -> Response:
@@ -81,7 +76,7 @@ def _render(call: commands.PageCall | None, repeat: str = "0") -> Response:
 @twilio_signed
 def page_voice() -> Response:
     """The page call was answered: read the alert, then wait for a key (a voicemail never presses one)."""
-    session = _session()
+    session = db_session()
     answered_by = request.form.get("AnsweredBy")
     call = commands.answered(session, message_id=_message_id(), answered_by=answered_by,
                              machine=answered_by_machine(answered_by), now=_now())
@@ -92,7 +87,7 @@ def page_voice() -> Response:
 @paging_twilio.post("/twilio/page/voice/key")
 @twilio_signed
 def page_voice_key() -> Response:
-    session = _session()
+    session = db_session()
     call = commands.key_pressed(session, message_id=_message_id(), digits=request.form.get("Digits", ""),
                                 now=_now())
     session.commit()
@@ -104,7 +99,7 @@ def page_voice_key() -> Response:
 def page_sms_status() -> Response:
     sid, status = request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
     if sid and status:
-        session = _session()
+        session = db_session()
         commands.status_report(session, provider_ref=sid, status=status, now=_now(),
                                error_code=request.form.get("ErrorCode") or None, claim_ref=request.args.get("o"))
         session.commit()
@@ -116,7 +111,7 @@ def page_sms_status() -> Response:
 def page_call_status() -> Response:
     sid, status = request.form.get("CallSid", ""), request.form.get("CallStatus", "")
     if sid and status:
-        session = _session()
+        session = db_session()
         answered_by = request.form.get("AnsweredBy")
         commands.status_report(session, provider_ref=sid, status=status, now=_now(), sequence=_seq(),
                                error_code=request.form.get("ErrorCode") or None, claim_ref=request.args.get("o"),
@@ -129,7 +124,7 @@ def page_call_status() -> Response:
 @twilio_signed
 def inbound_sms() -> Response:
     """Replies to pages: ACK 15789 / 1 / ESC 15789 / RES 15789 (the language is in paging.commands)."""
-    session = _session()
+    session = db_session()
     text = commands.sms_command(session, sender=request.form.get("From", ""), body=request.form.get("Body", ""),
                                 now=_now())
     session.commit()

@@ -29,7 +29,8 @@ from ..models import (
     StaffUser,
     Ticket,
 )
-from .console import _db, actor, now
+from .common import actor, now
+from .db import db_session
 from .labels import LABELS
 from .login import csrf_check, roles_required
 from .navigation import add_nav_item
@@ -68,7 +69,7 @@ def _call_or_404(db: Session, call_id: int) -> Call:
 @bp.get("/agent")
 @roles_required(*DESK_ROLES)
 def desk():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     agent = agents.agent_for(db, current_user.record_id, now())
     db.commit()
     missed = [_missed_row(db, c) for c in agents.callback_list(db)]
@@ -79,7 +80,7 @@ def desk():  # noqa: ANN201
 @bp.post("/agent/state")
 @roles_required(*DESK_ROLES)
 def change_state():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     state = request.form.get("state", "")
     if state not in CONSOLE_STATES:
         flash(_("Unknown state."), "error")
@@ -134,7 +135,7 @@ def screen_pop(db: Session, call: Call) -> dict:
 @bp.get("/agent/screen-pop.json")
 @roles_required(*DESK_ROLES)
 def screen_pop_json():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     agent = agents.agent_for(db, current_user.record_id, now())
     db.commit()
     call = db.get(Call, agent.current_call_id) if agent.current_call_id else None
@@ -146,7 +147,7 @@ def screen_pop_json():  # noqa: ANN201
 @bp.post("/agent/calls/<int:call_id>/link")
 @roles_required(*DESK_ROLES)
 def link_call(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(db, call_id)
     try:
         ticket = tickets.get_ticket(db, request.form.get("number", "").strip().lstrip("#"))
@@ -162,7 +163,7 @@ def link_call(call_id: int):  # noqa: ANN201
 @bp.post("/agent/calls/<int:call_id>/ticket")
 @roles_required(*DESK_ROLES)
 def open_ticket(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(db, call_id)
     subject = request.form.get("subject", "").strip() or _("Hotline call")
     ticket = tickets.create_ticket(db, tickets.NewTicket(
@@ -179,7 +180,7 @@ def open_ticket(call_id: int):  # noqa: ANN201
 @bp.post("/agent/calls/<int:call_id>/wrap-up")
 @roles_required(*DESK_ROLES)
 def wrap_up(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(db, call_id)
     form = request.form
     try:
@@ -207,7 +208,7 @@ def _missed_row(db: Session, call: Call) -> dict:
 @bp.post("/agent/callbacks/<int:call_id>")
 @roles_required(*DESK_ROLES)
 def call_back(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(db, call_id)
     try:
         if request.form.get("dismiss"):
@@ -236,7 +237,7 @@ def _day_start(at: datetime) -> datetime:
 @bp.get("/wallboard.json")
 @roles_required(*BOARD_ROLES)
 def wallboard_json():  # noqa: ANN201
-    b = agents.board(_db(), now(), _day_start(now()))
+    b = agents.board(db_session(), now(), _day_start(now()))
     return jsonify(
         waiting=[{"caller": w.caller, "company": w.company, "waited": w.waited, "offered_to": w.offered_to}
                  for w in b.waiting],

@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from .. import tickets as svc
-from ..app import db_session
 from ..auth import has_role, user_for_token
 from ..customers import UnknownCompany, find_company, find_contact_by_email
 from ..models import Approval, Company, Contact, StaffUser, Ticket
 from ..sla import sla_state
 from . import schemas
+from .db import db_session
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 M = TypeVar("M", bound=BaseModel)

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from .. import outbox
-from ..app import db_session
 from ..models import Alert, OutboxMessage, Page, Rotation, StaffUser
 from ..paging import alerts as svc
 from ..paging import notify
@@ -20,6 +19,7 @@ from ..paging.rotations import RotationError, find_rotation, schedule, who_is_on
 from ..paging.sources import default_policy
 from ..tickets import TicketNotFound, get_ticket
 from .api import ApiError, json_errors, now_utc, parse_body, token_required
+from .db import db_session
 from .openapi import EXTRA_PATHS
 
 alerts_api = Blueprint("alerts_api", __name__, url_prefix="/api/v1")

@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from .. import call_review as svc
 from ..models import REVIEW_CRITERIA, CallChannel, CallOutcome, Company, RecordingStatus, StaffUser, Ticket
-from .console import _db, now
+from .common import now
+from .db import db_session
 from .login import csrf_check, roles_required
 from .navigation import STAFF, add_nav_item
 
@@ -62,7 +63,7 @@ def _date_arg(name: str) -> date | None:
 @bp.get("/console/calls")
 @login_required
 def log():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     flt = svc.CallFilter(
         company_id=_int_arg("company"), channel=request.args.get("channel") or None,
         state=request.args.get("state") if request.args.get("state") in svc.CALL_STATES else None,
@@ -79,7 +80,7 @@ def log():  # noqa: ANN201
 
 
 def _call_or_404(call_id: int):  # noqa: ANN202
-    call = svc.visible_call(_db(), call_id, viewer())
+    call = svc.visible_call(db_session(), call_id, viewer())
     if call is None:
         abort(404)
     return call
@@ -88,7 +89,7 @@ def _call_or_404(call_id: int):  # noqa: ANN202
 @bp.get("/console/calls/<int:call_id>")
 @login_required
 def detail(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(call_id)
     v = viewer()
     ticket = db.get(Ticket, call.ticket_id) if call.ticket_id else None
@@ -112,7 +113,7 @@ def audio(recording_id: int):  # noqa: ANN201
     Audited once per playback: the first request of a playback asks for the start of the file (no
     Range, or a Range from byte 0); the seeks and continuations that follow are not new playbacks.
     """
-    db = _db()
+    db = db_session()
     v = viewer()
     rec = svc.visible_recording(db, recording_id, v)
     if rec is None:
@@ -145,7 +146,7 @@ def audio(recording_id: int):  # noqa: ANN201
 @bp.post("/console/calls/<int:call_id>/reviews")
 @login_required
 def review(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(call_id)
     if not svc.may_review(viewer()):
         abort(403)
@@ -165,7 +166,7 @@ def review(call_id: int):  # noqa: ANN201
 @bp.post("/console/calls/<int:call_id>/hold")
 @login_required
 def hold(call_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     call = _call_or_404(call_id)
     if not svc.may_hold(viewer()):
         abort(403)
@@ -184,7 +185,7 @@ def hold(call_id: int):  # noqa: ANN201
 @bp.get("/console/calls/reviews")
 @roles_required("qa", "manager", "admin")
 def reviews():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     company_id = _int_arg("company")
     overall, per_company = svc.review_averages(db, company_id=company_id)
     return render_template("call_reviews.html", overall=overall, per_company=per_company,
@@ -197,19 +198,19 @@ def reviews():  # noqa: ANN201
 @bp.get("/console/recordings/audit")
 @roles_required("manager", "admin")
 def audit():  # noqa: ANN201
-    return render_template("recording_audit.html", entries=svc.audit_trail(_db(), limit=500))
+    return render_template("recording_audit.html", entries=svc.audit_trail(db_session(), limit=500))
 
 
 @bp.get("/console/faults")
 @roles_required(*STAFF)
 def faults():  # noqa: ANN201
-    return render_template("faults.html", rows=svc.fault_calls_per_asset(_db()))
+    return render_template("faults.html", rows=svc.fault_calls_per_asset(db_session()))
 
 
 @bp.get("/console/assets/<int:asset_id>/faults")
 @roles_required(*STAFF)
 def asset_faults(asset_id: int):  # noqa: ANN201
-    found = svc.asset_faults(_db(), asset_id)
+    found = svc.asset_faults(db_session(), asset_id)
     if found is None:
         abort(404)
     return render_template("asset_faults.html", f=found, a=found.asset, deleted=RecordingStatus.DELETED,

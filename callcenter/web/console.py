@@ -6,12 +6,10 @@ own company's tickets, and that rule lives in the queries (`_ticket_or_404`, `_s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     flash,
@@ -43,11 +41,12 @@ from ..models import (
     Status,
     Ticket,
     TicketEvent,
-    utcnow,
 )
 from ..sla import clock_calendar, sla_state
+from .common import actor, now
+from .db import db_session
 from .labels import label
-from .login import WORKING_ROLES, csrf, csrf_check, roles_required
+from .login import WORKING_ROLES, csrf_check, roles_required
 
 bp = Blueprint("console", __name__)
 bp.before_request(csrf_check)
@@ -55,68 +54,6 @@ bp.before_request(csrf_check)
 STAFF_ROLES = ("agent", "engineer", "qa", "manager", "admin")
 RESOLUTIONS = ["solved", "project", "sales", "refused", "duplicate"]
 LINK_KINDS = ["related", "project", "follow_up", "duplicate"]
-
-
-def _db() -> Session:
-    from ..app import db_session
-
-    return db_session()
-
-
-def now() -> datetime:
-    """The request's clock; tests may pin it with app.config["CLOCK"]."""
-    return current_app.config.get("CLOCK", utcnow)()
-
-
-def actor() -> svc.Actor:
-    return svc.Actor("staff" if current_user.is_staff else "contact", current_user.record_id, current_user.name)
-
-
-def init_console(app: Flask) -> None:
-    """Login, CSRF, languages and the console blueprints on the app."""
-    from . import i18n, login, oncall_views, report_views
-    from .navigation import items_for
-
-    settings = app.config["SETTINGS"]
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_hours)
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = settings.public_url.startswith("https://")
-    # The JSON API (token auth) and the Twilio webhooks (signatures) are not cookie-authenticated,
-    # so CSRF is checked only where the console's forms post (login.csrf_check).
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
-    csrf.init_app(app)
-    login.login_manager.init_app(app)
-    i18n.babel.init_app(app, locale_selector=i18n.select_locale)
-    app.add_template_filter(label, "label")
-    app.add_template_filter(_hours_minutes, "hm")
-    app.add_template_filter(_local_time, "local")
-    for blueprint in (login.bp, i18n.bp, bp, report_views.bp, oncall_views.bp):
-        app.register_blueprint(blueprint)
-
-    @app.context_processor
-    def _console_globals() -> dict:
-        from flask_babel import get_locale
-
-        role = current_user.role if current_user and current_user.is_authenticated else None
-        return {"nav_items": items_for(role) if role else [], "languages": i18n.LANGUAGES,
-                "current_locale": str(get_locale())}
-
-
-def _hours_minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(int(seconds))
-    return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}"
-
-
-def _local_time(t: datetime | None, zone: str = "Europe/Budapest") -> str:
-    from zoneinfo import ZoneInfo
-
-    return "" if t is None else t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _staff_only() -> None:
@@ -132,7 +69,7 @@ def _ticket_or_404(number: int) -> Ticket:
     stmt = select(Ticket).where(Ticket.number == number)
     if current_user.is_customer:
         stmt = stmt.where(Ticket.company_id == current_user.company_id)
-    ticket = _db().scalar(stmt)
+    ticket = db_session().scalar(stmt)
     if ticket is None:
         abort(404)
     return ticket
@@ -200,7 +137,7 @@ def home():  # noqa: ANN201
 @bp.get("/console/queue")
 @roles_required(*STAFF_ROLES)
 def queue():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     flt = _filter_from_request()
     rows = queue_rows(db, svc.work_queue(db, flt, limit=100), now())
     companies = db.scalars(select(Company).order_by(Company.name)).all()
@@ -210,7 +147,7 @@ def queue():  # noqa: ANN201
 @bp.get("/console/queue.json")
 @roles_required(*STAFF_ROLES)
 def queue_json():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     at = now()
     rows = queue_rows(db, svc.work_queue(db, _filter_from_request(), limit=100), at)
     return jsonify(at=at.isoformat(), rows=rows)
@@ -219,7 +156,7 @@ def queue_json():  # noqa: ANN201
 @bp.get("/console/tickets")
 @login_required
 def ticket_list():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     flt = _filter_from_request()
     page = max(1, _int_arg("page") or 1)
     found, total = svc.list_tickets(db, flt, page=page, per_page=50)
@@ -233,7 +170,7 @@ def ticket_list():  # noqa: ANN201
 def new_ticket():  # noqa: ANN201
     if current_user.role == "qa":
         abort(403)
-    db = _db()
+    db = db_session()
     if request.method == "POST":
         f = request.form
         if current_user.is_customer:
@@ -282,7 +219,7 @@ def _new_ticket_form(db: Session) -> str:
 @bp.get("/console/tickets/<int:number>")
 @login_required
 def ticket(number: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     t = _ticket_or_404(number)
     at = now()
     events_q = select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.at, TicketEvent.id)
@@ -313,7 +250,7 @@ def _act(number: int, action) -> object:  # noqa: ANN001
     """Run one ticket action for the working roles; a refused action is reported, nothing is lost."""
     if not current_user.can_work:
         abort(403)
-    db = _db()
+    db = db_session()
     t = _ticket_or_404(number)
     try:
         message = action(db, t)
@@ -385,7 +322,7 @@ def ticket_assign(number: int):  # noqa: ANN201
 def ticket_note(number: int):  # noqa: ANN201
     if current_user.is_customer:
         # A customer's comment on their own ticket is public by nature.
-        db = _db()
+        db = db_session()
         t = _ticket_or_404(number)
         try:
             svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(), public=True,
@@ -446,7 +383,7 @@ def ticket_request_approval(number: int):  # noqa: ANN201
 @bp.post("/console/tickets/<int:number>/approvals/<int:approval_id>")
 @login_required
 def ticket_decide_approval(number: int, approval_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     t = _ticket_or_404(number)
     approval = db.scalar(select(Approval).where(Approval.id == approval_id, Approval.ticket_id == t.id))
     if approval is None:
@@ -490,7 +427,7 @@ def ticket_decide_approval(number: int, approval_id: int):  # noqa: ANN201
 @bp.get("/console/companies")
 @roles_required(*STAFF_ROLES)
 def companies():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     open_counts = dict(db.execute(
         select(Ticket.company_id, func.count()).where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
         .group_by(Ticket.company_id)).all())
@@ -501,7 +438,7 @@ def companies():  # noqa: ANN201
 @bp.get("/console/companies/<int:company_id>")
 @roles_required(*STAFF_ROLES)
 def company(company_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     c = db.get(Company, company_id)
     if c is None:
         abort(404)
@@ -513,7 +450,7 @@ def company(company_id: int):  # noqa: ANN201
 @bp.get("/console/assets/<int:asset_id>")
 @roles_required(*STAFF_ROLES)
 def asset(asset_id: int):  # noqa: ANN201
-    db = _db()
+    db = db_session()
     a = db.get(Asset, asset_id)
     if a is None:
         abort(404)
@@ -521,4 +458,4 @@ def asset(asset_id: int):  # noqa: ANN201
     return render_template("asset.html", a=a, history=history)
 
 
-__all__ = ["bp", "init_console", "queue_rows", "WORKING_ROLES"]
+__all__ = ["bp", "queue_rows", "WORKING_ROLES"]

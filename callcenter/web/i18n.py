@@ -7,6 +7,7 @@ from flask_babel import Babel
 from flask_login import current_user
 
 from ..models import Contact, StaffUser
+from .db import db_session
 from .login import csrf_check
 
 LANGUAGES = {"en": "English", "hu": "Magyar", "el": "Ελληνικά"}
@@ -30,8 +31,6 @@ def set_language():  # noqa: ANN201
     if lang in LANGUAGES:
         session["lang"] = lang
         if current_user.is_authenticated:
-            from ..app import db_session
-
             db = db_session()
             model = StaffUser if current_user.kind == "staff" else Contact
             record = db.get(model, current_user.record_id)

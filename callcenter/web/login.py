@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash
 
 from ..auth import check_password
 from ..models import Contact, LoginAttempt, StaffUser, utcnow
+from .db import db_session
 
 STAFF_ROLES = {"agent", "engineer", "qa", "manager", "admin"}
 WORKING_ROLES = {"agent", "engineer", "manager", "admin"}   # may change tickets
@@ -81,22 +82,16 @@ def principal_for_contact(contact: Contact) -> Principal:
     return Principal("contact", contact.id, contact.name, CUSTOMER, contact.language or "en", contact.company_id)
 
 
-def _db() -> Session:
-    from ..app import db_session
-
-    return db_session()
-
-
 @login_manager.user_loader
 def load_user(user_id: str) -> Principal | None:
     kind, _, raw = user_id.partition(":")
     if not raw.isdigit():
         return None
     if kind == "staff":
-        user = _db().get(StaffUser, int(raw))
+        user = db_session().get(StaffUser, int(raw))
         return principal_for_staff(user) if user and user.active else None
     if kind == "contact":
-        contact = _db().get(Contact, int(raw))
+        contact = db_session().get(Contact, int(raw))
         return principal_for_contact(contact) if contact and contact.active and contact.password_hash else None
     return None
 
@@ -130,7 +125,7 @@ def login():  # noqa: ANN201
     if request.method == "POST":
         login_name = (request.form.get("login") or "").strip().lower()
         password = request.form.get("password") or ""
-        db = _db()
+        db = db_session()
         now = utcnow()
         if locked_out(db, login_name, now):
             flash(_("Too many failed logins. Try again in %(minutes)d minutes.",

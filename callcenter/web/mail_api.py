@@ -7,9 +7,9 @@ import base64
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from ..app import db_session
 from ..models import InboundMail, InboundStatus, Ticket
 from .api import ApiError, json_errors, token_required
+from .db import db_session
 from .openapi import EXTRA_PATHS
 
 mail_api = Blueprint("mail_api", __name__, url_prefix="/api/v1/mail")

@@ -16,7 +16,8 @@ from ..models import Alert, AlertStatus, Rotation, StaffUser
 from ..paging import alerts as svc
 from ..paging.rotations import RotationError, add_override, schedule, who_is_on_call
 from .api_alerts import alert_json
-from .console import _db, now
+from .common import now
+from .db import db_session
 from .login import csrf_check, roles_required
 from .navigation import STAFF, add_nav_item
 
@@ -31,11 +32,11 @@ ACTIONS = {"acknowledge", "escalate", "resolve"}
 
 
 def _me() -> StaffUser | None:
-    return _db().get(StaffUser, current_user.record_id) if current_user.is_staff else None
+    return db_session().get(StaffUser, current_user.record_id) if current_user.is_staff else None
 
 
 def _open_alerts() -> list[Alert]:
-    return list(_db().scalars(
+    return list(db_session().scalars(
         select(Alert).where(Alert.status.in_([AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED]))
         .order_by(Alert.status.desc(), Alert.created_at.desc(), Alert.id.desc()).limit(200)))
 
@@ -43,7 +44,7 @@ def _open_alerts() -> list[Alert]:
 @bp.get("/oncall")
 @roles_required(*STAFF_ROLES)
 def overview():  # noqa: ANN201
-    session, at = _db(), now()
+    session, at = db_session(), now()
     weeks = request.args.get("weeks", "4")
     weeks_n = int(weeks) if weeks.isdigit() and 1 <= int(weeks) <= 26 else 4
     staff = {u.id: u for u in session.scalars(select(StaffUser).order_by(StaffUser.name))}
@@ -67,7 +68,7 @@ def overview():  # noqa: ANN201
 @bp.post("/oncall/<int:rotation_id>/override")
 @roles_required(*ROTA_ROLES)
 def override(rotation_id: int):  # noqa: ANN201
-    session = _db()
+    session = db_session()
     rotation = session.get(Rotation, rotation_id)
     person = session.get(StaffUser, int(request.form.get("staff_id", "0") or 0))
     if rotation is None or person is None:
@@ -89,7 +90,7 @@ def override(rotation_id: int):  # noqa: ANN201
 @bp.get("/alerts/<int:alert_id>")
 @roles_required(*STAFF_ROLES)
 def alert(alert_id: int):  # noqa: ANN201
-    row = _db().get(Alert, alert_id)
+    row = db_session().get(Alert, alert_id)
     if row is None:
         abort(404)
     return render_template("alert.html", alert=row, data=alert_json(row, full=True))
@@ -98,7 +99,7 @@ def alert(alert_id: int):  # noqa: ANN201
 @bp.post("/alerts/<int:alert_id>/<action>")
 @roles_required(*STAFF_ROLES)
 def act(alert_id: int, action: str):  # noqa: ANN201
-    session = _db()
+    session = db_session()
     row = session.get(Alert, alert_id)
     if row is None or action not in ACTIONS:
         abort(404)

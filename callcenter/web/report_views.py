@@ -12,7 +12,8 @@ from ..models import Company
 from ..report_export import hotline_csv, quarterly_csv, quarterly_pdf
 from ..reports import WEEKDAY_NAMES, Quarter, ReportError, quarter_hotline_stats, quarter_stats, quarterly_report
 from .charts import bar_chart, heatmap
-from .console import _db, now
+from .common import now
+from .db import db_session
 from .labels import label
 from .login import REPORT_ROLES, csrf_check, roles_required
 
@@ -43,7 +44,7 @@ def _quarter() -> Quarter:
 @bp.get("/")
 @roles_required(*VIEW_ROLES)
 def index():  # noqa: ANN201
-    db = _db()
+    db = db_session()
     if current_user.is_customer:
         companies = [db.get(Company, current_user.company_id)]
     else:
@@ -55,7 +56,7 @@ def index():  # noqa: ANN201
 
 def _report():  # noqa: ANN202
     try:
-        return quarterly_report(_db(), _company_id(), _quarter(), now=now())
+        return quarterly_report(db_session(), _company_id(), _quarter(), now=now())
     except UnknownCompany:
         abort(404)
 
@@ -98,7 +99,7 @@ def helpdesk():  # noqa: ANN201
     quarter = _quarter()
     raw = request.args.get("company", "")
     company_id = int(raw) if raw.isdigit() else None
-    stats = quarter_stats(_db(), quarter, now=now(), company_id=company_id)
+    stats = quarter_stats(db_session(), quarter, now=now(), company_id=company_id)
     charts = {
         "channel": bar_chart([(str(label(k)), n) for k, n in stats.by_channel]),
         "category": bar_chart([(str(label(k)), n) for k, n in stats.by_category]),
@@ -106,7 +107,7 @@ def helpdesk():  # noqa: ANN201
         "escalations": bar_chart(stats.escalations_by_level),
         "backlog": bar_chart(stats.backlog),
     }
-    companies = _db().scalars(select(Company).order_by(Company.name)).all()
+    companies = db_session().scalars(select(Company).order_by(Company.name)).all()
     return render_template("report_helpdesk.html", s=stats, quarter=quarter, charts=charts, companies=companies,
                            company_id=company_id)
 
@@ -114,9 +115,9 @@ def helpdesk():  # noqa: ANN201
 def _hotline_stats():  # noqa: ANN202
     raw = request.args.get("company", "")
     company_id = int(raw) if raw.isdigit() else None
-    if company_id is not None and _db().get(Company, company_id) is None:
+    if company_id is not None and db_session().get(Company, company_id) is None:
         abort(404)
-    return quarter_hotline_stats(_db(), _quarter(), now=now(), company_id=company_id), company_id
+    return quarter_hotline_stats(db_session(), _quarter(), now=now(), company_id=company_id), company_id
 
 
 @bp.get("/hotline")
@@ -132,7 +133,7 @@ def hotline():  # noqa: ANN201
                                 (str(_("Abandoned")), stats.abandoned), (str(_("Unanswered")), stats.unanswered),
                                 (str(_("Waiting now")), stats.waiting)], width=520, label_width=210),
     }
-    companies = _db().scalars(select(Company).order_by(Company.name)).all()
+    companies = db_session().scalars(select(Company).order_by(Company.name)).all()
     return render_template("report_hotline.html", s=stats, quarter=_quarter(), charts=charts, companies=companies,
                            company_id=company_id)
 

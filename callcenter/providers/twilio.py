@@ -6,7 +6,8 @@ the client at a local fake Twilio.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -140,6 +141,35 @@ class TwilioProvider:
         return []
 
 
+    def recent_recordings(self, since: datetime) -> list[ProviderRecording]:
+        """Completed recordings Twilio made since `since`, for catching up on missed status callbacks."""
+        base = (self.settings.twilio_api_url or DEFAULT_API).rstrip("/")
+        found = []
+        for r in self.client.recordings.list(date_created_after=since, limit=RECORDINGS_PAGE_LIMIT):
+            if r.status != "completed" or not r.call_sid:
+                continue
+            media = base + (r.uri or "").removesuffix(".json")
+            found.append(ProviderRecording(sid=r.sid, call_sid=r.call_sid, url=media, source=r.source or "",
+                                           duration=int(r.duration) if str(r.duration or "").isdigit() else None))
+        return found
+
+    def call_details(self, sid: str) -> dict[str, Any]:
+        """A call's numbers, times and status, for a call we only learn about afterwards."""
+        c = self.client.calls(sid).fetch()
+        return {"from": c._from, "to": c.to, "status": c.status, "start_time": c.start_time,
+                "end_time": c.end_time, "duration": int(c.duration) if str(c.duration or "").isdigit() else None}
+
+
+@dataclass(frozen=True)
+class ProviderRecording:
+    sid: str
+    call_sid: str
+    url: str            # media URL without extension, as in Twilio's RecordingUrl
+    source: str         # RecordVerb (a voice message), StartCallRecordingAPI, DialVerb, ...
+    duration: int | None
+
+
+RECORDINGS_PAGE_LIMIT = 1000
 CLAIM_PARAM = "o"
 
 

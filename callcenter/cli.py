@@ -189,13 +189,13 @@ def mail_ingest(ctx: Context, mailbox: str | None) -> None:
     """Ingest one RFC 822 message from stdin (for an MTA pipe). Exit 0 stored or duplicate, 75 retry later."""
     raw = sys.stdin.buffer.read()
     try:
-        from .mail.ingest import ingest
+        from .mail.intake import ingest_message
         from .wiring import load_services
 
         load_services()
-        with ctx.session() as session:
-            ingest(session, raw, settings=ctx.settings, now=now_utc(), mailbox=mailbox, source="pipe")
-    except Exception as exc:  # anything unexpected: roll back, let the MTA retry, keep stdout quiet
+        ingest_message(make_session_factory(ctx.engine, ctx.settings), raw, settings=ctx.settings, now=now_utc(),
+                       mailbox=mailbox, source="pipe")
+    except Exception as exc:  # transient (the database): nothing was written, the MTA retries; stdout quiet
         log.error("mail-ingest failed, the MTA will retry: %s: %s", type(exc).__name__, exc)
         sys.exit(EX_TEMPFAIL)
 
@@ -282,6 +282,29 @@ def mail_quarantine_show(ctx: Context, inbound_id: int, raw: bool) -> None:
         click.echo(f"id: {r.id}\nstatus: {r.status}\nreason: {r.reason}\nreceived: {r.received_at.isoformat()}\n"
                    f"mailbox: {r.mailbox}\nfrom: {r.from_address}\nsubject: {r.subject}\n"
                    f"message-id: {r.message_id}\nsize: {r.size} bytes")
+@mail_quarantine.command("retry")
+@click.argument("inbound_id", type=int)
+@pass_ctx
+def mail_quarantine_retry(ctx: Context, inbound_id: int) -> None:
+    """Ingest a quarantined mail again (after the cause was fixed); it stays quarantined if it fails again."""
+    from .mail.ingest import ingest
+    from .models import InboundMail, InboundStatus
+    from .wiring import load_services
+
+    load_services()
+    with ctx.session() as session:
+        row = session.get(InboundMail, inbound_id)
+        if row is None or row.status != InboundStatus.QUARANTINED:
+            raise click.ClickException(f"no quarantined mail {inbound_id}")
+        raw, mailbox, source, received_at = row.raw, row.mailbox, row.source, row.received_at
+        session.delete(row)
+        session.flush()
+        result = ingest(session, raw, settings=ctx.settings, now=received_at, mailbox=mailbox, source=source)
+        if result.outcome == "quarantined":
+            raise click.ClickException(f"still quarantined: {result.reason}")
+    click.echo(f"{result.outcome}: ticket #{result.ticket_number}")
+
+
 @cli.group()
 def oncall() -> None:
     """On-call rotations: who is on call, the schedule, overrides."""

@@ -31,7 +31,6 @@ ENVIRONMENT = {
     "smtp_url": ("mail", "smtp_url", "CALLCENTER_SMTP_URL"),
     "mail_from": ("mail", "from_address", "CALLCENTER_MAIL_FROM"),
     "imap_url": ("mail", "imap_url", "CALLCENTER_IMAP_URL"),
-    "mail_secret": ("mail", "secret", "CALLCENTER_MAIL_SECRET"),
     "mail_closed_reply": ("mail", "closed_reply", "CALLCENTER_MAIL_CLOSED_REPLY"),
     "mail_max_message_bytes": ("mail", "max_message_bytes", "CALLCENTER_MAIL_MAX_MESSAGE_BYTES"),
     "mail_max_attachment_bytes": ("mail", "max_attachment_bytes", "CALLCENTER_MAIL_MAX_ATTACHMENT_BYTES"),
@@ -76,7 +75,6 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "helpdesk@hotline.example"
     imap_url: str = ""
-    mail_secret: str = ""
     mail_closed_reply: str = "new"
     mail_max_message_bytes: int = 25 * 1024 * 1024
     mail_max_attachment_bytes: int = 10 * 1024 * 1024

@@ -39,6 +39,7 @@ from .models import (
 )
 from .models.ticket import TICKET_NUMBER_SEQUENCE
 from .sla import refresh_ticket_sla
+from .text import InvalidAddress, email_address
 
 MAX_SUBJECT = 300
 MAX_TEXT = 100_000
@@ -158,6 +159,11 @@ def create_ticket(session: Session, new: NewTicket, *, actor: Actor = SYSTEM, no
     _check_choice(new.channel, Channel, "channel")
     _check_choice(new.category, Category, "category")
     _check_choice(new.level, Level, "level")
+    if new.reporter_email is not None:
+        try:  # mails about the ticket go to it: exactly one address (not "a@x.example, b@y.example")
+            new.reporter_email = email_address(new.reporter_email)
+        except InvalidAddress as exc:
+            raise TicketError(f"reporter e-mail: {exc}") from None
 
     reporter = session.get(Contact, new.reporter_contact_id) if new.reporter_contact_id else None
     if new.reporter_contact_id and reporter is None:

@@ -1,5 +1,9 @@
 """A minimal IMAP4rev1 server over TCP for tests: CAPABILITY, LOGIN, SELECT, UID SEARCH UNSEEN,
-UID FETCH <uid> (RFC822), UID STORE <uid> +FLAGS (\\Seen), NOOP, LOGOUT. One mailbox, in memory.
+UID FETCH <uid> (RFC822 | BODY[] | BODY.PEEK[]), UID STORE <uid> +FLAGS (\\Seen), NOOP, LOGOUT.
+One mailbox, in memory.
+
+Like Dovecot (and RFC 3501 6.4.5), fetching RFC822 or BODY[] sets \\Seen as a side effect; only
+BODY.PEEK[] leaves the flags alone.
 
 `fail_store` makes every STORE fail, to show that a message is only flagged after the commit and
 that a failed flag causes nothing worse than a re-read (a duplicate the ingest service skips).
@@ -108,12 +112,18 @@ class FakeImapServer:
             if sub == "SEARCH" and rest.upper() == "UNSEEN":
                 send("* SEARCH " + " ".join(str(u) for u in uids if u not in self.seen))
                 send(f"{tag} OK SEARCH completed")
-            elif sub == "FETCH" and re.fullmatch(r"\d+ \(?RFC822\)?", rest, re.IGNORECASE):
-                uid = int(rest.split()[0])
+            elif sub == "FETCH" and (m := re.fullmatch(r"(\d+) \(?(RFC822|BODY\[\]|BODY\.PEEK\[\])\)?", rest,
+                                                     re.IGNORECASE)):
+                uid, item = int(m.group(1)), m.group(2).upper()
                 if uid in self.messages:
                     raw = self.messages[uid]
                     seq = uids.index(uid) + 1
-                    send(f"* {seq} FETCH (UID {uid} RFC822 {{{len(raw)}}}".encode() + b"\r\n" + raw + b")\r\n")
+                    name = "RFC822" if item == "RFC822" else "BODY[]"
+                    flags = ""
+                    if item != "BODY.PEEK[]" and uid not in self.seen:
+                        self.seen.add(uid)  # the side effect a real server has
+                        flags = " FLAGS (\\Seen)"
+                    send(f"* {seq} FETCH (UID {uid}{flags} {name} {{{len(raw)}}}".encode() + b"\r\n" + raw + b")\r\n")
                 send(f"{tag} OK FETCH completed")
             elif sub == "STORE" and re.fullmatch(r"\d+ \+FLAGS \(\\Seen\)", rest, re.IGNORECASE):
                 uid = int(rest.split()[0])

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from fake_imap import FakeImapServer
 from mailtools import make_mail
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from callcenter.cli import cli
 from callcenter.mail.imap import poll_mailbox
@@ -113,13 +114,14 @@ def test_smtp_in_auto_reply_out_and_reply_threads(demo, session, settings, engin
     assert session.scalar(select(func.count()).select_from(InboundMail)) == 2
 
 
+def database_down(*a, **kw):
+    raise OperationalError("INSERT ...", {}, ConnectionRefusedError("database down"))
+
+
 def test_listener_answers_451_when_the_database_fails(demo, settings, listener, monkeypatch):
-    import callcenter.mail.ingest as ingest_module
+    import callcenter.mail.intake as intake_module
 
-    def boom(*a, **kw):
-        raise RuntimeError("database down")
-
-    monkeypatch.setattr(ingest_module, "ingest", boom)
+    monkeypatch.setattr(intake_module, "ingest", database_down)
     with pytest.raises(smtplib.SMTPDataError) as info:
         deliver(listener.bound_port, make_mail(ANNA, "x"))
     assert info.value.smtp_code == 451
@@ -195,13 +197,13 @@ def test_imap_polling(demo, session, session_factory, settings):
 
 
 def test_imap_poll_leaves_message_unseen_when_ingest_fails(demo, session_factory, settings, monkeypatch):
-    import callcenter.mail.ingest as ingest_module
+    import callcenter.mail.intake as intake_module
 
     server = FakeImapServer().start()
     try:
         settings.imap_url = server.url
         server.add(make_mail(ANNA, "x"))
-        monkeypatch.setattr(ingest_module, "ingest", lambda *a, **kw: (_ for _ in ()).throw(OSError("db down")))
+        monkeypatch.setattr(intake_module, "ingest", database_down)
         r = poll_mailbox(session_factory, settings, time_now())
         assert r.failed == 1 and server.seen == set()
     finally:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from callcenter import tickets
 from callcenter.mail import threading as th
 from callcenter.mail.ingest import approval_decision, ingest
+from callcenter.mail.signing import signer_for
 from callcenter.models import (
     Approval,
     InboundMail,
@@ -48,11 +49,12 @@ def test_prefixes_and_numbers():
     assert th.subject_numbers("order 15001 abc#15003") == []
 
 
-def test_message_id_hmac(settings):
-    mid = th.make_message_id(settings, 15789)
-    assert th.decode_message_id(settings, mid) == 15789
+def test_message_id_hmac(session, settings):
+    signer = signer_for(session, settings)
+    mid = signer.message_id(15789)
+    assert signer.decode(mid).number == 15789
     forged = mid.replace("hl.15789.", "hl.15790.")
-    assert th.decode_message_id(settings, forged) is None
+    assert signer.decode(forged) is None
 
 
 def test_new_ticket_from_contact_auto_reply_in_hungarian(session, settings, demo, now):
@@ -265,7 +267,7 @@ def test_events_kept_per_mail(session, settings, demo, now):
 def test_reply_that_lost_headers_and_subject_threads_by_the_body_marker(session, settings, demo, now):
     r = run(session, settings, make_mail(ANNA, "Scanner offline"), now)
     auto_reply = mails_to(session, "anna@budapest-demo.example")[0].payload["text"]
-    marker = th.body_marker(settings, r.ticket_number)
+    marker = signer_for(session, settings).body_marker(r.ticket_number)
     assert auto_reply.rstrip().endswith(marker)
     # A client that drops In-Reply-To/References and rewrites the subject, but quotes our mail.
     quoted = "Still offline.\n\n> " + "\n> ".join(auto_reply.splitlines())
@@ -280,9 +282,9 @@ def test_reply_that_lost_headers_and_subject_threads_by_the_body_marker(session,
 def test_body_marker_needs_its_signature_and_the_sender_check(session, settings, demo, now):
     r = run(session, settings, make_mail(ANNA, "Badge reader broken"), now)
     forged = f"[ref:hl-{r.ticket_number}-0123456789]"
-    assert forged != th.body_marker(settings, r.ticket_number)
+    assert forged != signer_for(session, settings).body_marker(r.ticket_number)
     assert run(session, settings, make_mail(ANNA, "other thing", forged), now).outcome == "new_ticket"
     # A stranger quoting a genuine marker is not threaded onto Anna's ticket.
-    genuine = th.body_marker(settings, r.ticket_number)
+    genuine = signer_for(session, settings).body_marker(r.ticket_number)
     r3 = run(session, settings, make_mail("mallory@elsewhere.example", "fyi", genuine), now)
     assert r3.outcome == "new_ticket" and r3.ticket_number != r.ticket_number

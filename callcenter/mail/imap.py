@@ -1,5 +1,9 @@
 """Polling the central mailbox over IMAP: each unseen message is ingested in its own transaction
-and flagged \\Seen only after that commit (a failed flag only causes a harmless duplicate)."""
+and flagged \\Seen only after that commit (a failed flag only causes a harmless duplicate).
+
+Messages are fetched with BODY.PEEK[]: a fetch of RFC822 or BODY[] sets \\Seen on the server as a
+side effect (RFC 3501 6.4.5; Dovecot does), and a mail whose ingestion then failed would never be
+polled again."""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..db import session_scope
 from ..scheduler import periodic
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,7 @@ class PollResult:
 def poll_mailbox(factory: sessionmaker[Session], settings: Settings, now: datetime,
                  limit: int = 200) -> PollResult:
     """One pass over the unseen messages of the configured folder."""
-    from .ingest import ingest
+    from .intake import ingest_message
 
     cfg = ImapConfig.from_url(settings.imap_url)
     result = PollResult()
@@ -63,16 +66,15 @@ def poll_mailbox(factory: sessionmaker[Session], settings: Settings, now: dateti
         status, data = client.uid("SEARCH", None, "UNSEEN")
         uids = (data[0] or b"").split()[:limit] if status == "OK" else []
         for uid in uids:
-            status, parts = client.uid("FETCH", uid, "(RFC822)")
+            status, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((p[1] for p in parts if isinstance(p, tuple)), None) if status == "OK" else None
             if raw is None:
                 result.failed += 1
                 continue
             result.fetched += 1
             try:
-                with session_scope(factory) as session:
-                    outcome = ingest(session, raw, settings=settings, now=now, source="imap").outcome
-            except Exception:  # leave it unseen: the next poll tries again
+                outcome = ingest_message(factory, raw, settings=settings, now=now, source="imap").outcome
+            except Exception:  # transient (the database): leave it unseen, the next poll tries again
                 log.exception("IMAP message uid %s could not be ingested; left unseen", uid.decode())
                 result.failed += 1
                 continue

@@ -17,7 +17,6 @@ from .. import tickets
 from ..config import Settings
 from ..customers import identify_sender
 from ..models import (
-    ApprovalStatus,
     Category,
     Channel,
     Contact,
@@ -27,8 +26,21 @@ from ..models import (
     Status,
     Ticket,
 )
-from .parse import MailParseError, ParsedMail, parse_message, raw_key, sniff_message_id
-from .threading import auto_reply_suppression, find_ticket, id_hash, strip_prefixes
+from ..text import is_email_address, strip_nul
+from .decisions import approval_decision, authentication_failure, decide_approvals_by_mail, state_change_refusal
+from .parse import MailParseError, ParsedMail, content_hash, parse_message, raw_key, sniff_message_id
+from .signing import signer_for
+from .threading import (
+    auto_reply_suppression,
+    find_returned_ticket,
+    find_ticket,
+    id_hash,
+    is_bounce,
+    strip_prefixes,
+)
+
+__all__ = ["CONTEXT_KEY", "IngestResult", "MailContext", "approval_decision", "guess_category", "ingest",
+           "quarantine"]
 
 CONTEXT_KEY = "mail_context"
 
@@ -59,12 +71,6 @@ CATEGORY_WORDS: list[tuple[str, tuple[str, ...]]] = [
     (Category.QUOTE, ("quote", "quotation", "árajánlat", "προσφορά", "angebot")),
 ]
 
-APPROVE_WORDS = ("approve", "approved", "i approve", "jóváhagyom", "jóváhagyva", "engedélyezem", "εγκρίνω",
-                 "εγκρίνεται", "genehmigt")
-DENY_WORDS = ("deny", "denied", "reject", "rejected", "elutasítom", "nem hagyom jóvá", "nem engedélyezem",
-              "απορρίπτω", "δεν εγκρίνω", "abgelehnt")
-
-
 def guess_category(subject: str, text: str) -> str:
     haystack = (subject + "\n" + "\n".join(text.splitlines()[:5])).casefold()
     for category, words in CATEGORY_WORDS:
@@ -73,38 +79,36 @@ def guess_category(subject: str, text: str) -> str:
     return Category.USER
 
 
-def approval_decision(text: str) -> bool | None:
-    """True (approve), False (deny) or None (unclear) from the first lines the person wrote."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(">")][:3]
-    head = " ".join(lines).casefold()
-    words = re.findall(r"\w+", head)
-    deny = any((w in head) if " " in w else (w in words) for w in DENY_WORDS)
-    if deny:
-        return False
-    approve = any((w in head) if " " in w else (w in words) for w in APPROVE_WORDS)
-    return True if approve else None
-
-
 def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, mailbox: str | None = None,
            source: str = "pipe") -> IngestResult:
     """Record one RFC 822 message: duplicate, quarantined, a new ticket or a new event on one."""
     mailbox = (mailbox or settings.mail_from).strip().lower()
     session.info["settings"] = settings
+    signer = signer_for(session, settings)
+    digest = content_hash(raw)
     try:
         mail = parse_message(raw, max_message_bytes=settings.mail_max_message_bytes,
                              max_attachment_bytes=settings.mail_max_attachment_bytes)
     except MailParseError as exc:
         key = sniff_message_id(raw) or raw_key(raw)
-        return _quarantine(session, raw, key, str(exc), mailbox=mailbox, source=source, now=now)
+        return quarantine(session, raw, str(exc), key=key, mailbox=mailbox, source=source, now=now)
 
     key = mail.message_id or raw_key(raw)
-    if _seen(session, mailbox, key):
+    earlier = _earlier(session, mailbox, key, digest)
+    if earlier is not None and earlier[1] == digest:
         return IngestResult("duplicate", reason="already ingested")
+    notes = []
+    if earlier is not None:
+        notes.append(f"This mail reuses the Message-ID <{key}> of an earlier, different mail (inbound #{earlier[0]}); "
+                     "it is stored as a mail of its own.")
+    if mail.invalid_message_id:
+        notes.append(f"Its Message-ID {mail.invalid_message_id!r} is not a valid id and was ignored.")
     identity = identify_sender(session, mail.from_address, now)
-    inbound = InboundMail(mailbox=mailbox, message_id=key[:1000], message_id_hash=id_hash(key), source=source,
-                          received_at=now, status=InboundStatus.THREADED, from_address=mail.from_address[:254],
-                          subject=mail.subject[:1000], raw=raw, size=len(raw),
-                          auto_reply_suppressed=auto_reply_suppression(settings, mail))
+    inbound = InboundMail(mailbox=mailbox, message_id=key[:1000], message_id_hash=id_hash(key), content_hash=digest,
+                          source=source, received_at=now, status=InboundStatus.THREADED,
+                          from_address=mail.from_address[:254], subject=mail.subject[:1000], raw=raw, size=len(raw),
+                          reason=" ".join(notes) or None,
+                          auto_reply_suppressed=auto_reply_suppression(settings, signer, mail))
     # No savepoint here: pysqlite would commit on its release. A concurrent twin delivery fails the
     # unique key at flush or commit; the caller rolls back and the retry sees a duplicate.
     session.add(inbound)
@@ -113,13 +117,19 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
     ctx = MailContext(inbound, inbound.auto_reply_suppressed)
     session.info[CONTEXT_KEY] = ctx
     try:
-        ticket, how, refused = find_ticket(session, settings, mail, identity.contact, mailbox)
         actor = _actor(mail, identity.contact)
-        new = False
-        if ticket is not None and not ticket.is_open and ctx.suppress is None:
+        thread = find_ticket(session, signer, mail, identity.contact, mailbox)
+        if thread.ticket is None and is_bounce(mail):
+            returned = find_returned_ticket(session, signer, mail)
+            if returned is not None:
+                return _returned_mail(session, inbound, mail, returned, actor, now)
+        auth_failure = authentication_failure(mail)
+        refusal = state_change_refusal(auth_failure)
+        ticket, new = thread.ticket, False
+        if ticket is not None and not ticket.is_open and ctx.suppress is None and refusal is None:
             ticket, new = _closed_ticket(session, settings, ticket, mail, identity, actor, now)
         if ticket is None:
-            ticket, new = _new_ticket(session, settings, mail, identity, actor, refused, now), True
+            ticket, new = _new_ticket(session, settings, mail, identity, actor, thread.refused, now), True
         if new:
             inbound.status = InboundStatus.NEW_TICKET
             event_id = ticket.events[0].id
@@ -128,8 +138,17 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
                                      kind="email")
             event_id = event.id
             if ctx.suppress is None:
-                _customer_replied(session, ticket, actor, now)
-                _maybe_decide_approval(session, ticket, mail, identity.contact, actor, now)
+                if refusal is None:
+                    _customer_replied(session, ticket, actor, now)
+                elif not ticket.is_open or ticket.status == Status.WAITING_CUSTOMER:
+                    tickets.add_note(session, ticket, f"The mail from {mail.from_address} was recorded but changes "
+                                     f"nothing on the ticket: {refusal}.", actor=tickets.SYSTEM, now=now)
+                decide_approvals_by_mail(session, signer, ticket, mail, identity.contact, actor, now, auth_failure)
+        if new and auth_failure:
+            tickets.add_note(session, ticket, f"Warning: {auth_failure}; the sender {mail.from_address} may be forged.",
+                             actor=tickets.SYSTEM, now=now)
+        for note in notes:
+            tickets.add_note(session, ticket, note, actor=tickets.SYSTEM, now=now)
         inbound.event_id = event_id
         _store_attachments(session, inbound, mail, ticket, event_id)
         inbound.auto_reply_suppressed = ctx.suppress
@@ -138,27 +157,51 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
         session.info.pop(CONTEXT_KEY, None)
 
 
+def _returned_mail(session: Session, inbound: InboundMail, mail: ParsedMail, ticket: Ticket, actor: tickets.Actor,
+                   now: datetime) -> IngestResult:
+    """A bounce of our own mail joins the ticket it is about as an internal note: staff see that the
+    customer did not get the mail; nothing else changes and nobody is answered."""
+    status = "\n".join(mail.delivery_status) or "(no delivery status given)"
+    body = f"Delivery failure report for a mail about this ticket:\n{status}\n\n{_event_body(mail)}"
+    event = tickets.add_note(session, ticket, body[: tickets.MAX_TEXT], actor=actor, now=now, public=False,
+                             kind="email")
+    inbound.event_id = event.id
+    inbound.auto_reply_suppressed = inbound.auto_reply_suppressed or "bounce"
+    _store_attachments(session, inbound, mail, ticket, event.id)
+    return _done(inbound, ticket)
+
+
 def _done(inbound: InboundMail, ticket: Ticket) -> IngestResult:
     inbound.ticket_id = ticket.id
     return IngestResult(inbound.status, inbound.id, ticket.number)
 
 
-def _seen(session: Session, mailbox: str, key: str) -> bool:
-    return session.scalar(select(InboundMail.id).where(
-        InboundMail.mailbox == mailbox, InboundMail.message_id_hash == id_hash(key))) is not None
+def _earlier(session: Session, mailbox: str, key: str, digest: str) -> tuple[int, str] | None:
+    """(id, content hash) of an earlier mail with this Message-ID in this mailbox, the same content first."""
+    rows = session.execute(select(InboundMail.id, InboundMail.content_hash).where(
+        InboundMail.mailbox == mailbox, InboundMail.message_id_hash == id_hash(key))).all()
+    same = [tuple(r) for r in rows if r[1] == digest]
+    return (same or [tuple(r) for r in rows] or [None])[0]
 
 
-def _quarantine(session: Session, raw: bytes, key: str, reason: str, *, mailbox: str, source: str,
-                now: datetime) -> IngestResult:
-    if _seen(session, mailbox, key):
+_HEADER = re.compile(r"^(from|subject):[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def quarantine(session: Session, raw: bytes, reason: str, *, key: str | None = None, mailbox: str, source: str,
+               now: datetime) -> IngestResult:
+    """Keep a message we cannot (or could not) turn into a ticket, with the reason and its raw bytes;
+    a redelivery of the same bytes is a duplicate. Staff re-feed it after a fix."""
+    key = key or sniff_message_id(raw) or raw_key(raw)
+    digest = content_hash(raw)
+    earlier = _earlier(session, mailbox, key, digest)
+    if earlier is not None and earlier[1] == digest:
         return IngestResult("duplicate", reason="already ingested")
-    head = raw[:8192].decode("utf-8", "replace")
-    sender = re.search(r"^from:\s*(.*)$", head, re.IGNORECASE | re.MULTILINE)
-    subject = re.search(r"^subject:\s*(.*)$", head, re.IGNORECASE | re.MULTILINE)
-    row = InboundMail(mailbox=mailbox, message_id=key[:1000], message_id_hash=id_hash(key), source=source,
-                      received_at=now, status=InboundStatus.QUARANTINED, reason=reason[:2000],
-                      from_address=sender.group(1).strip()[:254] if sender else None,
-                      subject=subject.group(1).strip()[:1000] if subject else None, raw=raw, size=len(raw),
+    head = strip_nul(raw[:8192].decode("utf-8", "replace"))
+    found = {name.lower(): value.strip() for name, value in reversed(_HEADER.findall(head))}
+    row = InboundMail(mailbox=mailbox, message_id=strip_nul(key)[:1000], message_id_hash=id_hash(key),
+                      content_hash=digest, source=source, received_at=now, status=InboundStatus.QUARANTINED,
+                      reason=strip_nul(reason)[:2000], from_address=found.get("from", "")[:254] or None,
+                      subject=found.get("subject", "")[:1000] or None, raw=raw, size=len(raw),
                       auto_reply_suppressed="quarantined")
     session.add(row)
     session.flush()
@@ -192,7 +235,9 @@ def _new_ticket(session: Session, settings: Settings, mail: ParsedMail, identity
         description=description, company_id=identity.company.id if identity.company else None,
         reporter_contact_id=contact.id if contact else None,
         reporter_name=None if contact else (mail.from_name or mail.from_address)[:200],
-        reporter_email=mail.from_address, extra_event_body=first[: tickets.MAX_TEXT],
+        # An address we cannot mail to exactly (no auto-reply then) still opens the ticket.
+        reporter_email=mail.from_address if is_email_address(mail.from_address) else None,
+        extra_event_body=first[: tickets.MAX_TEXT],
     ), actor=actor, now=now, number_start=settings.ticket_number_start)
     inbound = session.info[CONTEXT_KEY].inbound
     if identity.company is None:
@@ -229,23 +274,6 @@ def _customer_replied(session: Session, ticket: Ticket, actor: tickets.Actor, no
         tickets.change_status(session, ticket, target, actor=actor, now=now, note="The customer replied by e-mail.")
     except tickets.TicketError:
         pass  # e.g. a pending approval: the ticket keeps its status, the mail is recorded anyway
-
-
-def _maybe_decide_approval(session: Session, ticket: Ticket, mail: ParsedMail, contact: Contact | None,
-                           actor: tickets.Actor, now: datetime) -> None:
-    if contact is None or not contact.can_authorize or contact.company_id != ticket.company_id:
-        return
-    pending = [a for a in ticket.approvals if a.status == ApprovalStatus.PENDING and a.kind != "spare_part"
-               and a.approver_contact_id in (None, contact.id)]
-    if not pending:
-        return
-    decision = approval_decision(mail.text)
-    if decision is None:
-        return
-    evidence = f"E-mail from {mail.from_address}, Message-ID <{mail.message_id or '-'}>\n\n{mail.text[:4000]}"
-    for approval in pending:
-        tickets.decide_approval(session, approval, decision, decided_by_name=contact.name, channel="email",
-                                evidence=evidence, now=now, actor=actor, decided_by_contact=contact)
 
 
 def _store_attachments(session: Session, inbound: InboundMail, mail: ParsedMail, ticket: Ticket,

@@ -15,11 +15,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import events, outbox
+from .. import events, outbox, tickets
 from ..config import Settings, load_settings
-from ..models import Approval, AutoReplyCounter, Contact, InboundMail, InboundStatus, OutboundMail, Ticket
+from ..models import (
+    Approval,
+    AutoReplyCounter,
+    Contact,
+    InboundMail,
+    InboundStatus,
+    MailApprovalToken,
+    OutboundMail,
+    Ticket,
+)
+from ..text import InvalidAddress, email_address, header_value
 from . import templates
-from .threading import body_marker, id_hash, make_message_id, strip_prefixes, ticket_reference
+from .parse import valid_message_id
+from .signing import new_token, signer_for, token_hash
+from .threading import id_hash, strip_prefixes
 
 RATE_WINDOW = timedelta(minutes=180)
 RATE_MAX = 10
@@ -79,28 +91,39 @@ def rate_limited(session: Session, address: str, subject: str, now: datetime) ->
 
 def queue_mail(session: Session, settings: Settings, ticket: Ticket, *, kind: str, key: str, to: str,
                subject: str, body: str, now: datetime, auto_reply: bool = False,
-               in_reply_to: str | None = None) -> OutboundMail | None:
-    """One outbox row with our threading headers, and its Message-ID remembered for replies."""
-    message_id = make_message_id(settings, ticket.number)
+               in_reply_to: str | None = None, token: str | None = None) -> OutboundMail | None:
+    """One outbox row with our threading headers, and its Message-ID remembered for replies.
+
+    Every header is built from stored text made safe (a subject or an inbound Message-ID with a line
+    break must not fail every later mail about the ticket), and the recipient must be exactly one
+    address; otherwise nothing is queued and the ticket says why."""
+    try:
+        to = email_address(to)
+    except InvalidAddress as exc:
+        tickets.add_note(session, ticket, f"No {kind.replace('_', ' ')} mail was sent: {exc}.",
+                         actor=tickets.SYSTEM, now=now)
+        return None
+    signer = signer_for(session, settings)
+    message_id = signer.message_id(ticket.number, token)
     last_in = in_reply_to or session.scalar(select(InboundMail.message_id).where(
         InboundMail.ticket_id == ticket.id, InboundMail.status != InboundStatus.QUARANTINED,
         ~InboundMail.message_id.startswith("raw-sha256:")).order_by(InboundMail.id.desc()).limit(1))
     previous = list(session.scalars(select(OutboundMail.message_id).where(OutboundMail.ticket_id == ticket.id)
                                     .order_by(OutboundMail.id.desc()).limit(7)))
-    refs = [ticket_reference(settings, ticket.number)] + list(reversed(previous))
+    refs = [signer.ticket_reference(ticket.number)] + [m for m in reversed(previous) if valid_message_id(m.strip("<>"))]
     headers = {
         "Auto-Submitted": "auto-replied" if auto_reply else "auto-generated",
         "X-Auto-Response-Suppress": "All",
-        "X-Loop": settings.mail_from,
+        "X-Loop": header_value(settings.mail_from),
     }
-    if last_in:
+    if last_in and valid_message_id(last_in):  # rows stored before ids were validated may hold anything
         headers["In-Reply-To"] = f"<{last_in}>"
         refs.append(f"<{last_in}>")
     headers["References"] = " ".join(refs[-10:])
-    body = f"{body.rstrip()}\n\n{body_marker(settings, ticket.number)}\n"
+    body = f"{body.rstrip()}\n\n{signer.body_marker(ticket.number, token)}\n"
     msg = outbox.enqueue(session, key=key, channel="email", destination=to, now=now, source_kind="mail",
-                         source_id=ticket.id, payload={"subject": subject, "text": body, "headers": headers,
-                                                       "message_id": message_id})
+                         source_id=ticket.id, payload={"subject": header_value(subject), "text": body,
+                                                       "headers": headers, "message_id": message_id})
     if msg.payload.get("message_id") != message_id:
         return None  # already queued under this key
     session.flush()
@@ -189,9 +212,15 @@ def on_approval_requested(session: Session, event: events.ApprovalRequested) -> 
     values = dict(number=ticket.number, subject=ticket.subject, name=contact.name,
                   reporter=ticket.reporter_name or ticket.reporter_email or "?",
                   company=ticket.company.name if ticket.company else "", summary=approval.summary or ticket.subject)
-    queue_mail(session, settings, ticket, kind="approval_request", key=f"mail:approval-request:{approval.id}",
-               to=contact.email, subject=templates.text(lang, "approval_subject", **values),
-               body=templates.text(lang, "approval_body", **values), now=event.now)
+    # The request's own token: a decision by mail counts only when the reply brings it back from
+    # this address (proof that its author received this request).
+    token = new_token()
+    row = queue_mail(session, settings, ticket, kind="approval_request", key=f"mail:approval-request:{approval.id}",
+                     to=contact.email, subject=templates.text(lang, "approval_subject", **values),
+                     body=templates.text(lang, "approval_body", **values), now=event.now, token=token)
+    if row is not None:
+        session.add(MailApprovalToken(approval_id=approval.id, token_hash=token_hash(token), address=row.to_address,
+                                      created_at=event.now))
 
 
 def on_approval_decided(session: Session, event: events.ApprovalDecided) -> None:

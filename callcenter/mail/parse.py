@@ -11,9 +11,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from email import errors, policy
-from email.message import EmailMessage
-from email.parser import BytesParser
+from email.message import EmailMessage, Message
+from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
+
+from ..text import strip_nul
 
 # What customers send us: screenshots, documents, logs, archives, forwarded mails.
 ALLOWED_TYPES = {
@@ -36,6 +38,8 @@ BROKEN_MIME = (
 )
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
+# RFC 5322 msg-id without its brackets: printable ASCII, no white space or brackets, one "@".
+_VALID_MSGID = re.compile(r"[!-;=?-~]{1,200}@[!-;=?-~]{1,120}")
 
 
 class MailParseError(ValueError):
@@ -69,21 +73,54 @@ class ParsedMail:
     attachments: list[Attachment] = field(default_factory=list)
     headers: dict[str, list[str]] = field(default_factory=dict)
     return_path: str | None = None
+    # A bounce or other report: the Message-IDs of the mail it returns (from an attached
+    # message/rfc822 or text/rfc822-headers part), and the delivery status lines it gives.
+    attached_ids: list[str] = field(default_factory=list)
+    delivery_status: list[str] = field(default_factory=list)
+    # The Message-ID header was there but not a valid id (ignored; the raw-bytes key is used).
+    invalid_message_id: str | None = None
 
     def header(self, name: str) -> str:
         return " ".join(self.headers.get(name.lower(), []))
 
 
+def valid_message_id(value: str | None) -> bool:
+    """An id we may store and repeat in our own headers (In-Reply-To, References)."""
+    return bool(value) and _VALID_MSGID.fullmatch(value) is not None
+
+
 def trim_message_id(value: str | None) -> str | None:
+    """The Message-ID without brackets, or None when absent or not a valid id."""
     if not value:
         return None
     found = _MSGID.search(value)
     raw = found.group(1) if found else value.strip().strip("<>").strip()
-    return raw or None
+    return raw if valid_message_id(raw) else None
 
 
 def message_ids(value: str | None) -> list[str]:
-    return _MSGID.findall(value or "")
+    return [mid for mid in _MSGID.findall(value or "") if valid_message_id(mid)]
+
+
+def content_hash(raw: bytes) -> str:
+    """What makes two deliveries of one Message-ID the same mail: sender, subject, date and body,
+    with line ends and trailing blanks normalised (a relay rewrapping CRLF is the same mail; another
+    mail that reuses the id is not). Trace headers differ between paths and are left out."""
+    data = raw.replace(b"\r\n", b"\n")
+    head, sep, body = data.partition(b"\n\n")
+    if not sep:
+        head, body = data, b""
+    fields: dict[bytes, bytes] = {}
+    for line in re.sub(rb"\n[ \t]+", b" ", head).split(b"\n"):
+        name, colon, value = line.partition(b":")
+        key = name.strip().lower()
+        if colon and key in (b"from", b"subject", b"date") and key not in fields:
+            fields[key] = b" ".join(value.split())
+    digest = hashlib.sha256()
+    for key in (b"from", b"subject", b"date"):
+        digest.update(fields.get(key, b"") + b"\0")
+    digest.update(b"\n".join(line.rstrip() for line in body.split(b"\n")).strip())
+    return digest.hexdigest()
 
 
 def raw_key(raw: bytes) -> str:
@@ -117,7 +154,7 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
     try:
         headers: dict[str, list[str]] = {}
         for name, value in msg.items():
-            headers.setdefault(name.lower(), []).append(str(value))
+            headers.setdefault(name.lower(), []).append(strip_nul(str(value)))
         from_name, from_address = parseaddr(_first(headers, "from"))
     except Exception as exc:  # malformed header values surface here
         raise MailParseError(f"unreadable header: {type(exc).__name__}: {exc}") from exc
@@ -129,23 +166,35 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
     text_parts: list[str] = []
     html: str | None = None
     attachments: list[Attachment] = []
+    attached_ids: list[str] = []
+    delivery_status: list[str] = []
     for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822" and part.is_multipart():
+            _collect_ids(part.get_payload(0), attached_ids)
+        elif ctype == "message/delivery-status" and part.is_multipart():
+            delivery_status.extend(_status_lines(part))
+            continue
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
         disposition = part.get_content_disposition()
         filename = part.get_filename()
         if disposition == "attachment" or filename or ctype not in {"text/plain", "text/html"}:
-            attachments.append(_attachment(part, filename, ctype, max_attachment_bytes))
+            attachment = _attachment(part, filename, ctype, max_attachment_bytes)
+            attachments.append(attachment)
+            if ctype == "text/rfc822-headers":
+                _collect_ids(HeaderParser().parsestr(attachment.data.decode("utf-8", "replace")), attached_ids)
             continue
-        content = _text(part)
+        content = strip_nul(_text(part))
         if ctype == "text/plain":
             text_parts.append(content)
         elif html is None:
             html = content
     text = "\n".join(text_parts).strip() or (_html_to_text(html) if html else "")
+    header_id = _first(headers, "message-id") or None
+    message_id = trim_message_id(header_id)
     return ParsedMail(
-        message_id=trim_message_id(_first(headers, "message-id") or None),
+        message_id=message_id,
         from_address=from_address.strip().lower(),
         from_name=from_name.strip() or (sender or ""),
         subject=" ".join(_first(headers, "subject").split()),
@@ -158,7 +207,31 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         attachments=attachments,
         headers=headers,
         return_path=return_path,
+        attached_ids=attached_ids,
+        delivery_status=delivery_status,
+        invalid_message_id=header_id[:200] if header_id and message_id is None else None,
     )
+
+
+def _collect_ids(inner: Message, found: list[str]) -> None:
+    """The ids of a returned message: its own Message-ID first, then what it replied to."""
+    for name in ("message-id", "in-reply-to", "references"):
+        for mid in message_ids(" ".join(str(v) for v in inner.get_all(name, []))):
+            if mid not in found:
+                found.append(mid)
+
+
+def _status_lines(part: Message) -> list[str]:
+    """One line per recipient of a delivery status notification (RFC 3464)."""
+    lines = []
+    for block in part.get_payload():
+        recipient = block.get("Final-Recipient") or block.get("Original-Recipient")
+        if not recipient:
+            continue
+        bits = [str(block.get(h, "")).strip() for h in ("Action", "Status", "Diagnostic-Code")]
+        lines.append(strip_nul(" ".join(f"{str(recipient).split(';')[-1].strip()}: {' '.join(b for b in bits if b)}"
+                                        .split()))[:500])
+    return lines
 
 
 def _first(headers: dict[str, list[str]], name: str, default: str | None = "") -> str | None:
@@ -178,7 +251,7 @@ def _text(part: EmailMessage) -> str:
 
 def _attachment(part: EmailMessage, filename: str | None, ctype: str, limit: int) -> Attachment:
     data = part.get_payload(decode=True) or b""
-    name = (filename or f"part.{ctype.split('/')[-1]}")[:255]
+    name = strip_nul(filename or f"part.{ctype.split('/')[-1]}")[:255] or "part"
     att = Attachment(filename=name, content_type=ctype[:100], data=data)
     if len(data) > limit:
         att.rejected = f"larger than {limit} bytes"

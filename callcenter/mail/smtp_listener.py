@@ -15,7 +15,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +44,9 @@ class IngestHandler:
         return "250 OK stored"
 
     def _ingest(self, raw: bytes, mailbox: str) -> None:
-        from .ingest import ingest
+        from .intake import ingest_message
 
-        with session_scope(self.factory) as session:
-            ingest(session, raw, settings=self.settings, now=self.clock(), mailbox=mailbox, source="smtp")
+        ingest_message(self.factory, raw, settings=self.settings, now=self.clock(), mailbox=mailbox, source="smtp")
 
 
 def make_controller(factory: sessionmaker[Session], settings: Settings, *, host: str | None = None,

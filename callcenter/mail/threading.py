@@ -1,12 +1,12 @@
-"""Which ticket a mail belongs to (reference Part B.1/B.2), our own Message-IDs, and the signs of
-automatic mail that must never get an automatic reply (Part B.4)."""
+"""Which ticket a mail belongs to (reference Part B.1/B.2), with the sender check on every path,
+bounces of our own mail, and the signs of automatic mail that must never get an automatic reply
+(Part B.4)."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
-import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..models import Contact, InboundMail, OutboundMail, StaffUser, Ticket
 from .parse import ParsedMail
+from .signing import MailSigner
 
 # Reply and forward prefixes (Part B.2), casefolded; Hungarian and Greek from the Wikipedia list.
 PREFIXES = ["re", "fw", "fwd", "aw", "wg", "sv", "vs", "vb", "vl", "antw", "doorst", "ref", "tr",
@@ -46,69 +47,9 @@ def id_hash(message_id: str) -> str:
     return hashlib.sha256(message_id.strip().strip("<>").strip().encode("utf-8", "replace")).hexdigest()
 
 
-def own_domain(settings: Settings) -> str:
-    return settings.mail_from.rsplit("@", 1)[-1].lower()
-
-
-def _key(settings: Settings) -> bytes:
-    secret = settings.mail_secret or settings.secret_key or ("hotline-mail:" + settings.database_url)
-    return hashlib.sha256(secret.encode()).digest()
-
-
-def _sign(settings: Settings, number: int, article: str) -> str:
-    return hmac.new(_key(settings), f"{number}.{article}".encode(), hashlib.sha256).hexdigest()[:12]
-
-
-def make_message_id(settings: Settings, number: int, article: str | None = None) -> str:
-    """`<hl.15789.ab12cd34.<hmac>@own.domain>`: carries the ticket number, checked on the way back."""
-    article = article or uuid.uuid4().hex[:10]
-    return f"<hl.{number}.{article}.{_sign(settings, number, article)}@{own_domain(settings)}>"
-
-
-def ticket_reference(settings: Settings, number: int) -> str:
-    """The stable id every mail about a ticket references (RT style)."""
-    return f"<ticket-{number}@{own_domain(settings)}>"
-
-
-_OWN_ID = re.compile(r"^hl\.(\d+)\.([0-9a-z]+)\.([0-9a-f]{12})@(.+)$")
-
-
-def decode_message_id(settings: Settings, message_id: str) -> int | None:
-    """The ticket number in one of our Message-IDs, or None when it is not ours or fails the check."""
-    match = _OWN_ID.match(message_id.strip().strip("<>").lower())
-    if not match or match.group(4) != own_domain(settings):
-        return None
-    number, article, mac = int(match.group(1)), match.group(2), match.group(3)
-    return number if hmac.compare_digest(mac, _sign(settings, number, article)) else None
-
-
-_MARKER = re.compile(r"\[ref:hl-(\d{1,12})-([0-9a-f]{10})\]", re.IGNORECASE)
-
-
-def body_marker(settings: Settings, number: int) -> str:
-    """The line at the foot of every mail we send (Part B.1 step 4): a reply that lost its headers and
-    its subject still carries it in the quoted text. Signed, so it cannot be made up."""
-    return f"[ref:hl-{number}-{_sign(settings, number, 'ref')[:10]}]"
-
-
-def marker_numbers(settings: Settings, *texts: str | None) -> list[int]:
-    """Ticket numbers of our body markers in the texts, in order, those whose signature checks."""
-    found: list[int] = []
-    for text in texts:
-        for number, mac in _MARKER.findall(text or ""):
-            if hmac.compare_digest(mac.lower(), _sign(settings, int(number), "ref")[:10]) \
-                    and int(number) not in found:
-                found.append(int(number))
-    return found
-
-
-def is_own_message_id(settings: Settings, message_id: str | None) -> bool:
-    return bool(message_id) and message_id.strip().strip("<>").lower().endswith("@" + own_domain(settings))
-
-
-def sender_may_use_number(session: Session, ticket: Ticket, address: str, contact: Contact | None) -> bool:
-    """Only the reporter, a contact of the ticket's company or one of our staff may thread by number
-    (osTicket's guard against message injection by third parties)."""
+def sender_may_use_ticket(session: Session, ticket: Ticket, address: str, contact: Contact | None) -> bool:
+    """Only the reporter, a contact of the ticket's company or one of our staff may add to a ticket
+    by mail (osTicket's guard against message injection by third parties), whatever path found it."""
     address = address.lower()
     if ticket.reporter_email and ticket.reporter_email.lower() == address:
         return True
@@ -122,47 +63,96 @@ def sender_may_use_number(session: Session, ticket: Ticket, address: str, contac
     return staff is not None
 
 
-def find_ticket(session: Session, settings: Settings, mail: ParsedMail, contact: Contact | None,
-                mailbox: str) -> tuple[Ticket | None, str | None, int | None]:
-    """(ticket, how it was found, number quoted by a sender who may not use it)."""
+@dataclass
+class Thread:
+    """Which ticket a mail joins: found how, or which number it pointed at but may not use."""
+
+    ticket: Ticket | None = None
+    how: str | None = None
+    refused: int | None = None
+
+
+def _ticket_by_number(session: Session, number: int) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.number == number))
+
+
+def _by_known_ids(session: Session, ids: list[str], mailbox: str, inbound_too: bool = True) -> Ticket | None:
+    hashes = [id_hash(mid) for mid in ids]
+    if not hashes:
+        return None
+    ticket_id = session.scalar(select(OutboundMail.ticket_id).where(OutboundMail.message_id_hash.in_(hashes))
+                               .order_by(OutboundMail.id.desc()).limit(1))
+    if ticket_id is None and inbound_too:
+        ticket_id = session.scalar(
+            select(InboundMail.ticket_id).where(InboundMail.message_id_hash.in_(hashes),
+                                                InboundMail.mailbox == mailbox,
+                                                InboundMail.ticket_id.is_not(None))
+            .order_by(InboundMail.id.desc()).limit(1))
+    return session.get(Ticket, ticket_id) if ticket_id is not None else None
+
+
+def find_ticket(session: Session, signer: MailSigner, mail: ParsedMail, contact: Contact | None,
+                mailbox: str) -> Thread:
+    """The ticket a mail belongs to (reference B.1), first match wins; every path applies the sender
+    check: a path that finds a ticket the sender may not use is remembered as refused."""
     # In-Reply-To is the direct parent: check it first, then References newest first.
     ids = list(reversed(mail.in_reply_to)) + [i for i in reversed(mail.references) if i not in mail.in_reply_to]
-    for mid in ids:
-        number = decode_message_id(settings, mid)
-        if number is not None:
-            ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-            if ticket is not None:
-                return ticket, "message-id", None
-    hashes = [id_hash(mid) for mid in ids]
-    if hashes:
-        ticket_id = session.scalar(select(OutboundMail.ticket_id).where(OutboundMail.message_id_hash.in_(hashes))
-                                   .order_by(OutboundMail.id.desc()).limit(1))
-        if ticket_id is None:
-            ticket_id = session.scalar(
-                select(InboundMail.ticket_id).where(InboundMail.message_id_hash.in_(hashes),
-                                                    InboundMail.mailbox == mailbox,
-                                                    InboundMail.ticket_id.is_not(None))
-                .order_by(InboundMail.id.desc()).limit(1))
-        if ticket_id is not None:
-            return session.get(Ticket, ticket_id), "references", None
-    refused = None
-    for how, numbers in (("subject", subject_numbers(mail.subject)),
-                         ("body-marker", marker_numbers(settings, mail.text, mail.html))):
-        for number in numbers:
-            ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-            if ticket is None:
-                continue
-            if sender_may_use_number(session, ticket, mail.from_address, contact):
-                return ticket, how, None
-            refused = refused or number
-    return None, None, refused
+    refused: int | None = None
+
+    def candidates():  # noqa: ANN202  (lazily: most mails stop at the first)
+        for mid in ids:
+            own = signer.decode(mid)
+            if own is not None:
+                yield "message-id", lambda own=own: _ticket_by_number(session, own.number)
+        yield "references", lambda: _by_known_ids(session, ids, mailbox)
+        for number in subject_numbers(mail.subject):
+            yield "subject", lambda number=number: _ticket_by_number(session, number)
+        for mark in signer.markers(mail.text, mail.html):
+            yield "body-marker", lambda mark=mark: _ticket_by_number(session, mark.number)
+
+    for how, lookup in candidates():
+        ticket = lookup()
+        if ticket is None:
+            continue
+        if sender_may_use_ticket(session, ticket, mail.from_address, contact):
+            return Thread(ticket, how)
+        refused = refused or ticket.number
+    return Thread(None, None, refused)
+
+
+def find_returned_ticket(session: Session, signer: MailSigner, mail: ParsedMail) -> Ticket | None:
+    """The ticket of our own mail that a bounce returns: found by our signed Message-ID (or another
+    id we sent) in the returned headers, or by our signed marker in the returned text. The sender is
+    a mail server, so there is no sender check; such a mail is only ever recorded, never acted on."""
+    for mid in mail.attached_ids:
+        own = signer.decode(mid)
+        if own is not None and (ticket := _ticket_by_number(session, own.number)) is not None:
+            return ticket
+    ticket = _by_known_ids(session, mail.attached_ids, "", inbound_too=False)
+    if ticket is not None:
+        return ticket
+    for mark in signer.markers(mail.text, mail.html):
+        if (ticket := _ticket_by_number(session, mark.number)) is not None:
+            return ticket
+    return None
+
+
+def is_bounce(mail: ParsedMail) -> bool:
+    """A delivery report (RFC 3464) or a mail from a mail server's robot address."""
+    ctype = mail.header("content-type").lower()
+    if ctype.startswith("multipart/report") and "delivery-status" in ctype:
+        return True
+    if mail.return_path is not None and mail.return_path.strip() in {"<>", ""}:
+        return True
+    return bool(_MTA_SENDER.match(mail.from_address.split("@", 1)[0] + "@"))
 
 
 # Part B.4: headers and senders that mark automatic mail.
 _ROBOT_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+.\-@]|$)", re.I)
+_MTA_SENDER = re.compile(r"^(mailer-daemon|postmaster)([+.\-@]|$)", re.I)
 
 
-def auto_reply_suppression(settings: Settings, mail: ParsedMail) -> str | None:
+def auto_reply_suppression(settings: Settings, signer: MailSigner, mail: ParsedMail) -> str | None:
     """Why this mail must not get an automatic reply, or None."""
     auto = mail.header("auto-submitted").strip().lower()
     if auto and auto != "no":
@@ -179,7 +169,7 @@ def auto_reply_suppression(settings: Settings, mail: ParsedMail) -> str | None:
     helpdesk = settings.mail_from.lower()
     if any(v.strip().lower() == helpdesk for v in mail.headers.get("x-loop", [])):
         return "X-Loop: our own address"
-    if is_own_message_id(settings, mail.message_id):
+    if signer.is_own_domain_id(mail.message_id):
         return "our own Message-ID"
     if mail.from_address == helpdesk:
         return "sent from our own address"

@@ -6,7 +6,8 @@ from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, Reco
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
-from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailAttachment, OutboundMail
+from .installation import InstallationSecret
+from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailApprovalToken, MailAttachment, OutboundMail
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer, WorkerHeartbeat
 from .paging import (
     Alert,
@@ -44,7 +45,8 @@ __all__ = [
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
     "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
-    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailAttachment", "OutboundMail",
+    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "OutboundMail",
+    "InstallationSecret",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",

@@ -1,5 +1,6 @@
 """E-mail intake and output: every inbound message (raw bytes kept), its attachments, the ids of
-the mails we sent (for threading) and the per-sender auto-reply counters (loop protection)."""
+the mails we sent (for threading), the tokens of approval requests and the per-sender auto-reply
+counters (loop protection)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,27 @@ class InboundStatus(StrEnum):
 
 
 class InboundMail(Base):
-    """One received message per mailbox; duplicates (MTA retries, IMAP re-reads) hit the unique key."""
+    """One received message per mailbox; duplicates (MTA retries, IMAP re-reads) hit the unique key.
+
+    A duplicate is the same Message-ID *and* the same content: a different mail that reuses an id
+    (a broken client, or someone pre-empting a genuine mail) is stored too, with the reuse noted."""
 
     __tablename__ = "mail_inbound"
-    __table_args__ = (UniqueConstraint("mailbox", "message_id_hash", name="uq_mail_inbound_mailbox_mid"),)
+    __table_args__ = (UniqueConstraint("mailbox", "message_id_hash", "content_hash",
+                                       name="uq_mail_inbound_mailbox_mid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mailbox: Mapped[str] = mapped_column(String(254))
     # The Message-ID trimmed of <> (or "raw-sha256:..." when the message has none).
     message_id: Mapped[str] = mapped_column(String(1000))
     message_id_hash: Mapped[str] = mapped_column(String(64), index=True)
-    source: Mapped[str] = mapped_column(String(10))  # pipe, imap, smtp, cli
+    # sha256 of the sender, subject, date and body (line ends and trailing blanks normalised).
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(10))  # pipe, imap, smtp, lmtp, cli
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(12))
-    reason: Mapped[str | None] = mapped_column(Text)  # quarantine reason
+    # Why it was quarantined, or what else is worth knowing (a reused Message-ID).
+    reason: Mapped[str | None] = mapped_column(Text)
     from_address: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str | None] = mapped_column(String(1000))
     # Why no automatic reply was sent (auto-submitted, list, rate limit ...), None when one was.
@@ -79,6 +87,21 @@ class OutboundMail(Base):
     kind: Mapped[str] = mapped_column(String(20))  # auto_reply, phase, approval_request, approval_decided
     to_address: Mapped[str] = mapped_column(String(254))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailApprovalToken(Base):
+    """The unguessable token of one approval request mail (in its Message-ID and body marker).
+
+    A decision by mail counts only when the reply brings the token back from the address the request
+    went to: proof that its author received the request. Only the token's hash is stored."""
+
+    __tablename__ = "mail_approval_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from email import policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..config import Settings
+from ..text import InvalidAddress, email_address, header_value
 from .base import PermanentError, SendResult, TemporaryError
+
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
+# Set by build_message itself; a payload header of the same name is ignored.
+_OWN_HEADERS = {"from", "to", "cc", "subject", "date", "message-id", "mime-version", "content-type",
+                "content-transfer-encoding"}
 
 
 class SmtpConfig:
@@ -29,22 +38,39 @@ class SmtpConfig:
         self.timeout = float(query.get("timeout", ["20"])[0])
 
 
-def build_message(message: Any, sender: str) -> EmailMessage:
+def encode_subject(subject: str) -> str:
+    """The Subject as RFC 2047 encoded words, folded, with every space inside a word.
+
+    Python's email package before 3.13 drops the space next to an encoded word when it folds some
+    subjects ("Το κέντρο" arrived as "Τοκέντρο"): we encode the whole subject ourselves, and the
+    message generator never refolds it."""
+    subject = header_value(subject)
+    charset = "us-ascii" if subject.isascii() else "utf-8"
+    return Header(subject, charset, header_name="Subject").encode(linesep="\r\n")
+
+
+def build_message(message: Any, sender: str) -> tuple[str, bytes]:
+    """(recipient, message bytes with CRLF line ends) of one outbox mail.
+
+    Every header value is made safe (no line breaks from stored text); the recipient must be exactly
+    one address (InvalidAddress otherwise)."""
     p = message.payload
-    mail = EmailMessage()
-    mail["From"] = p.get("from") or sender
-    mail["To"] = message.destination
+    to = email_address(message.destination)
+    mail = EmailMessage(policy=policy.SMTP)
+    mail["From"] = header_value(p.get("from") or sender)
+    mail["To"] = to
     if p.get("cc"):
-        mail["Cc"] = ", ".join(p["cc"])
-    mail["Subject"] = p.get("subject", "")
+        mail["Cc"] = ", ".join(email_address(a) for a in p["cc"])
     mail["Date"] = formatdate(localtime=False)
-    mail["Message-ID"] = p.get("message_id") or make_msgid(domain=sender.rsplit("@", 1)[-1])
+    mail["Message-ID"] = header_value(p.get("message_id") or "") or make_msgid(domain=sender.rsplit("@", 1)[-1])
     for name, value in (p.get("headers") or {}).items():
-        mail[name] = value
+        if _HEADER_NAME.fullmatch(name) and name.lower() not in _OWN_HEADERS:
+            mail[name] = header_value(str(value))
     mail.set_content(p.get("text", ""))
     if p.get("html"):
         mail.add_alternative(p["html"], subtype="html")
-    return mail
+    subject = f"Subject: {encode_subject(p.get('subject', ''))}\r\n".encode("ascii")
+    return to, subject + mail.as_bytes()
 
 
 class SmtpProvider:
@@ -55,7 +81,10 @@ class SmtpProvider:
         self.sender = settings.mail_from
 
     def send(self, message: Any) -> SendResult:
-        mail = build_message(message, self.sender)
+        try:
+            to, raw = build_message(message, self.sender)
+        except InvalidAddress as exc:
+            raise PermanentError(f"not sent: {exc}") from exc
         c = self.config
         context = ssl.create_default_context()
         if not c.verify:
@@ -71,7 +100,7 @@ class SmtpProvider:
                     smtp.starttls(context=context)
                 if c.username:
                     smtp.login(c.username, c.password or "")
-                refused = smtp.send_message(mail)
+                refused = smtp.sendmail(self.sender, [to], raw)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentError(f"recipient refused: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
@@ -83,4 +112,4 @@ class SmtpProvider:
             raise TemporaryError(f"SMTP server unreachable: {exc}") from exc
         if refused:
             raise PermanentError(f"recipient refused: {refused}")
-        return SendResult(ref=mail["Message-ID"], status="accepted", final=True)
+        return SendResult(ref=message.payload.get("message_id"), status="accepted", final=True)

@@ -1,0 +1,93 @@
+"""Issue 15 items 4 and 5: mail that can never be stored is quarantined, not retried forever; text
+stored never carries NUL; a Message-ID reused by a different mail does not hide that mail."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from mailpipe import ANNA, pipe
+from mailtools import make_mail
+from sqlalchemy import func, select
+from sqlalchemy.exc import DataError, OperationalError
+
+from callcenter.cli import cli
+from callcenter.models import InboundMail, MailAttachment, OutboxMessage, Ticket, TicketEvent
+from callcenter.wiring import load_services
+
+load_services()
+
+
+def count(session, model) -> int:  # noqa: ANN001
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_nul_bytes_are_stored_without_them(demo, session, database_url):
+    raw = make_mail(ANNA, "Nyomtató\x00 hiba", "Első sor\x00\nmásodik", encode_subject="utf-8",
+                    attachment=("na\x00me.txt", "text/plain", b"bytes \x00 are fine in attachments"))
+    assert b"\x00" in raw
+    assert pipe(database_url, raw) == 0
+    t = session.scalar(select(Ticket))
+    assert t is not None, "the mail became a ticket"
+    assert t.subject == "Nyomtató hiba" and "\x00" not in t.description
+    assert all("\x00" not in (e.body or "") for e in t.events)
+    att = session.scalar(select(MailAttachment))
+    assert att.filename == "name.txt" and att.data == b"bytes \x00 are fine in attachments"
+    assert session.scalar(select(InboundMail.raw)) == raw  # the raw bytes are kept as they came
+
+
+def test_a_failure_that_would_repeat_is_quarantined_with_its_bytes(demo, session, database_url, monkeypatch):
+    from callcenter import tickets
+
+    def refused(*a, **kw):
+        raise DataError("INSERT INTO tickets ...", {}, ValueError("value out of range"))
+
+    monkeypatch.setattr(tickets, "create_ticket", refused)
+    raw = make_mail(ANNA, "this one cannot be stored")
+    assert pipe(database_url, raw) == 0  # the MTA must not retry it until it bounces
+    row = session.scalar(select(InboundMail))
+    assert row.status == "quarantined" and "DataError" in row.reason and row.raw == raw
+    assert count(session, Ticket) == 0
+    assert pipe(database_url, raw) == 0 and count(session, InboundMail) == 1  # a redelivery is a duplicate
+    # Once the cause is fixed, staff feed it again.
+    monkeypatch.undo()
+    retried = CliRunner().invoke(cli, ["mail", "quarantine", "retry", str(row.id)],
+                                 env={"CALLCENTER_DATABASE_URL": database_url})
+    assert retried.exit_code == 0 and retried.output.startswith("new_ticket")
+    assert count(session, Ticket) == 1 and count(session, InboundMail) == 1
+
+
+def test_a_transient_failure_leaves_nothing_and_asks_the_mta_to_retry(demo, session, database_url, monkeypatch):
+    from callcenter import tickets
+
+    def database_gone(*a, **kw):
+        raise OperationalError("INSERT INTO tickets ...", {}, ConnectionResetError("server closed the connection"))
+
+    monkeypatch.setattr(tickets, "create_ticket", database_gone)
+    assert pipe(database_url, make_mail(ANNA, "retry me")) == 75
+    for model in (InboundMail, Ticket, TicketEvent, OutboxMessage):
+        assert count(session, model) == 0
+
+
+def test_a_different_mail_reusing_a_message_id_is_stored_and_noted(demo, session, database_url):
+    first = make_mail(ANNA, "Printer jam", "The printer jams.", message_id="<same@client.example>")
+    second = make_mail(ANNA, "VPN down", "The VPN is down.", message_id="<same@client.example>")
+    assert pipe(database_url, first) == 0
+    assert pipe(database_url, second) == 0
+    assert sorted(session.scalars(select(Ticket.subject))) == ["Printer jam", "VPN down"]
+    rows = list(session.scalars(select(InboundMail).order_by(InboundMail.id)))
+    assert rows[0].reason is None and "reuses the Message-ID <same@client.example>" in rows[1].reason
+    vpn = session.scalar(select(Ticket).where(Ticket.subject == "VPN down"))
+    assert any("reuses the Message-ID" in (e.body or "") for e in vpn.events)
+    # Redeliveries of either (even with other line ends) are duplicates.
+    assert pipe(database_url, second.replace(b"\n", b"\r\n")) == 0 and pipe(database_url, first) == 0
+    assert count(session, InboundMail) == 2 and count(session, Ticket) == 2
+
+
+@pytest.mark.parametrize("trace", [b"Received: from relay2.example by mx.hotline.example; Mon, 5 Oct 2026\r\n",
+                                   b"Delivered-To: helpdesk@hotline.example\r\n"])
+def test_the_same_mail_by_another_route_is_still_a_duplicate(demo, session, database_url, trace):
+    raw = make_mail(ANNA, "Switch dead", "port 4")
+    assert pipe(database_url, raw) == 0
+    assert pipe(database_url, trace + raw) == 0
+    assert count(session, InboundMail) == 1

@@ -13,13 +13,14 @@ from webhooks.twilio_voice import bp as twilio_voice
 
 from .config import Settings, load_settings
 from .db import make_engine
-from .web import db, i18n, login, oncall_views, report_views, shell
+from .web import db, i18n, login, oncall_views, portal_views, report_views, shell
 from .web.agent_views import init_agents
 from .web.api import api
 from .web.api_alerts import alerts_api
 from .web.calls_views import bp as calls_views
 from .web.console import bp as console
 from .web.mail_api import mail_api
+from .web.security import init_security
 
 
 def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa: ANN001
@@ -46,9 +47,10 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     for blueprint in (api, alerts_api, mail_api, twilio_voice, twilio_agent, paging_twilio):
         app.register_blueprint(blueprint)
     shell.init_app(app)
-    for blueprint in (login.bp, i18n.bp, console, report_views.bp, oncall_views.bp):
+    for blueprint in (login.bp, i18n.bp, console, report_views.bp, oncall_views.bp, portal_views.bp):
         app.register_blueprint(blueprint)
     init_agents(app)
+    init_security(app)
     # After the console: the calls pages use the console's login, CSRF and menu.
     app.register_blueprint(calls_views)
     return app

@@ -109,17 +109,34 @@ def user_token(ctx: Context, username: str, label: str) -> None:
 @pass_ctx
 def user_create(ctx: Context, username: str, name: str, role: str, level: str | None, phone: str | None,
                 email: str | None, language: str, password: str) -> None:
-    """Create a staff user."""
-    from .auth import set_password
+    """Create a staff user (usernames are case-insensitive and stored lower-cased)."""
+    from .auth import AuthError, find_staff, normalize_login, set_password
     from .customers import normalize_phone
     from .models import StaffUser
 
-    with ctx.session() as session:
-        user = StaffUser(username=username, name=name, role=role, level=level, email=email, language=language,
-                         phone=normalize_phone(phone) if phone else None, created_at=now_utc())
-        set_password(user, password)
-        session.add(user)
+    username = normalize_login(username)
+    if not username:
+        raise click.ClickException("the username must not be empty")
+    try:
+        with ctx.session() as session:
+            if find_staff(session, username) is not None:
+                raise click.ClickException(f"staff user {username!r} exists already")
+            user = StaffUser(username=username, name=name, role=role, level=level, email=email, language=language,
+                             phone=normalize_phone(phone) if phone else None, created_at=now_utc())
+            set_password(user, password)
+            session.add(user)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"created {username}")
+
+
+def _staff_or_fail(session, username: str):  # noqa: ANN001, ANN202
+    from .auth import find_staff
+
+    user = find_staff(session, username)
+    if user is None:
+        raise click.ClickException(f"no staff user {username!r}")
+    return user
 
 
 @user.command("password")
@@ -127,18 +144,39 @@ def user_create(ctx: Context, username: str, name: str, role: str, level: str | 
 @click.password_option()
 @pass_ctx
 def user_password(ctx: Context, username: str, password: str) -> None:
-    """Set a staff user's password."""
-    from sqlalchemy import select
+    """Set a staff user's password: their console sessions end and their API tokens are revoked."""
+    from .auth import AuthError, set_password
 
-    from .auth import set_password
-    from .models import StaffUser
+    try:
+        with ctx.session() as session:
+            set_password(_staff_or_fail(session, username), password, now_utc(), session)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("password set; sessions ended and API tokens revoked")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@pass_ctx
+def user_deactivate(ctx: Context, username: str) -> None:
+    """USERNAME can no longer log in: console sessions end at their next request, API tokens are revoked."""
+    from .auth import deactivate
 
     with ctx.session() as session:
-        user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-        if user is None:
-            raise click.ClickException(f"no staff user {username!r}")
-        set_password(user, password)
-    click.echo("password set")
+        revoked = deactivate(session, _staff_or_fail(session, username), now_utc())
+    click.echo(f"deactivated {username}; {revoked} API token(s) revoked")
+
+
+@user.command("revoke-tokens")
+@click.argument("username")
+@pass_ctx
+def user_revoke_tokens(ctx: Context, username: str) -> None:
+    """Revoke every API token of USERNAME (console logins are not touched)."""
+    from .auth import revoke_tokens
+
+    with ctx.session() as session:
+        revoked = revoke_tokens(session, _staff_or_fail(session, username), now_utc())
+    click.echo(f"{revoked} API token(s) revoked")
 
 
 @cli.group()

@@ -306,7 +306,9 @@ def assign(session: Session, ticket: Ticket, staff_id: int | None, *, actor: Act
         raise TicketError(f"unknown or inactive staff user {staff_id}")
     old = ticket.assignee.name if ticket.assignee else None
     ticket.assignee = user
-    return _changed(session, ticket, "assigned", actor, now, {"assignee": [old, user.name if user else None]}, note)
+    # Who works a ticket is how we organise ourselves: internal, never mailed (customer_portal).
+    return _changed(session, ticket, "assigned", actor, now, {"assignee": [old, user.name if user else None]}, note,
+                    public=False)
 
 
 def escalate(session: Session, ticket: Ticket, to_level: str, *, actor: Actor, now: datetime,
@@ -331,7 +333,8 @@ def escalate(session: Session, ticket: Ticket, to_level: str, *, actor: Actor, n
         changes["assignee"] = [ticket.assignee.name if ticket.assignee else None, user.name]
         ticket.assignee = user
     kind = "escalated" if LEVEL_ORDER.index(Level(to_level)) > LEVEL_ORDER.index(Level(old)) else "de-escalated"
-    return _changed(session, ticket, kind, actor, now, changes, reason)
+    # The reason is written for colleagues (it was once mailed to a customer): the event is internal.
+    return _changed(session, ticket, kind, actor, now, changes, reason, public=False)
 
 
 UPDATABLE = {"subject", "description", "priority", "category", "asset_id", "location"}
@@ -360,7 +363,9 @@ def update_fields(session: Session, ticket: Ticket, values: dict, *, actor: Acto
             changes[name] = [old, value]
     if not changes:
         return None
-    event = _changed(session, ticket, "updated", actor, now, changes, note)
+    # The customer hears of a changed subject, priority or category; machine and location are ours.
+    event = _changed(session, ticket, "updated", actor, now, changes, note,
+                     public=bool(changes.keys() & {"subject", "priority", "category"}))
     if "category" in changes:
         refresh_ticket_sla(session, ticket, now)
     return event
@@ -419,43 +424,9 @@ def request_approval(session: Session, ticket: Ticket, *, kind: str, summary: st
         old = ticket.status
         ticket.status = Status.WAITING_APPROVAL
         _record(session, ticket, "status", actor, now, {"status": [old, Status.WAITING_APPROVAL]})
-    _changed(session, ticket, "approval", actor, now, {"approval": [None, f"{kind} requested"]}, summary)
+    _changed(session, ticket, "approval", actor, now, {"approval": [None, f"{kind} requested"]}, summary,
+             public=kind != "spare_part")
     events.publish(session, events.ApprovalRequested(approval.id, ticket.id, now))
-    return approval
-
-
-def decide_approval(session: Session, approval: Approval, approved: bool, *, decided_by_name: str,
-                    channel: str, evidence: str, now: datetime, actor: Actor,
-                    decided_by_contact: Contact | None = None, decided_by_staff: StaffUser | None = None) -> Approval:
-    """Record the authorised person's decision with its written evidence."""
-    if approval.status != ApprovalStatus.PENDING:
-        raise TicketError("this approval has already been decided")
-    if not evidence or not evidence.strip():
-        raise TicketError("a decision needs its evidence (the written reply or a note)")
-    if approval.kind == "spare_part":
-        if decided_by_staff is None or decided_by_staff.role not in {"manager", "admin"}:
-            raise TicketError("only a manager can approve a spare part")
-    else:
-        if decided_by_contact is None and decided_by_staff is None:
-            raise TicketError("the decision must come from the customer's authorised contact")
-        if decided_by_contact is not None and (
-            not decided_by_contact.can_authorize or decided_by_contact.company_id != approval.ticket.company_id
-        ):
-            raise TicketError(f"{decided_by_contact.name} may not authorise special requests")
-    approval.status = ApprovalStatus.APPROVED if approved else ApprovalStatus.DENIED
-    approval.decided_at = now
-    approval.decided_by_name = decided_by_name
-    approval.decision_channel = channel
-    approval.evidence = evidence
-    ticket = approval.ticket
-    session.flush()
-    _changed(session, ticket, "approval", actor, now,
-             {"approval": [f"{approval.kind} requested", f"{approval.kind} {approval.status}"]}, evidence)
-    if ticket.status == Status.WAITING_APPROVAL and not _pending_approval(ticket):
-        old = ticket.status
-        ticket.status = Status.ACKNOWLEDGED
-        _record(session, ticket, "status", actor, now, {"status": [old, Status.ACKNOWLEDGED]})
-    events.publish(session, events.ApprovalDecided(approval.id, ticket.id, approved, now))
     return approval
 
 

@@ -80,7 +80,7 @@ def test_staff_play_with_range_requests_and_every_playback_is_audited(client, ca
 
 def test_customer_sees_own_company_and_hears_only_own_calls(client, calls, session) -> None:  # noqa: ANN001
     login(client, "anna@budapest-demo.example")
-    log = client.get("/console/calls").get_data(as_text=True)
+    log = client.get("/console/calls", follow_redirects=True).get_data(as_text=True)
     assert f'data-call="{calls["anna"]}"' in log and f'data-call="{calls["nikos"]}"' not in log
     assert client.get(f"/console/calls/{calls['nikos']}").status_code == 404
     assert client.get(f"/console/recordings/{calls['rec_nikos']}/audio").status_code == 404

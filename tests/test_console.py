@@ -86,15 +86,18 @@ def test_queue_puts_complaints_first_and_serves_json(client, pinned, tickets) ->
 
 def test_customer_sees_only_their_company(client, pinned, tickets) -> None:  # noqa: ANN001
     assert login(client, "anna@budapest-demo.example").status_code == 302
-    assert client.get(f"/console/tickets/{tickets['bud']}").status_code == 200
-    assert client.get(f"/console/tickets/{tickets['ath']}").status_code == 404
-    listing = client.get("/console/tickets?company=2").get_data(as_text=True)
+    assert client.get(f"/console/tickets/{tickets['bud']}", follow_redirects=True).status_code == 200
+    assert client.get(f"/console/tickets/{tickets['ath']}", follow_redirects=True).status_code == 404
+    listing = client.get("/console/tickets?company=2", follow_redirects=True).get_data(as_text=True)
     assert "Printer queue stuck" in listing and "PBX trunk down" not in listing
     assert client.get("/console/queue").status_code == 403
     assert client.get("/console/companies/2").status_code == 403
-    token = csrf(client, f"/console/tickets/{tickets['bud']}")
-    r = client.post(f"/console/tickets/{tickets['ath']}/note", data={"body": "hi", "csrf_token": token})
+    token = csrf(client, f"/portal/tickets/{tickets['bud']}")
+    r = client.post(f"/portal/tickets/{tickets['ath']}/reply", data={"body": "hi", "csrf_token": token})
     assert r.status_code == 404
+    # Customers write through the portal; the staff console's actions are not theirs.
+    r = client.post(f"/console/tickets/{tickets['bud']}/note", data={"body": "hi", "csrf_token": token})
+    assert r.status_code == 403
     r = client.post(f"/console/tickets/{tickets['bud']}/status", data={"status": "closed", "csrf_token": token})
     assert r.status_code == 403
     # Reports: a customer gets their own company whatever the URL asks for.

@@ -89,7 +89,7 @@ def test_customers_and_agents_limits(client, pinned, alert_id, session):  # noqa
     assert client.get("/console/oncall").status_code == 403
     assert client.get(f"/console/alerts/{alert_id}").status_code == 403
     assert client.get("/console/alerts.json").status_code == 403
-    client.post("/logout", data={"csrf_token": csrf(client, "/console/tickets")})
+    client.post("/logout", data={"csrf_token": csrf(client, "/portal/")})
     login(client, "agent1")
     rotation = session.scalar(select(Rotation))
     r = client.post(f"/console/oncall/{rotation.id}/override",

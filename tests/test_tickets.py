@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from callcenter import tickets as svc
+from callcenter.approvals import Decision, Proof, decide_approval
 from callcenter.models import ApprovalStatus, Status
 from callcenter.tickets import Actor, NewTicket, TicketError
 
@@ -91,11 +92,11 @@ def test_escalation_levels_and_spare_part_needs_manager(session, demo, now):
     with pytest.raises(TicketError, match="spare part"):
         svc.escalate(session, t, "onsite", actor=svc.SYSTEM, now=now)
     with pytest.raises(TicketError, match="only a manager"):
-        svc.decide_approval(session, approval, True, decided_by_name="x", channel="web", evidence="ok",
-                            now=now, actor=svc.SYSTEM, decided_by_staff=eng)
-    svc.decide_approval(session, approval, True, decided_by_name="Nagy Katalin", channel="web",
-                        evidence="approved in console", now=now, actor=svc.SYSTEM,
-                        decided_by_staff=demo.staff["manager"])
+        decide_approval(session, approval, Decision(True, Proof.LOGIN, "web", "ok", staff=eng),
+                        now=now, actor=svc.Actor.staff(eng))
+    manager = demo.staff["manager"]
+    decide_approval(session, approval, Decision(True, Proof.LOGIN, "web", "approved in console", staff=manager),
+                    now=now, actor=svc.Actor.staff(manager))
     svc.escalate(session, t, "onsite", actor=svc.SYSTEM, now=now, reason="visit")
     assert t.level == "onsite"
     kinds = [e.kind for e in t.events]
@@ -110,9 +111,9 @@ def test_permission_change_waits_for_authorised_contact(session, demo, now):
     assert approval.approver_contact_id == demo.anna.id
     with pytest.raises(TicketError, match="approval"):
         svc.change_status(session, t, "in_progress", actor=svc.SYSTEM, now=now)
-    svc.decide_approval(session, approval, True, decided_by_name="Kovács Anna", channel="email",
-                        evidence="Message-ID <x@budapest-demo.example>: Jóváhagyom.", now=now, actor=svc.SYSTEM,
-                        decided_by_contact=demo.anna)
+    decide_approval(session, approval, Decision(True, Proof.MAIL_REPLY, "email",
+                                                "Message-ID <x@budapest-demo.example>: Jóváhagyom.",
+                                                contact=demo.anna), now=now, actor=svc.SYSTEM)
     assert approval.status == ApprovalStatus.APPROVED and t.status == Status.ACKNOWLEDGED
     svc.change_status(session, t, "in_progress", actor=svc.SYSTEM, now=now)
 
@@ -123,12 +124,13 @@ def test_unauthorised_contact_cannot_decide(session, demo, now):
     bob = Contact(company_id=demo.budapest.id, name="Bob", email="bob@budapest-demo.example", can_authorize=False)
     session.add(bob)
     t = svc.create_ticket(session, new(demo, category="device_order", subject="Two headsets"), now=now)
+    t.approvals[0].approver_contact_id = None  # any authorised contact of the company may decide
     with pytest.raises(TicketError, match="may not authorise"):
-        svc.decide_approval(session, t.approvals[0], True, decided_by_name="Bob", channel="email", evidence="yes",
-                            now=now, actor=svc.SYSTEM, decided_by_contact=bob)
+        decide_approval(session, t.approvals[0], Decision(True, Proof.MAIL_REPLY, "email", "yes", contact=bob),
+                        now=now, actor=svc.SYSTEM)
     with pytest.raises(TicketError, match="Nikos Papadopoulos may not authorise"):  # another company's
-        svc.decide_approval(session, t.approvals[0], True, decided_by_name="Nikos", channel="email", evidence="yes",
-                            now=now, actor=svc.SYSTEM, decided_by_contact=demo.nikos)
+        decide_approval(session, t.approvals[0], Decision(True, Proof.MAIL_REPLY, "email", "yes",
+                                                          contact=demo.nikos), now=now, actor=svc.SYSTEM)
 
 
 @pytest.mark.parametrize("minutes,quick,hours", [(1, False, "0.25"), (15, False, "0.25"), (16, False, "0.50"),

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import tickets
+from .. import approvals, tickets
 from ..models import Approval, ApprovalStatus, Contact, MailApprovalToken, Ticket
 from .parse import ParsedMail
 from .signing import MailSigner, token_hash
@@ -136,9 +136,9 @@ def decide_approvals_by_mail(session: Session, signer: MailSigner, ticket: Ticke
         refusal = evidence.refusal(approval, contact)
         if refusal is None:
             try:
-                tickets.decide_approval(session, approval, decision, decided_by_name=contact.name, channel="email",
-                                        evidence=evidence.record(), now=now, actor=actor,
-                                        decided_by_contact=contact)
+                approvals.decide_approval(session, approval, approvals.Decision(
+                    decision, approvals.Proof.MAIL_REPLY, "email", evidence.record(), contact=contact),
+                    actor=actor, now=now)
                 continue
             except tickets.TicketError as exc:  # the approval rule says this person may not decide it
                 refusal = str(exc)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import events, outbox, tickets
 from ..config import Settings, load_settings
+from ..customer_portal import visible_changes
 from ..models import (
     Approval,
     AutoReplyCounter,
@@ -35,7 +36,9 @@ from .threading import id_hash, strip_prefixes
 
 RATE_WINDOW = timedelta(minutes=180)
 RATE_MAX = 10
-PHASE_KINDS = {"status", "reopened", "assigned", "escalated", "de-escalated", "note", "updated"}
+# The phases a customer is mailed about; what each mail may say is customer_portal's rule (assignees,
+# levels, escalation reasons and internal notes never leave the house).
+PHASE_KINDS = {"status", "reopened", "note", "updated"}
 
 _fallback_settings: Settings | None = None
 
@@ -173,6 +176,9 @@ def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
 def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:
     if event.kind not in PHASE_KINDS or not event.public:
         return
+    visible = visible_changes(event.changes)
+    if not visible and not (event.note or "").strip():
+        return
     if _context(session) is not None:
         return  # caused by the customer's own mail: they know what they wrote
     ticket = session.get(Ticket, event.ticket_id)
@@ -186,9 +192,7 @@ def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:
         kind = new_status
     what = templates.WHAT[lang][kind]
     lines = []
-    for name, (old, new) in event.changes.items():
-        if name in {"responded_at"}:
-            continue
+    for name, (old, new) in visible.items():
         lines.append(f"{templates.label(lang, name)}: {templates.label(lang, old)} -> {templates.label(lang, new)}")
     changes = "".join(f"{templates.text(lang, 'changed')}: {line}\n" for line in lines)
     note = f"\n{event.note}\n" if event.note else ""

@@ -91,7 +91,8 @@ LABELS: dict[str, dict[str, str]] = {
            "critical": "critical", "high": "high", "normal": "normal", "low": "low",
            "L1": "help desk (L1)", "L2": "technical support (L2)", "L3": "technical support (L3)",
            "onsite": "on-site team", "status": "status", "level": "level", "assignee": "engineer",
-           "resolution": "outcome", "priority": "priority", "category": "category", "subject": "subject"},
+           "resolution": "outcome", "priority": "priority", "category": "category", "subject": "subject",
+           "solved": "solved", "sales": "passed to Sales", "refused": "refused", "duplicate": "duplicate"},
     "hu": {"new": "új", "acknowledged": "átvéve", "in_progress": "folyamatban", "waiting_customer": "Önre vár",
            "waiting_approval": "jóváhagyásra vár", "resolved": "megoldva", "closed": "lezárva",
            "user": "felhasználói probléma", "system": "rendszerszintű probléma",
@@ -101,7 +102,8 @@ LABELS: dict[str, dict[str, str]] = {
            "critical": "kritikus", "high": "magas", "normal": "normál", "low": "alacsony",
            "L1": "ügyfélszolgálat (L1)", "L2": "technikai támogatás (L2)", "L3": "technikai támogatás (L3)",
            "onsite": "helyszíni csapat", "status": "állapot", "level": "szint", "assignee": "felelős",
-           "resolution": "eredmény", "priority": "prioritás", "category": "kategória", "subject": "tárgy"},
+           "resolution": "eredmény", "priority": "prioritás", "category": "kategória", "subject": "tárgy",
+           "solved": "megoldva", "sales": "értékesítésnek átadva", "refused": "elutasítva", "duplicate": "duplikátum"},
     "el": {"new": "νέο", "acknowledged": "παραλήφθηκε", "in_progress": "σε εξέλιξη",
            "waiting_customer": "αναμονή για εσάς", "waiting_approval": "αναμονή έγκρισης", "resolved": "επιλύθηκε",
            "closed": "έκλεισε", "user": "πρόβλημα χρήστη", "system": "πρόβλημα συστήματος",
@@ -110,7 +112,9 @@ LABELS: dict[str, dict[str, str]] = {
            "critical": "κρίσιμη", "high": "υψηλή", "normal": "κανονική", "low": "χαμηλή",
            "L1": "γραφείο υποστήριξης (L1)", "L2": "τεχνική υποστήριξη (L2)", "L3": "τεχνική υποστήριξη (L3)",
            "onsite": "ομάδα επί τόπου", "status": "κατάσταση", "level": "επίπεδο", "assignee": "υπεύθυνος",
-           "resolution": "αποτέλεσμα", "priority": "προτεραιότητα", "category": "κατηγορία", "subject": "θέμα"},
+           "resolution": "αποτέλεσμα", "priority": "προτεραιότητα", "category": "κατηγορία", "subject": "θέμα",
+           "solved": "επιλύθηκε", "sales": "προωθήθηκε στις πωλήσεις", "refused": "απορρίφθηκε",
+           "duplicate": "διπλότυπο"},
 }
 
 

@@ -1,10 +1,11 @@
 """All tables. Importing this package registers every model on Base.metadata."""
 
 from .agent import OPEN_OFFER_STATUSES, Agent, AgentState, AgentStateChange, CallOffer, OfferStatus
+from .attachment import TicketAttachment
 from .base import Base, UTCDateTime, utcnow
 from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
-from .console import LoginAttempt
+from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
 from .installation import InstallationSecret
 from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailApprovalToken, MailAttachment, OutboundMail
@@ -50,8 +51,8 @@ __all__ = [
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",
-    "ApiToken", "Role", "StaffUser", "LoginAttempt",
+    "ApiToken", "Role", "StaffUser", "LoginAttempt", "LoginThrottle",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",
-    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry",
+    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry", "TicketAttachment",
 ]

@@ -1,10 +1,10 @@
-"""Web console state: login attempts (for the lockout) and report indexes on tickets."""
+"""Web console state: login attempts (the log), the lockout counter, and report indexes on tickets."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, String
+from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -22,6 +22,21 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     success: Mapped[bool] = mapped_column(Boolean, default=False)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+
+class LoginThrottle(Base):
+    """Failed-login counter of one login name, claimed with a conditional UPDATE before every password check.
+
+    A check first takes a slot (`failures < limit` in the UPDATE's WHERE), so parallel wrong passwords cannot
+    all pass a count they each read before the others wrote; a success gives the slots back.
+    """
+
+    __tablename__ = "login_throttles"
+
+    login: Mapped[str] = mapped_column(String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # The quarterly report reads one company's tickets created in a date range.

@@ -111,6 +111,7 @@ class Contact(Base):
     location: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(256))  # customer portal login, optional
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # see StaffUser
 
     company: Mapped[Company] = relationship(back_populates="contacts")
 

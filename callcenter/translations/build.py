@@ -12,6 +12,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from . import catalog_console
 from .catalog_source import EL, HU
 
 HERE = Path(__file__).resolve().parent
@@ -19,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 def build() -> list[str]:
     missing: list[str] = []
-    for lang, table in (("hu", HU), ("el", EL)):
+    for lang, table in (("hu", {**HU, **catalog_console.HU}), ("el", {**EL, **catalog_console.EL})):
         with open(HERE / "messages.pot", "rb") as fh:
             catalog = read_po(fh, locale=lang)
         for message in catalog:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
+from .. import approvals
 from .. import tickets as svc
 from ..auth import has_role, user_for_token
 from ..customers import UnknownCompany, find_company, find_contact_by_email
@@ -299,20 +300,33 @@ def request_approval(number: int):  # noqa: ANN201
 @api.post("/approvals/<int:approval_id>/decision")
 @token_required(*WRITE_ROLES)
 def decide_approval(approval_id: int):  # noqa: ANN201
+    """A manager decides a spare part as themselves; for a permission change or a device order, staff
+    enter the decision the company's authorised contact gave in writing (`decided_by_contact_id`)."""
     body = parse_body(schemas.ApprovalDecision)
     session = db_session()
     approval = session.get(Approval, approval_id)
     if approval is None:
         raise ApiError(404, f"no approval {approval_id}")
-    contact = session.get(Contact, body.decided_by_contact_id) if body.decided_by_contact_id else None
-    if body.decided_by_contact_id and contact is None:
-        raise ApiError(422, f"unknown contact {body.decided_by_contact_id}")
     user: StaffUser = g.api_user
+    if approval.kind == "spare_part":
+        if body.decided_by_contact_id is not None:
+            raise ApiError(403, "a spare part is decided by a manager, not by a customer contact")
+        decision = approvals.Decision(body.approved, approvals.Proof.LOGIN, "api", body.evidence, staff=user)
+    else:
+        if body.decided_by_contact_id is None:
+            raise ApiError(403, "name the customer's authorised contact who decided (decided_by_contact_id)")
+        contact = session.get(Contact, body.decided_by_contact_id)
+        if contact is None:
+            raise ApiError(422, f"unknown contact {body.decided_by_contact_id}")
+        decision = approvals.Decision(body.approved, approvals.Proof.RECORDED, "api", body.evidence,
+                                      contact=contact, recorder=user)
     try:
-        svc.decide_approval(session, approval, body.approved, decided_by_name=contact.name if contact else user.name,
-                            channel="api", evidence=body.evidence, now=now_utc(), actor=actor(),
-                            decided_by_contact=contact, decided_by_staff=None if contact else user)
+        approvals.decide_approval(session, approval, decision, actor=actor(), now=now_utc())
         session.commit()
+    except approvals.ApprovalRefused as exc:
+        raise ApiError(403, str(exc)) from None
+    except approvals.ApprovalClosed as exc:
+        raise ApiError(409, str(exc)) from None
     except svc.TicketError as exc:
         raise ApiError(422, str(exc)) from None
     return jsonify(_approval_json(approval))

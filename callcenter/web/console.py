@@ -24,7 +24,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import approvals
 from .. import tickets as svc
+from ..customer_portal import customer_sees
 from ..models import (
     LEVEL_ORDER,
     OPEN_STATUSES,
@@ -130,7 +132,7 @@ def _choices() -> dict:
 @login_required
 def home():  # noqa: ANN201
     if current_user.is_customer:
-        return redirect(url_for("console.ticket_list"))
+        return redirect(url_for("portal.home"))
     return redirect(url_for("console.queue"))
 
 
@@ -156,6 +158,8 @@ def queue_json():  # noqa: ANN201
 @bp.get("/console/tickets")
 @login_required
 def ticket_list():  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("portal.home"))
     db = db_session()
     flt = _filter_from_request()
     page = max(1, _int_arg("page") or 1)
@@ -219,6 +223,8 @@ def _new_ticket_form(db: Session) -> str:
 @bp.get("/console/tickets/<int:number>")
 @login_required
 def ticket(number: int):  # noqa: ANN201
+    if current_user.is_customer:
+        return redirect(url_for("portal.ticket", number=number))
     db = db_session()
     t = _ticket_or_404(number)
     at = now()
@@ -233,8 +239,10 @@ def ticket(number: int):  # noqa: ANN201
     if current_user.is_customer:
         links = [(kind, other) for kind, other in links if other.company_id == current_user.company_id]
     staff = db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
+    events = db.scalars(events_q).all()
     return render_template(
-        "ticket.html", t=t, sla=sla_state(db, t, at), events=db.scalars(events_q).all(), links=links,
+        "ticket.html", t=t, sla=sla_state(db, t, at), events=events, links=links,
+        customer_visible={e.id for e in events if customer_sees(e)},
         asset_history=asset_history, staff=staff, managers=[s for s in staff if s.role in {"manager", "admin"}],
         contacts=t.company.contacts if t.company else [],
         authorisers=[c for c in (t.company.contacts if t.company else []) if c.can_authorize and c.active],
@@ -320,20 +328,6 @@ def ticket_assign(number: int):  # noqa: ANN201
 @bp.post("/console/tickets/<int:number>/note")
 @login_required
 def ticket_note(number: int):  # noqa: ANN201
-    if current_user.is_customer:
-        # A customer's comment on their own ticket is public by nature.
-        db = db_session()
-        t = _ticket_or_404(number)
-        try:
-            svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(), public=True,
-                         kind="comment")
-        except svc.TicketError as exc:
-            db.rollback()
-            flash(str(exc), "error")
-        else:
-            db.commit()
-        return redirect(url_for("console.ticket", number=number))
-
     def run(db: Session, t: Ticket) -> str:
         svc.add_note(db, t, request.form.get("body", ""), actor=actor(), now=now(),
                      public=bool(request.form.get("public")))
@@ -390,29 +384,24 @@ def ticket_decide_approval(number: int, approval_id: int):  # noqa: ANN201
         abort(404)
     approved = request.form.get("decision") == "approve"
     evidence = request.form.get("evidence", "")
+    me = db.get(Contact if current_user.is_customer else StaffUser, current_user.record_id)
+    if current_user.is_customer:
+        # The customer's authorised person decides in the portal as themselves.
+        decision = approvals.Decision(approved, approvals.Proof.LOGIN, "web", evidence, contact=me)
+    elif approval.kind == "spare_part":
+        decision = approvals.Decision(approved, approvals.Proof.LOGIN, "web", evidence, staff=me)
+    else:
+        # Staff enter the customer's written decision on their behalf, with the evidence.
+        channel = request.form.get("channel") if request.form.get("channel") in {"email", "web"} else "email"
+        contact = db.get(Contact, _int_arg("decided_by_contact_id") or approval.approver_contact_id or 0)
+        decision = approvals.Decision(approved, approvals.Proof.RECORDED, channel, evidence, contact=contact,
+                                      recorder=me)
+    if not current_user.is_customer and not current_user.can(*(("manager",) if approval.kind == "spare_part"
+                                                               else WORKING_ROLES)):
+        abort(403)  # not this role's button at all; who exactly may decide is approvals.check_decision
     try:
-        if current_user.is_customer:
-            # The customer's authorised person decides in the portal; the service checks the authority.
-            contact = db.get(Contact, current_user.record_id)
-            svc.decide_approval(db, approval, approved, decided_by_name=contact.name, channel="web",
-                                evidence=evidence, now=now(), actor=actor(), decided_by_contact=contact)
-        elif approval.kind == "spare_part":
-            if not current_user.can("manager"):
-                abort(403)
-            staff = db.get(StaffUser, current_user.record_id)
-            svc.decide_approval(db, approval, approved, decided_by_name=staff.name, channel="web",
-                                evidence=evidence, now=now(), actor=actor(), decided_by_staff=staff)
-        else:
-            if not current_user.can_work:
-                abort(403)
-            # Staff record the customer's written decision on their behalf, with the evidence.
-            contact = db.get(Contact, _int_arg("decided_by_contact_id") or approval.approver_contact_id or 0)
-            if contact is None:
-                raise svc.TicketError(_("choose the customer's authorised person who decided"))
-            svc.decide_approval(db, approval, approved, decided_by_name=contact.name,
-                                channel=request.form.get("channel") or "email", evidence=evidence, now=now(),
-                                actor=actor(), decided_by_contact=contact)
-    except svc.TicketError as exc:
+        approvals.decide_approval(db, approval, decision, actor=actor(), now=now())
+    except svc.TicketError as exc:  # ApprovalRefused / ApprovalClosed included: said on the page
         db.rollback()
         flash(str(exc), "error")
     else:

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from ..models import Contact, StaffUser
 from .db import db_session
-from .login import csrf_check
+from .login import csrf_check, safe_next
 
 LANGUAGES = {"en": "English", "hu": "Magyar", "el": "Ελληνικά"}
 
@@ -37,7 +37,4 @@ def set_language():  # noqa: ANN201
             if record is not None:
                 record.language = lang
                 db.commit()
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("console.home")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"), url_for("console.home")))

@@ -41,8 +41,28 @@ LABELS = {
     "completed": _l("At the provider"), "deleted": _l("Deleted"),
     "in-progress": _l("Recording"), "absent": _l("Not recorded"), "failed": _l("Failed"),
     "play": _l("Played"), "download": _l("Downloaded"),
+    # ticket fields (life cycle entries) and outcomes
+    "category": _l("Category"), "priority": _l("Priority"), "subject": _l("Subject"), "level": _l("Level"),
+    "assignee": _l("Assignee"), "resolution": _l("Outcome"), "channel": _l("Channel"),
+    "responded_at": _l("Responded"), "reopened": _l("Reopened"), "link": _l("Link"), "asset_id": _l("Machine"),
+    "location": _l("Location"), "description": _l("Description"),
+    "solved": _l("Solved"), "refused": _l("Refused"), "duplicate": _l("Duplicate"),
+}
+
+# Where the customer reads a word differently from staff (the portal and its mails).
+CUSTOMER_LABELS = {
+    "waiting_customer": _l("Waiting for your reply"), "acknowledged": _l("Received"),
+    # what happened to a call, as the caller knows it (customer_portal.CALL_RESULTS)
+    "answered": _l("Answered"), "standby_alerted": _l("On-call engineer alerted"),
+    "message_left": _l("Message left"), "status_enquiry": _l("Status enquiry"),
+    "in_writing_only": _l("Asked to write (permission change)"), "passed_to_sales": _l("Passed to Sales"),
+    "critical_reported": _l("Critical fault reported"), "missed": _l("Not answered"),
 }
 
 
 def label(code: object) -> object:
     return LABELS.get(str(code), str(code) if code is not None else "")
+
+
+def customer_label(code: object) -> object:
+    return CUSTOMER_LABELS.get(str(code)) or label(code)

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
 
-from ..auth import check_password
-from ..models import Contact, LoginAttempt, StaffUser, utcnow
+from ..auth import LOCKOUT, AuthError, authenticate, end_sessions, normalize_login
+from ..models import Contact, StaffUser, utcnow
 from .db import db_session
 
 STAFF_ROLES = {"agent", "engineer", "qa", "manager", "admin"}
 WORKING_ROLES = {"agent", "engineer", "manager", "admin"}   # may change tickets
 REPORT_ROLES = {"qa", "manager", "admin"}
 CUSTOMER = "customer"
-
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 
 login_manager = LoginManager()
 login_manager.login_view = "login.login"
@@ -54,9 +48,11 @@ class Principal(UserMixin):
     role: str          # agent, engineer, qa, manager, admin, customer
     language: str
     company_id: int | None = None
+    session_version: int = 0
 
     def get_id(self) -> str:
-        return f"{self.kind}:{self.record_id}"
+        # The version travels in the session: logout or a password change moves it on the server.
+        return f"{self.kind}:{self.record_id}:{self.session_version}"
 
     @property
     def is_customer(self) -> bool:
@@ -75,82 +71,86 @@ class Principal(UserMixin):
 
 
 def principal_for_staff(user: StaffUser) -> Principal:
-    return Principal("staff", user.id, user.name, user.role, user.language or "en")
+    return Principal("staff", user.id, user.name, user.role, user.language or "en",
+                     session_version=user.session_version or 0)
 
 
 def principal_for_contact(contact: Contact) -> Principal:
-    return Principal("contact", contact.id, contact.name, CUSTOMER, contact.language or "en", contact.company_id)
+    return Principal("contact", contact.id, contact.name, CUSTOMER, contact.language or "en", contact.company_id,
+                     session_version=contact.session_version or 0)
+
+
+def principal_for(person: StaffUser | Contact) -> Principal:
+    return principal_for_staff(person) if isinstance(person, StaffUser) else principal_for_contact(person)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> Principal | None:
-    kind, _, raw = user_id.partition(":")
-    if not raw.isdigit():
+    """Runs on every request: the person must still be active and the session's version current."""
+    kind, record_id, version = (user_id.split(":") + ["", "", ""])[:3]
+    if not (record_id.isascii() and record_id.isdigit() and version.isascii() and version.isdigit()):
         return None
-    if kind == "staff":
-        user = db_session().get(StaffUser, int(raw))
-        return principal_for_staff(user) if user and user.active else None
-    if kind == "contact":
-        contact = db_session().get(Contact, int(raw))
-        return principal_for_contact(contact) if contact and contact.active and contact.password_hash else None
-    return None
+    model = {"staff": StaffUser, "contact": Contact}.get(kind)
+    if model is None:
+        return None
+    person = db_session().get(model, int(record_id))
+    if person is None or not person.active or (person.session_version or 0) != int(version):
+        return None
+    if isinstance(person, Contact) and not person.password_hash:
+        return None
+    return principal_for(person)
 
 
-def locked_out(db: Session, login: str, now: datetime) -> bool:
-    """Too many failures for this login name since its last success, within the lockout window."""
-    since = now - LOCKOUT
-    last_ok = db.scalar(select(func.max(LoginAttempt.at)).where(LoginAttempt.login == login,
-                                                                  LoginAttempt.success.is_(True)))
-    if last_ok is not None and last_ok > since:
-        since = last_ok
-    failures = db.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.login == login, LoginAttempt.success.is_(False), LoginAttempt.at > since)) or 0
-    return failures >= MAX_FAILURES
+def safe_next(target: str | None, default: str) -> str:
+    """Only a same-site relative path: anything a browser could read as another host becomes `default`.
 
-
-def authenticate(db: Session, login: str, password: str) -> Principal | None:
-    """A staff user by username, else a customer contact by e-mail address."""
-    user = db.scalar(select(StaffUser).where(StaffUser.username == login))
-    if user is not None:
-        return principal_for_staff(user) if user.active and check_password(user, password) else None
-    contact = db.scalar(select(Contact).where(func.lower(Contact.email) == login, Contact.active.is_(True))
-                        .order_by(Contact.id).limit(1))
-    if contact is not None and contact.password_hash and check_password_hash(contact.password_hash, password):
-        return principal_for_contact(contact)
-    return None
+    Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so "/", tab, "/evil"
+    and "/", backslash, "evil" both mean `//evil`: control characters, spaces and backslashes are refused,
+    and so is a scheme or authority of any kind.
+    """
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\\" for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # noqa: ANN201
     if request.method == "POST":
-        login_name = (request.form.get("login") or "").strip().lower()
+        login_name = normalize_login(request.form.get("login") or "")
         password = request.form.get("password") or ""
         db = db_session()
-        now = utcnow()
-        if locked_out(db, login_name, now):
+        try:
+            person = authenticate(db, login_name, password, utcnow(), request.remote_addr) \
+                if login_name and password else None
+        except AuthError:
             flash(_("Too many failed logins. Try again in %(minutes)d minutes.",
                     minutes=int(LOCKOUT.total_seconds() // 60)), "error")
             return render_template("login.html"), 429
-        principal = authenticate(db, login_name, password) if login_name else None
-        db.add(LoginAttempt(login=login_name[:254], at=now, success=principal is not None,
-                            remote_addr=(request.remote_addr or "")[:64]))
-        db.commit()
-        if principal is None:
+        if person is None:
             flash(_("Wrong login name or password."), "error")
             return render_template("login.html"), 401
         session.clear()
         session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
-        login_user(principal)
-        target = request.args.get("next") or ""
+        login_user(principal_for(person))
         # Only same-site paths: an open redirect would hand the session to another site.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("console.home")
-        return redirect(target)
+        return redirect(safe_next(request.args.get("next"), url_for("console.home")))
     return render_template("login.html")
 
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
+    if current_user.is_authenticated:
+        # Server side: a copy of this cookie (or any other session of the person) is dead from now on.
+        db = db_session()
+        person = db.get(StaffUser if current_user.kind == "staff" else Contact, current_user.record_id)
+        if person is not None:
+            end_sessions(person)
+            db.commit()
     logout_user()
     session.clear()
     return redirect(url_for("login.login"))

@@ -19,7 +19,9 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("console.queue", _l("Queue"), STAFF, 10),
-    NavItem("console.ticket_list", _l("Tickets"), STAFF | {"customer"}, 20),
+    NavItem("portal.home", _l("Your tickets"), frozenset({"customer"}), 10),
+    NavItem("console.ticket_list", _l("Tickets"), STAFF, 20),
+    NavItem("portal.calls", _l("Your calls"), frozenset({"customer"}), 45),
     NavItem("console.new_ticket", _l("New ticket"), STAFF - {"qa"} | {"customer"}, 30),
     NavItem("console.companies", _l("Customers"), STAFF, 40),
     NavItem("reports.index", _l("Reports"), frozenset({"qa", "manager", "admin", "customer"}), 90),
@@ -35,4 +37,5 @@ def add_nav_item(endpoint: str, label: object, roles: set[str] | frozenset[str],
 
 
 def items_for(role: str) -> list[NavItem]:
-    return [item for item in NAV if role == "admin" or role in item.roles]
+    # The administrator sees every staff page; the customer's own pages are for customers.
+    return [item for item in NAV if role in item.roles or (role == "admin" and item.roles & STAFF)]

@@ -74,9 +74,10 @@ def build_openapi() -> dict:
             "responses": {"201": {"description": "requested"}, **_errors(401, 404, 422)}}},
         "/approvals/{id}/decision": {"parameters": [{"name": "id", "in": "path", "required": True,
                                                     "schema": {"type": "integer"}}], "post": {
-            "summary": "Record the authorised person's decision with its evidence",
+            "summary": "A manager decides a spare part; staff enter the authorised contact's written decision "
+                       "on a permission change or device order (decided_by_contact_id), with its evidence",
             "requestBody": {"required": True, **_json(schemas.ApprovalDecision)},
-            "responses": {"200": {"description": "decided"}, **_errors(401, 404, 422)}}},
+            "responses": {"200": {"description": "decided"}, **_errors(400, 401, 403, 404, 409, 422)}}},
         "/companies": {"get": {"summary": "Companies with contracts and assets",
                                "responses": {"200": {"description": "companies"}, **_errors(401)}}},
         "/companies/{id}": {"parameters": [{"name": "id", "in": "path", "required": True,

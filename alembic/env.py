@@ -6,7 +6,7 @@ from sqlalchemy import pool
 
 from alembic import context
 from callcenter.config import load_settings
-from callcenter.db import make_engine
+from callcenter.db import DbTimeouts, make_engine
 from callcenter.models import Base
 
 config = context.config
@@ -14,6 +14,8 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+# A migration may rewrite a large table: no statement timeout.
+MIGRATION_TIMEOUTS = DbTimeouts(statement=0)
 
 
 def _url() -> str:
@@ -32,7 +34,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(_url(), poolclass=pool.NullPool) if not _url().startswith("sqlite") else make_engine(_url())
+    if _url().startswith("sqlite"):
+        engine = make_engine(_url())
+    else:
+        engine = make_engine(_url(), poolclass=pool.NullPool, timeouts=MIGRATION_TIMEOUTS)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

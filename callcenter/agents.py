@@ -38,7 +38,7 @@ WRAP_UP_OUTCOMES = ["solved_on_phone", "ticket_updated", "ticket_opened", "escal
                     "wrong_number", "other"]
 # Call outcomes that leave a caller on the callback list when nobody spoke to them.
 MISSED_OUTCOMES = {CallOutcome.ABANDONED_IN_QUEUE, CallOutcome.UNANSWERED, CallOutcome.UNANSWERED_MESSAGE,
-                   CallOutcome.HANGUP_IN_MENU, CallOutcome.NO_INPUT, CallOutcome.CRITICAL_QUEUED}
+                   CallOutcome.HANGUP_IN_MENU, CallOutcome.NO_INPUT, CallOutcome.CRITICAL_QUEUED, CallOutcome.LOST}
 
 
 class AgentError(ValueError):
@@ -185,7 +185,8 @@ def _call_ended(session: Session, event: events.CallEnded) -> None:
     if call.callback_state is None:
         call.callback_state = "pending"
     contract = session.get(Contract, call.contract_id) if call.contract_id else None
-    if call.out_of_hours and contract is not None and contract.is_standby and call.unanswered_alerted_at is None:
+    if (call.out_of_hours and contract is not None and contract.is_standby and call.unanswered_alerted_at is None
+            and call.outcome != CallOutcome.LOST):  # a lost caller is not paged about (they are not there)
         # Out of hours nobody reads the list: a standby customer's missed call pages the on-call engineer.
         calls.raise_unanswered(session, call, event.now)
 

@@ -1,8 +1,14 @@
-"""Calls service: hotline calls, their tickets, recordings, and the watched queue.
+"""Calls service: hotline calls, their tickets and the watched queue (recordings: callcenter.recordings).
 
 Channel-neutral: the Twilio and Asterisk adapters (through the flow engine) call these with a
 session and an explicit `now`. Callbacks are idempotent and tolerate any order: a call or
 recording row is created by whichever report arrives first.
+
+Everything that changes a call first takes the call's row lock (`lock_call`: PostgreSQL's
+SELECT ... FOR UPDATE, SQLite's write lock) and reads the call inside it, so two webhooks for one
+call (a Twilio retry, a <Record> action racing the status callback) run one after the other. Lock
+order: the call, then what hangs off it (its ticket, timers, alerts). A turn never waits for a timer
+being fired: the timer's handler takes the call's lock itself and looks again.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Dialect, delete, select, update
@@ -20,8 +25,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import events, outbox, timers
+from . import events, timers
 from .customers import Identity, identify_caller, is_office_hours, try_normalize_phone
+from .db import begin_write
 from .directory import cached_identity, identify_caller_cached, identity_of_call
 from .models import (
     Asset,
@@ -31,23 +37,16 @@ from .models import (
     Company,
     Contact,
     Contract,
-    OutboxMessage,
-    OutboxState,
-    Recording,
-    RecordingKind,
-    RecordingStatus,
     Ticket,
+    Timer,
 )
-from .tickets import SYSTEM, Actor, NewTicket, add_note, create_ticket
+from .tickets import SYSTEM, Actor, NewTicket, create_ticket
 
 log = logging.getLogger(__name__)
 
 QUEUE_WATCH = "hotline.queue_watch"
-RECORDING_SOURCE = "recording"
 # Provider call statuses that end a call; once seen, earlier statuses never reopen it.
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
-RECORDING_RANK = {RecordingStatus.IN_PROGRESS: 0, RecordingStatus.ABSENT: 1, RecordingStatus.FAILED: 1,
-                  RecordingStatus.COMPLETED: 2, RecordingStatus.STORED: 3}
 
 
 class CallNotFound(LookupError):
@@ -82,43 +81,64 @@ def _timer_key(call: Call) -> str:
 
 
 def get_call(session: Session, provider_call_id: str) -> Call | None:
+    """The call as this session sees it, without a lock: for reading only (see `lock_call`)."""
     return session.scalar(select(Call).where(Call.provider_call_id == provider_call_id))
 
 
-def _get_or_create(session: Session, channel: str, provider_call_id: str, now: datetime,
-                   caller: str | None = None, called: str | None = None) -> tuple[Call, bool]:
-    call = get_call(session, provider_call_id)
+def lock_call(session: Session, provider_call_id: str | None = None, *, call_id: int | None = None,
+              skip_locked: bool = False) -> Call | None:
+    """The call, locked until the end of the transaction and read afresh inside the lock.
+
+    PostgreSQL: SELECT ... FOR UPDATE on its row (`skip_locked`: None when another transaction holds it).
+    SQLite: the database's write lock, taken before reading (one writer at a time anyway).
+    """
+    where = Call.id == call_id if call_id is not None else Call.provider_call_id == provider_call_id
+    stmt = select(Call).where(where).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "sqlite":
+        begin_write(session)
+    else:
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
+    return session.scalar(stmt)
+
+
+def lock_or_create(session: Session, channel: str, provider_call_id: str, now: datetime,
+                   caller: str | None = None, called: str | None = None) -> Call:
+    """The call locked; a bare row when a callback arrives before the call's first webhook."""
+    call = lock_call(session, provider_call_id)
     if call is not None:
-        return call, False
+        return call
     call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
                 arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
     try:
         with session.begin_nested():
             session.add(call)
+        return call  # a row this transaction inserted is locked by it until commit
     except IntegrityError:
         # A concurrent callback for the same call created it a moment ago.
-        return get_call(session, provider_call_id), False
-    return call, True
+        return lock_call(session, provider_call_id)
 
 
 def start_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
                called: str | None = None, now: datetime, default_language: str = "en",
-               languages: tuple[str, ...] = ("hu", "el", "en")) -> CallContext:
+               languages: tuple[str, ...] = ("hu", "el", "en"), owner: str | None = None) -> CallContext:
     """Register an incoming call (once: a retried webhook finds the same row) and identify the caller."""
     # The new call is the common case: identify first and write the row once, complete; a retried
     # webhook or an earlier status callback makes the INSERT fail and we take the existing row.
     identity = identify_caller(session, caller, now)
     call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
-                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
+                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0, owner=owner, last_seen_at=now)
     _apply_identity(call, identity, now, default_language, languages)
     try:
         with session.begin_nested():
             session.add(call)
         return _context_from_identity(call, identity)
     except IntegrityError:
-        call = get_call(session, provider_call_id)
+        call = lock_call(session, provider_call_id)
     if call.caller_number is None and caller:
         call.caller_number = caller
+    call.last_seen_at = now
+    if call.owner is None:
+        call.owner = owner
     if call.step is None:
         _apply_identity(call, identity, now, default_language, languages)
         session.flush()
@@ -162,19 +182,21 @@ def _call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert | No
 
 def new_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
              called: str | None = None, now: datetime, default_language: str = "en",
-             languages: tuple[str, ...] = ("hu", "el", "en"), trust_cache: bool = False) -> CallContext:
+             languages: tuple[str, ...] = ("hu", "el", "en"), trust_cache: bool = False,
+             owner: str | None = None) -> CallContext:
     """An identified incoming call, not written yet: `insert_call` writes it once the first turn is decided.
 
     The row is then written in one statement at the end of the unit of work, so a SQLite writer holds
     the write lock only for the INSERT and the commit, not while the flow decides. Who is calling comes
     from the directory cache: its objects are read-only snapshots, only their ids go into the row.
     `trust_cache`: a cached identity is taken without reading the directory's version first; the
-    INSERT reads it, and `FlowEngine.start` starts over when it moved.
+    INSERT reads it, and `FlowEngine.start` starts over when it moved. `owner`: the AGI process serving
+    the call (callcenter.call_presence), so that the call is closed if that process dies.
     """
     cached = cached_identity(session, caller, now) if trust_cache else None
     identity, assumed = cached if cached is not None else (identify_caller_cached(session, caller, now), None)
     call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
-                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0)
+                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0, owner=owner, last_seen_at=now)
     _apply_identity(call, identity, now, default_language, languages)
     ctx = _context_from_identity(call, identity)
     ctx.assumed_directory_version = assumed
@@ -262,9 +284,34 @@ def log_menu(call: Call, token: str) -> None:
         call.menu_path = call.menu_path[-200:]
 
 
-def set_outcome(call: Call, outcome: str, *, override: bool = True) -> None:
-    if override or call.outcome is None:
-        call.outcome = outcome
+# Outcomes only move forward: a report that arrives late (a status callback after the call's last turn,
+# a retried webhook) never replaces what the call already came to. A higher rank replaces a lower one;
+# the first of equal rank stays. Outcomes not listed are decisions the caller made or got: rank 4.
+OUTCOME_RANK: dict[str, int] = {
+    CallOutcome.HANGUP_IN_MENU: 1, CallOutcome.NO_INPUT: 1,
+    CallOutcome.CRITICAL_QUEUED: 2,
+    CallOutcome.ABANDONED_IN_QUEUE: 3, CallOutcome.UNANSWERED: 3, CallOutcome.LOST: 3,
+}
+DECIDED = 4
+
+
+def outcome_rank(outcome: str | None) -> int:
+    return 0 if outcome is None else OUTCOME_RANK.get(outcome, DECIDED)
+
+
+def set_outcome(call: Call, outcome: str) -> bool:
+    """Move the call's outcome forward to `outcome`; False (nothing changed) when it would move back."""
+    if outcome == call.outcome:
+        return False
+    rank = outcome_rank(outcome)
+    if rank <= outcome_rank(call.outcome):
+        return False
+    call.outcome = outcome
+    if rank == DECIDED and call.callback_state == "pending":
+        # Ended as a missed call a moment ago (the status callback won the race), then the caller's last
+        # turn arrived: a message left, an agent reached. Nobody needs to call them back.
+        call.callback_state = None
+    return True
 
 
 def _new_ticket(ctx: CallContext, category: str, priority: str, subject: str, description: str) -> NewTicket:
@@ -310,139 +357,18 @@ def open_critical_ticket(session: Session, ctx: CallContext, *, category: str, p
     return ticket
 
 
-def _recording(session: Session, call: Call, provider_recording_id: str, kind: str, now: datetime) -> Recording:
-    rec = session.scalar(select(Recording).where(Recording.provider_recording_id == provider_recording_id))
-    if rec is not None:
-        return rec
-    rec = Recording(call_id=call.id, provider_recording_id=provider_recording_id, kind=kind,
-                    status=RecordingStatus.IN_PROGRESS, created_at=now, updated_at=now)
-    try:
-        with session.begin_nested():
-            session.add(rec)
-    except IntegrityError:
-        return session.scalar(select(Recording).where(Recording.provider_recording_id == provider_recording_id))
-    return rec
-
-
-def _advance_recording(rec: Recording, status: str, now: datetime) -> bool:
-    """Move forward only: a late 'in-progress' after 'completed' changes nothing."""
-    if RECORDING_RANK.get(status, 0) < RECORDING_RANK.get(rec.status, 0):
-        return False
-    if status == rec.status:
-        return False
-    rec.status = status
-    rec.updated_at = now
-    return True
-
-
-def _download(session: Session, rec: Recording, url: str, path: str, now: datetime) -> None:
-    outbox.enqueue(session, key=f"recording:{rec.provider_recording_id}", channel="download",
-                   destination=url if url.endswith((".wav", ".mp3")) else url + ".wav",
-                   payload={"path": path, "auth": "twilio"}, now=now,
-                   source_kind=RECORDING_SOURCE, source_id=rec.id)
-
-
-def voice_message(session: Session, ctx: CallContext, *, provider_recording_id: str, duration: int | None,
-                  now: datetime, url: str | None = None, local_path: str | None = None,
-                  ticket_spec: tuple[str, str, str] | None = None, number_start: int = 15000) -> Ticket:
-    """A voice message: attached to the call's ticket, or a new ticket is opened for it (once per recording).
-
-    Twilio messages have a URL (downloaded by the worker); Asterisk ones are already a local file.
-    """
-    call = ctx.call
-    rec = _recording(session, call, provider_recording_id, RecordingKind.VOICE_MESSAGE, now)
-    rec.kind = RecordingKind.VOICE_MESSAGE
-    rec.duration_seconds = duration
-    if rec.ticket_id is not None:
-        return session.get(Ticket, rec.ticket_id)
-    note = f"Voice message ({duration or 0} s), recording {provider_recording_id}."
-    if call.ticket_id is not None:
-        ticket = session.get(Ticket, call.ticket_id)
-        add_note(session, ticket, note, actor=_actor(ctx), now=now, public=False)
-    else:
-        if ticket_spec is None:
-            raise ValueError("a ticket spec is needed to open a ticket for a voice message")
-        category, priority, subject = ticket_spec
-        ticket = create_ticket(session, _new_ticket(ctx, category, priority, subject, _description(ctx, note)),
-                               actor=_actor(ctx), now=now, number_start=number_start)
-        call.ticket_id = ticket.id
-    rec.ticket_id = ticket.id
-    if url:
-        rec.url = url
-        _advance_recording(rec, RecordingStatus.COMPLETED, now)
-        _download(session, rec, url, local_path or f"twilio/{call.provider_call_id}/{provider_recording_id}.wav", now)
-    elif local_path:
-        rec.local_path = local_path
-        rec.stored_at = now
-        _advance_recording(rec, RecordingStatus.STORED, now)
-    session.flush()
-    return ticket
-
-
-def recording_status(session: Session, *, provider_call_id: str, provider_recording_id: str, status: str,
-                     now: datetime, url: str | None = None, duration: int | None = None,
-                     error: str | None = None, channel: str = "twilio") -> Recording:
-    """Whole-call recording status callback: idempotent, order-tolerant; completed -> background download."""
-    call, _ = _get_or_create(session, channel, provider_call_id, now)
-    rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
-    if RECORDING_RANK.get(status, 0) < RECORDING_RANK.get(rec.status, 0):
-        return rec  # a late report of an earlier state
-    if url:
-        rec.url = url
-    if duration is not None:
-        rec.duration_seconds = duration
-    if error:
-        rec.error = error
-    changed = _advance_recording(rec, status, now)
-    if changed and rec.status == RecordingStatus.COMPLETED and rec.url:
-        _download(session, rec, rec.url, f"twilio/{provider_call_id}/{provider_recording_id}.wav", now)
-    session.flush()
-    return rec
-
-
-def whole_call_recording_started(session: Session, call: Call, *, provider_recording_id: str, local_path: str,
-                                 now: datetime) -> Recording:
-    """Asterisk MixMonitor writes straight into the store; the row tracks it."""
-    rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
-    rec.local_path = local_path
-    return rec
-
-
-def asterisk_recordings_closed(session: Session, call: Call, now: datetime, store: Path) -> None:
-    """MixMonitor closes its file at hangup; it is stored if it is in our store (Asterisk may write elsewhere)."""
-    for rec in call.recordings:
-        if rec.kind == RecordingKind.WHOLE_CALL and rec.status == RecordingStatus.IN_PROGRESS and rec.local_path:
-            if (store / rec.local_path).exists():
-                rec.status, rec.stored_at = RecordingStatus.STORED, now
-            else:
-                rec.status = RecordingStatus.COMPLETED
-            rec.updated_at = now
-
-
-def _recording_sent(session: Session, msg: OutboxMessage, now: datetime) -> None:
-    rec = session.get(Recording, msg.source_id) if msg.source_id else None
-    if rec is None:
-        return
-    if msg.state in (OutboxState.FAILED, OutboxState.DEAD):
-        rec.status = RecordingStatus.FAILED
-        rec.error = msg.last_error
-    else:
-        rec.local_path = (msg.payload or {}).get("path")
-        rec.stored_at = now
-        rec.status = RecordingStatus.STORED
-    rec.updated_at = now
-
-
-outbox.on_sent(RECORDING_SOURCE, _recording_sent)
-outbox.on_status(RECORDING_SOURCE, _recording_sent)
-
-
 # ---------------------------------------------------------------------------- the watched queue
 
 
 def enter_queue(session: Session, ctx: CallContext, now: datetime) -> Call:
-    """The caller waits for an agent; a durable timer watches the contract's no-answer threshold."""
+    """The caller waits for an agent; a durable timer watches the contract's no-answer threshold.
+
+    A call that already ended (its caller pressed the key and hung up, and the status callback was
+    quicker) does not join the queue: it is a caller who left it."""
     call = ctx.call
+    if call.ended_at is not None:
+        set_outcome(call, CallOutcome.ABANDONED_IN_QUEUE)
+        return call
     if call.queue_entered_at is None:
         call.queue_entered_at = now
     timers.schedule(session, key=_timer_key(call), kind=QUEUE_WATCH, due_at=queue_deadline(ctx),
@@ -478,21 +404,29 @@ def raise_unanswered(session: Session, call: Call, now: datetime, waited: int | 
     return True
 
 
-def _queue_watch(session: Session, timer: object, now: datetime) -> None:
-    call = session.get(Call, (timer.payload or {}).get("call_id"))  # type: ignore[attr-defined]
-    if call is None or not call.waiting_in_queue or call.answered_at is not None:
+def queue_timer_key(call: Call) -> str:
+    return _timer_key(call)
+
+
+def _cancel_queue_watch(session: Session, call: Call, now: datetime) -> None:
+    """Cancel the call's queue timer unless a worker is firing it right now: the timer handler locks the
+    call after the timer (timer, then call), so waiting here for the timer (call, then timer) could
+    deadlock. The handler then finds the call out of the queue and does nothing."""
+    key = _timer_key(call)
+    if session.get_bind().dialect.name == "sqlite":
+        timers.cancel(session, key, now)
         return
-    raise_unanswered(session, call, now)
-
-
-timers.register(QUEUE_WATCH, _queue_watch)
+    free = select(Timer.id).where(Timer.key == key, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None)) \
+        .with_for_update(skip_locked=True).scalar_subquery()
+    session.execute(update(Timer).where(Timer.id == free).values(cancelled_at=now)
+                    .execution_options(synchronize_session=False))
 
 
 def leave_queue(session: Session, call: Call, now: datetime, waited: int | None = None) -> None:
     if call.queue_entered_at is not None and call.queue_left_at is None:
         call.queue_left_at = now
         call.wait_seconds = waited if waited is not None else int((now - call.queue_entered_at).total_seconds())
-    timers.cancel(session, _timer_key(call), now)
+    _cancel_queue_watch(session, call, now)
 
 
 def mark_answered(session: Session, call: Call, now: datetime, waited: int | None = None) -> None:
@@ -512,15 +446,15 @@ def end_call(session: Session, call: Call, now: datetime, duration: int | None =
     if call.waiting_in_queue:
         leave_queue(session, call, now)
         if call.answered_at is None:
-            set_outcome(call, CallOutcome.ABANDONED_IN_QUEUE, override=call.outcome == CallOutcome.CRITICAL_QUEUED)
-    timers.cancel(session, _timer_key(call), now)
+            set_outcome(call, CallOutcome.ABANDONED_IN_QUEUE)
+    elif call.queue_entered_at is not None:
+        _cancel_queue_watch(session, call, now)
     first_end = call.ended_at is None
     if first_end:
         call.ended_at = now
     if duration is not None:
         call.duration_seconds = duration
-    if call.outcome is None:
-        call.outcome = CallOutcome.HANGUP_IN_MENU
+    set_outcome(call, CallOutcome.HANGUP_IN_MENU)
     if first_end:
         session.flush()
         events.publish(session, events.CallEnded(call_id=call.id, now=now))
@@ -531,13 +465,16 @@ def status_callback(session: Session, *, provider_call_id: str, status: str, now
                     sequence: int | None = None, duration: int | None = None, caller: str | None = None,
                     called: str | None = None, channel: str = "twilio") -> Call:
     """Provider call status report: duplicates and older reports (lower SequenceNumber) change nothing."""
-    call, _ = _get_or_create(session, channel, provider_call_id, now, caller, called)
+    call = lock_or_create(session, channel, provider_call_id, now, caller, called)
+    call.last_seen_at = now
     if sequence is not None:
         if sequence <= call.status_sequence:
             return call
         call.status_sequence = sequence
     if call.provider_status in FINAL_STATUSES and status not in FINAL_STATUSES:
         return call  # a late 'ringing' after 'completed'
+    if call.ended_at is not None and status not in FINAL_STATUSES:
+        return call  # the call was closed meanwhile (lost): a late 'in-progress' does not reopen it
     call.provider_status = status
     if status in FINAL_STATUSES:
         end_call(session, call, now, duration)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from .config import Settings, load_settings
-from .db import make_engine, make_session_factory, session_scope
+from .db import DbTimeouts, make_engine, make_session_factory, session_scope
 
 log = logging.getLogger("callcenter")
 
@@ -22,7 +22,7 @@ class Context:
     @property
     def engine(self):  # noqa: ANN201
         if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = make_engine(self.settings.database_url, timeouts=DbTimeouts.from_settings(self.settings))
         return self._engine
 
     def session(self):  # noqa: ANN201

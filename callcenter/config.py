@@ -17,6 +17,9 @@ DEFAULT_FILE = PROJECT_ROOT / "config" / "default.toml"
 # (section, key) in the TOML file -> environment variable
 ENVIRONMENT = {
     "database_url": ("database", "url", "CALLCENTER_DATABASE_URL"),
+    "db_connect_timeout": ("database", "connect_timeout", "CALLCENTER_DB_CONNECT_TIMEOUT"),
+    "db_statement_timeout": ("database", "statement_timeout", "CALLCENTER_DB_STATEMENT_TIMEOUT"),
+    "db_pool_timeout": ("database", "pool_timeout", "CALLCENTER_DB_POOL_TIMEOUT"),
     "web_host": ("web", "host", "CALLCENTER_WEB_HOST"),
     "web_port": ("web", "port", "CALLCENTER_WEB_PORT"),
     "public_url": ("web", "public_url", "CALLCENTER_PUBLIC_URL"),
@@ -55,12 +58,17 @@ ENVIRONMENT = {
     "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
     "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
     "switch_interval_ms": ("runtime", "switch_interval_ms", "CALLCENTER_SWITCH_INTERVAL_MS"),
+    "voice_turn_seconds": ("hotline", "turn_seconds", "CALLCENTER_VOICE_TURN_SECONDS"),
+    "call_lost_seconds": ("hotline", "lost_seconds", "CALLCENTER_CALL_LOST_SECONDS"),
 }
 
 
 @dataclass
 class Settings:
     database_url: str = "sqlite:///var/hotline.sqlite"
+    db_connect_timeout: float = 3.0
+    db_statement_timeout: float = 15.0
+    db_pool_timeout: float = 3.0
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
@@ -100,6 +108,11 @@ class Settings:
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"
     switch_interval_ms: float = 1.0
+    # A voice turn not done in this many seconds routes the caller to the emergency number.
+    voice_turn_seconds: float = 3.0
+    # An AGI process that has not beaten for this long is dead and its calls lost; a Twilio call
+    # nothing was heard of for this long (or two queue polls) is checked with Twilio's REST API.
+    call_lost_seconds: float = 30.0
     extra: dict = field(default_factory=dict)
 
     @property

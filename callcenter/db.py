@@ -1,14 +1,24 @@
-"""Engine and session factory. One session per request, job or CLI command."""
+"""Engine and session factory. One session per request, job or CLI command.
+
+Nothing waits for the database forever: connecting, each statement and a pool checkout have timeouts
+(`DbTimeouts`), and a unit of work the caller cannot wait for (a voice turn) runs under a `deadline`
+after which every round trip fails at once and nothing is committed.
+"""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 # SQLite has one writer at a time. Its busy handler makes waiting writers poll with sleeps of up to
@@ -41,9 +51,12 @@ class _WriteLockedConnection(sqlite3.Connection):
             return
         if _lock_owners.get(id(lock)) == threading.get_ident():
             return  # this thread's other connection writes: leave it to SQLite, never self-deadlock
-        if lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+        left = remaining()
+        if lock.acquire(timeout=WRITE_LOCK_TIMEOUT if left is None else max(0.0, min(left, WRITE_LOCK_TIMEOUT))):
             _lock_owners[id(lock)] = threading.get_ident()
             self.holds_write_lock = True
+        elif left is not None and remaining() <= 0:
+            raise sqlite3.OperationalError("deadline passed waiting for the database's write lock")
         # on timeout, go on without it: SQLite's busy_timeout decides as it did before
 
     def _release_write_lock(self) -> None:
@@ -54,6 +67,9 @@ class _WriteLockedConnection(sqlite3.Connection):
 
     def commit(self) -> None:
         try:
+            if past_deadline():
+                # The caller was already told the turn failed: nothing of it may be committed.
+                raise sqlite3.OperationalError("deadline passed before commit")
             super().commit()
         finally:
             self._release_write_lock()
@@ -71,7 +87,182 @@ class _WriteLockedConnection(sqlite3.Connection):
             self._release_write_lock()
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+# ---------------------------------------------------------------------------- deadlines and timeouts
+
+_deadline: ContextVar[float | None] = ContextVar("callcenter_db_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float | None = None, *, at: float | None = None) -> Iterator[float | None]:
+    """Every database round trip in this context must finish `seconds` from now (or by the monotonic
+    time `at`): later ones fail at once with an OperationalError, and a transaction whose deadline
+    passed is never committed. Nested deadlines keep the earlier one. Threads do not inherit it:
+    work handed to another thread passes `at`."""
+    if at is None and seconds is not None and seconds > 0:
+        at = time.monotonic() + seconds
+    outer = _deadline.get()
+    if at is None or (outer is not None and outer <= at):
+        yield outer
+        return
+    token = _deadline.set(at)
+    try:
+        yield at
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before this context's deadline (negative once passed); None without one."""
+    at = _deadline.get()
+    return None if at is None else at - time.monotonic()
+
+
+def past_deadline() -> bool:
+    left = remaining()
+    return left is not None and left <= 0
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Seconds. `connect`: opening a PostgreSQL connection (libpq's minimum is 2). `statement`: PostgreSQL's
+    statement_timeout, and every round trip also gives up on the client side one second later, so a
+    server that accepts and never answers costs a bounded wait (0: no limit, for migrations). `pool`:
+    waiting for a free pooled connection."""
+
+    connect: float = 3.0
+    statement: float = 15.0
+    pool: float = 3.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> DbTimeouts:
+        return cls(connect=settings.db_connect_timeout, statement=settings.db_statement_timeout,
+                   pool=settings.db_pool_timeout)
+
+
+_bounded_connection_class: type | None = None
+
+
+def _bounded_connection() -> type:
+    """psycopg's Connection, with every wait for the server bounded by the deadline and the round-trip limit."""
+    global _bounded_connection_class
+    if _bounded_connection_class is not None:
+        return _bounded_connection_class
+    import psycopg
+    from psycopg import errors
+
+    class BoundedConnection(psycopg.Connection):
+        round_trip_limit: float | None = None
+
+        def wait(self, gen, interval=None, timeout=None):  # noqa: ANN001, ANN201
+            limit = self.round_trip_limit
+            left = remaining()
+            if left is not None:
+                limit = left if limit is None else min(limit, left)
+            if limit is not None:
+                if limit <= 0:
+                    gen.close()
+                    self._give_up("the deadline passed")
+                timeout = limit if timeout is None else min(timeout, limit)
+            try:
+                if interval is None:
+                    return super().wait(gen, timeout=timeout)
+                return super().wait(gen, interval, timeout)
+            except errors._WaitTimeout:
+                self._give_up(f"no answer within {timeout:.1f} s")
+
+        def _give_up(self, why: str) -> None:
+            # Mid-protocol the connection cannot be used again: close it, so that the pool discards it
+            # (SQLAlchemy sees a closed connection as a disconnect) and the server rolls back.
+            self.close()
+            raise psycopg.OperationalError(f"database round trip abandoned: {why}")
+
+    _bounded_connection_class = BoundedConnection
+    return BoundedConnection
+
+
+def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> Engine:
+    if "poolclass" not in kwargs:
+        kwargs.update(pool_size=10, max_overflow=20)
+        kwargs.setdefault("pool_timeout", timeouts.pool)
+    connect_args = dict(kwargs.pop("connect_args", None) or {})
+    # A lock wait that outlives LOCK_TIMEOUT_MS is a bug (locks are taken in one order, see
+    # paging/engine.py): fail it instead of holding a webhook past Twilio's 15 s.
+    options = [f"-c lock_timeout={LOCK_TIMEOUT_MS}"]
+    if timeouts.statement > 0:
+        options.append(f"-c statement_timeout={int(timeouts.statement * 1000)}")
+    connect_args["options"] = " ".join([connect_args.get("options", ""), *options]).strip()
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    bounded = _bounded_connection()
+    limit = timeouts.statement + 1.0 if timeouts.statement > 0 else None
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, conn_rec, cargs, cparams):  # noqa: ANN001, ANN202
+        import psycopg
+
+        left = remaining()
+        if left is not None and left <= 0:
+            raise psycopg.OperationalError("deadline passed before connecting")
+        wanted = float(cparams.get("connect_timeout") or timeouts.connect)
+        cparams["connect_timeout"] = max(1, math.ceil(wanted if left is None else min(wanted, left)))
+        connection = bounded.connect(*cargs, **cparams)
+        connection.round_trip_limit = limit
+        return connection
+
+    return engine
+
+
+class HealthProbe:
+    """`SELECT 1` with an answer within `timeout` seconds whatever the database does: a stalled server
+    leaves one probe thread waiting (bounded by its own deadline), and every check meanwhile joins it."""
+
+    def __init__(self, engine: Engine, timeout: float = 0.8) -> None:
+        self.engine = engine
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._error: str | None = None
+
+    def _probe(self, done: threading.Event) -> None:
+        error = None
+        try:
+            with deadline(max(5.0, self.timeout)), self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # a health check reports, it does not raise
+            error = type(exc).__name__
+        self._error = error
+        done.set()
+
+    def check(self) -> str | None:
+        """None when the database answered; otherwise what went wrong ("timeout" or an exception name)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._done = threading.Event()
+                self._thread = threading.Thread(target=self._probe, args=(self._done,), daemon=True,
+                                                name="db-health")
+                self._thread.start()
+            done = self._done
+        if not done.wait(self.timeout):
+            return "timeout"
+        return self._error
+
+
+def begin_write(session: Session) -> None:
+    """SQLite: take the database's write lock now (this process's lock, then BEGIN IMMEDIATE), so that
+    what the transaction reads next cannot change before it commits: the SQLite counterpart of
+    PostgreSQL's SELECT ... FOR UPDATE. Elsewhere it does nothing."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if isinstance(raw, _WriteLockedConnection):
+        raw.take_write_lock()
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) -> Engine:
+    timeouts = timeouts or DbTimeouts()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         in_memory = not path or path == ":memory:" or path.startswith("file:")
@@ -97,6 +288,8 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         @event.listens_for(engine, "before_cursor_execute")
         def _take_write_lock(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
             dbapi_connection = cursor.connection
+            if past_deadline():
+                raise sqlite3.OperationalError("deadline passed")
             head = statement.lstrip()[:9].upper()
             if (isinstance(dbapi_connection, _WriteLockedConnection) and not dbapi_connection.holds_write_lock
                     and head.startswith(_WRITE_STARTERS)):
@@ -108,15 +301,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
                 cursor.execute("BEGIN")
 
         return engine
-    if "poolclass" not in kwargs:
-        kwargs.update(pool_size=10, max_overflow=20)
-    if url.startswith("postgresql"):
-        # A lock wait that outlives this is a bug (locks are taken in one order, see paging/engine.py):
-        # fail it instead of holding a webhook past Twilio's 15 s.
-        connect_args = dict(kwargs.pop("connect_args", None) or {})
-        connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={LOCK_TIMEOUT_MS}".strip()
-        kwargs["connect_args"] = connect_args
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return _postgres_engine(url, timeouts, kwargs)
 
 
 def make_session_factory(engine: Engine, settings: object | None = None) -> sessionmaker[Session]:

@@ -104,3 +104,12 @@ class CallEnded:
 
     call_id: int
     now: datetime
+
+
+@dataclass(frozen=True)
+class CallLost:
+    """A call was closed because its caller was gone (its AGI process died, Twilio says it ended)."""
+
+    call_id: int
+    reason: str
+    now: datetime

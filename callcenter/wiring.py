@@ -9,6 +9,8 @@ SERVICE_MODULES = [
     "callcenter.sla_jobs",
     "callcenter.mail",
     "callcenter.calls",
+    "callcenter.call_presence",
+    "callcenter.recordings",
     "callcenter.paging.sources",
     "callcenter.agents",
     "callcenter.distribution",

@@ -799,7 +799,19 @@ class FakeTwilio:
             self._claimed.add(call.sid)  # inbound calls are test-made, never "unexpected"
         session = CallSession(self, call, base_extra=_pairs(extra))
         session._fetch_and_run(call.url or "", "POST", status="ringing")
+        if call.status == "ringing":
+            call.status = "in-progress"  # answered by the TwiML (what GET Calls/{sid} reports from now on)
         return session
+
+    def add_inbound_call(self, from_: str, to: str, *, call_sid: str | None = None,
+                         status: str = "in-progress") -> FakeCall:
+        """A call to one of our numbers that Twilio knows about, without requesting any webhook: for tests
+        that drive the app's webhooks themselves and then ask the REST API about the call."""
+        call = FakeCall(sid=call_sid or new_sid("CA"), to=to, from_=from_, direction="inbound", status=status)
+        with self._cond:
+            self.calls.append(call)
+            self._claimed.add(call.sid)
+        return call
 
     # ------------------------------------------------------------------ recordings
 

@@ -179,8 +179,8 @@ def test_no_answer_skips_agent_hangup_goes_to_callbacks_threshold_only_for_unans
 
         # Nobody takes Nikos: the threshold alert fires for him only.
         clock.advance(900)
+        nikos.queue_wait(queue_time=900)  # his wait-URL poll finds the threshold passed
         line.tick()
-        nikos.queue_wait(queue_time=900)
         assert [e.call_id for e in seen.unanswered] == [call_row(session, nikos.sid).id]
         # ... and paging texts the on-call engineer about him, once (nothing for the answered callers).
         page = fake.wait_for_message(body_contains="not answered")

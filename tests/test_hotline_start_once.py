@@ -60,7 +60,7 @@ def test_driver_level_insert_stores_what_the_orm_would(session_factory, settings
                    called_number=raw.called_number, arrived_at=IN_HOURS, menu_path="", status_sequence=-1,
                    menu_attempts=0, contact_id=raw.contact_id, company_id=raw.company_id,
                    contract_id=raw.contract_id, asset_id=raw.asset_id, language=raw.language,
-                   out_of_hours=raw.out_of_hours, step=raw.step)
+                   out_of_hours=raw.out_of_hours, step=raw.step, turn_seq=1, last_seen_at=IN_HOURS)
         session.add(orm)
         session.flush()
         columns = [c.name for c in Call.__table__.c if c.name not in ("id", "provider_call_id")]

@@ -113,7 +113,7 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="hotline.agi %(levelname)s %(name)s: %(message)s")
     from callcenter.config import load_settings
-    from callcenter.db import make_engine
+    from callcenter.db import DbTimeouts, make_engine
     from callcenter.wiring import load_services
 
     from .fastagi import HotlineAGI
@@ -124,7 +124,7 @@ def main() -> int:
     env = channel_agi.env
     callerid = env.get("agi_callerid")
     dnid = env.get("agi_dnid")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=DbTimeouts.from_settings(settings))
     try:
         asyncio.run(HotlineAGI(settings, engine).run(
             Pyst2Channel(channel_agi), env.get("agi_uniqueid", ""),

@@ -30,9 +30,10 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from callcenter import calls, distribution
+from callcenter import calls, distribution, recordings
+from callcenter.call_presence import Heartbeat
 from callcenter.config import Settings
-from callcenter.db import make_session_factory, session_scope
+from callcenter.db import deadline, make_session_factory, session_scope
 from callcenter.ivr.engine import (
     Announce,
     Dial,
@@ -301,21 +302,30 @@ class HotlineAGI:
         # them: every thread that runs Python takes the GIL from the one a caller is waiting for.
         self._waited_on = 0
         self._waited_on_changed = threading.Condition()
+        # This process's heartbeat (callcenter.call_presence): calls it serves name it, so that they are
+        # closed if it dies; it also closes those of its calls whose end could not be written.
+        self.live: set[str] = set()
+        self.heartbeat = Heartbeat(self.factory, lost_seconds=settings.call_lost_seconds,
+                                   live=lambda: set(self.live))
 
-    def _tx(self, work: Callable[[Session], Any]) -> Any:
-        with session_scope(self.factory) as session:
+    def _tx(self, work: Callable[[Session], Any], at: float | None = None) -> Any:
+        with deadline(at=at), session_scope(self.factory) as session:
             return work(session)
 
-    async def _db(self, work: Callable[[Session], Any], *, background: bool = False) -> Any:
+    async def _db(self, work: Callable[[Session], Any], *, background: bool = False,
+                  budget: float | None = None) -> Any:
         """`work` in its own transaction on a database thread. `background`: nobody is waiting for it
-        (bookkeeping while prompts play, the end of a call), so it lets waited-on turns go first."""
+        (bookkeeping while prompts play, the end of a call), so it lets waited-on turns go first.
+        `budget`: seconds from now (queueing for a thread included) after which it fails and writes nothing."""
+        at = time.monotonic() + budget if budget else None
         if background:
-            return await asyncio.get_running_loop().run_in_executor(self.background_pool, self._background_tx, work)
-        return await asyncio.get_running_loop().run_in_executor(self.db_pool, self._tx, work)
+            return await asyncio.get_running_loop().run_in_executor(self.background_pool, self._background_tx,
+                                                                    work, at)
+        return await asyncio.get_running_loop().run_in_executor(self.db_pool, self._tx, work, at)
 
-    def _background_tx(self, work: Callable[[Session], Any]) -> Any:
+    def _background_tx(self, work: Callable[[Session], Any], at: float | None = None) -> Any:
         self._let_callers_go_first()
-        return self._tx(work)
+        return self._tx(work, at)
 
     def _let_callers_go_first(self) -> None:
         with self._waited_on_changed:
@@ -328,12 +338,21 @@ class HotlineAGI:
                 self._waited_on_changed.notify_all()
 
     @staticmethod
-    async def _settle(pending: list[asyncio.Future], uniqueid: str) -> None:
-        """Wait for the call's background database work, so its turns stay in order."""
+    async def _settle(pending: list[asyncio.Future], uniqueid: str, until: float | None = None) -> None:
+        """Wait for the call's background database work, so its turns stay in order; `until` (monotonic):
+        a caller is waiting, and a database that holds the bookkeeping up must not hold the turn up."""
         while pending:
             try:
-                await pending.pop(0)
+                if until is None:
+                    await pending.pop(0)
+                else:
+                    await asyncio.wait_for(asyncio.shield(pending[0]), max(0.0, until - time.monotonic()))
+                    pending.pop(0)
+            except TimeoutError:
+                log.warning("hotline AGI %s: bookkeeping still waits for the database; the turn goes on", uniqueid)
+                return
             except Exception:
+                pending.pop(0)
                 log.exception("hotline AGI %s: database work alongside the call failed", uniqueid)
 
     async def __call__(self, session: AGISession) -> None:
@@ -350,7 +369,8 @@ class HotlineAGI:
             return
         await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"))
 
-    async def _announced(self, work: Callable[[Session, Announce], Turn]) -> tuple[Turn, asyncio.Future | None]:
+    async def _announced(self, work: Callable[[Session, Announce], Turn],
+                         at: float | None = None) -> tuple[Turn, asyncio.Future | None]:
         """An engine turn as soon as it is announced, with its writes still running (returned as the
         future of the written turn) or, for turns that are not announced, once it is written."""
         loop = asyncio.get_running_loop()
@@ -378,7 +398,9 @@ class HotlineAGI:
 
         with self._waited_on_changed:
             self._waited_on += 1
-        written = asyncio.ensure_future(self._db(turn))
+        # A turn the database cannot finish in time (`at`, monotonic) sends the caller to the emergency number.
+        budget = (at - time.monotonic()) if at is not None else self.settings.voice_turn_seconds
+        written = asyncio.ensure_future(self._db(turn, budget=max(0.001, budget)))
         await asyncio.wait({announced, written}, return_when=asyncio.FIRST_COMPLETED)
         if written.done() or not announced.done():
             return written.result(), None
@@ -391,18 +413,22 @@ class HotlineAGI:
                               (lambda p, ins: self.queue_agents(p, uniqueid, ins)) if distributing else None)
         # The call is identified and its first turn decided while Asterisk answers; the call's row is
         # written while the first prompts play.
+        self.live.add(uniqueid)
         started = asyncio.ensure_future(self._announced(lambda s, announce: self.engine.start(
             s, channel="asterisk", provider_call_id=uniqueid, caller=callerid, called=dnid, now=self.clock(),
-            announce=announce)))
-        db_ok = start_seen = False
+            announce=announce, owner=self.heartbeat.id if self.heartbeat.started else None)))
+        db_ok = start_seen = row_written = False
         pending: list[asyncio.Future] = []
         writes: asyncio.Future | None = None
+
+        # Bookkeeping nobody waits for still ends: a stalled database must not keep the call's socket open.
+        bookkeeping_budget = max(5.0, self.settings.voice_turn_seconds)
 
         async def recording_started(relative: str) -> None:
             def note(s: Session) -> None:
                 call = calls.get_call(s, uniqueid)
                 if call is not None:
-                    calls.whole_call_recording_started(s, call, provider_recording_id=f"asterisk:{performer.uid}",
+                    recordings.whole_call_recording_started(s, call, provider_recording_id=f"asterisk:{performer.uid}",
                                                        local_path=relative, now=now)
 
             async def after_the_row() -> None:
@@ -411,7 +437,7 @@ class HotlineAGI:
                         await row_written
                     except Exception:
                         return  # the performer routes the caller to the emergency number
-                await self._db(note, background=True)
+                await self._db(note, background=True, budget=bookkeeping_budget)
 
             now, row_written = self.clock(), performer.writes
             # The caller waits for nothing here: the note is written while the prompts play.
@@ -425,6 +451,7 @@ class HotlineAGI:
                 log.exception("hotline AGI %s: cannot start the flow; routing to the emergency number", uniqueid)
                 turn = self.engine.emergency(lang)
             start_seen, db_ok = True, writes is not None or turn.call_id is not None
+            row_written = db_ok
             while True:
                 try:
                     waiting = await performer.perform(turn, recording_started if db_ok else None, writes)
@@ -438,10 +465,11 @@ class HotlineAGI:
                 if waiting is None or not db_ok:
                     break
                 step, inp = waiting
-                await self._settle(pending, uniqueid)
+                until = time.monotonic() + self.settings.voice_turn_seconds
+                await self._settle(pending, uniqueid, until)
                 try:
                     turn, writes = await self._announced(lambda s, announce, st=step, i=inp: self.engine.advance(
-                        s, uniqueid, st, i, self.clock(), announce=announce))
+                        s, uniqueid, st, i, self.clock(), announce=announce), until)
                 except Exception:
                     log.exception("hotline AGI %s: step %s failed; routing to the emergency number", uniqueid, step)
                     turn, db_ok = self.engine.emergency(lang), False
@@ -465,9 +493,11 @@ class HotlineAGI:
                 except Exception:
                     log.exception("hotline AGI %s: a turn's writes failed after the caller hung up", uniqueid)
                     db_ok = False
-            await self._settle(pending, uniqueid)
-            if db_ok:
-                await self._finish(uniqueid, performer)
+            await self._settle(pending, uniqueid, time.monotonic() + bookkeeping_budget)
+            if db_ok or row_written:
+                # After the emergency route too: the call's row gets its end if the database lets it.
+                await self._finish(uniqueid, performer, emergency=not db_ok)
+            self.live.discard(uniqueid)
 
     # -- agents (CALLCENTER_ASTERISK_AGENT_DIAL)
 
@@ -561,14 +591,15 @@ class HotlineAGI:
         except AGIHangup:
             await self._db(lambda s: decided(s, False))
 
-    async def _finish(self, uniqueid: str, performer: Performer) -> None:
+    async def _finish(self, uniqueid: str, performer: Performer, *, emergency: bool = False) -> None:
         def finish(s: Session) -> None:
-            self.engine.hangup(s, uniqueid, self.clock())
+            self.engine.hangup(s, uniqueid, self.clock(), emergency=emergency)
             call = calls.get_call(s, uniqueid)
             if call is not None:
-                calls.asterisk_recordings_closed(s, call, self.clock(), self.settings.recordings_path)
+                recordings.asterisk_recordings_closed(s, call, self.clock(), self.settings.recordings_path)
         try:
-            await self._db(finish, background=True)
+            # Bounded: if it cannot be written now, this process's heartbeat closes the call later.
+            await self._db(finish, background=True, budget=max(5.0, self.settings.voice_turn_seconds))
         except Exception:
             log.exception("hotline AGI %s: could not record the end of the call", uniqueid)
 
@@ -576,12 +607,24 @@ class HotlineAGI:
 def start_agi_in_thread(settings: Settings, engine: Engine, *,
                         clock: Callable[[], datetime] | None = None) -> Callable[[], None]:
     """FastAGI on settings.agi_host:agi_port in a background thread (`callcenter serve`); returns stop()."""
-    server = FastAGIServer(HotlineAGI(settings, engine, clock=clock), settings.agi_host, settings.agi_port)
+    hotline = HotlineAGI(settings, engine, clock=clock)
+    server = FastAGIServer(hotline, settings.agi_host, settings.agi_port)
     host, port = server.start_in_thread()
+    hotline.heartbeat.start()
     log.info("FastAGI hotline on %s:%s", host, port)
-    return server.stop_thread
+
+    def stop() -> None:
+        server.stop_thread()
+        hotline.heartbeat.stop()
+
+    return stop
 
 
 def serve_agi(settings: Settings, engine: Engine) -> None:
     """`callcenter agi`: FastAGI in the foreground until SIGINT/SIGTERM."""
-    FastAGIServer(HotlineAGI(settings, engine), settings.agi_host, settings.agi_port).run()
+    hotline = HotlineAGI(settings, engine)
+    hotline.heartbeat.start()
+    try:
+        FastAGIServer(hotline, settings.agi_host, settings.agi_port).run()
+    finally:
+        hotline.heartbeat.stop()

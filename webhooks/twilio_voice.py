@@ -1,23 +1,27 @@
 """Twilio voice adapter: signed webhooks -> flow engine -> TwiML.
 
-Stateless: the flow step travels in the URL (`/twilio/voice/step?step=menu`), the call's state
-is in the database, keyed by CallSid. If the database is unavailable the caller is routed to
-the emergency number instead of hearing an application error.
+Stateless: the flow step travels in the URL (`/twilio/voice/step?step=menu&turn=1`), the call's state
+is in the database, keyed by CallSid; the turn number lets a request Twilio repeats be answered as
+before without acting twice. If the database is unavailable, or a turn cannot finish within
+CALLCENTER_VOICE_TURN_SECONDS, the caller is routed to the emergency number instead of hearing an
+application error or silence.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Start, VoiceResponse
 
-from callcenter import calls
+from callcenter import calls, recordings
 from callcenter.config import Settings
-from callcenter.db import session_scope
+from callcenter.db import deadline, session_scope
 from callcenter.distribution import queue_name
 from callcenter.ivr.engine import (
     Dial,
@@ -70,6 +74,12 @@ def answered_by_machine(answered_by: str | None) -> bool:
     return bool(answered_by) and answered_by.startswith(("machine", "fax"))
 
 
+def _step_url(step: str, turn: Turn) -> str:
+    if turn.seq is None:
+        return _url("/twilio/voice/step", step=step)
+    return _url("/twilio/voice/step", step=step, turn=str(turn.seq))
+
+
 def _twiml(resp: VoiceResponse) -> Response:
     return Response(str(resp), mimetype="text/xml")
 
@@ -94,20 +104,20 @@ def render(turn: Turn) -> VoiceResponse:
                             channels="dual", track="both")
             resp.append(start)
         elif isinstance(ins, Gather):
-            gather = resp.gather(action=_url("/twilio/voice/step", step=ins.step), method="POST", input="dtmf",
+            gather = resp.gather(action=_step_url(ins.step, turn), method="POST", input="dtmf",
                                  timeout=ins.timeout, num_digits=ins.num_digits, finish_on_key=ins.finish_on_key,
                                  action_on_empty_result=True)
             for say in ins.prompts:
                 _say(gather, say)
         elif isinstance(ins, Record):
-            action = _url("/twilio/voice/step", step=ins.step)
+            action = _step_url(ins.step, turn)
             resp.record(action=action, method="POST", max_length=ins.max_seconds, timeout=ins.silence_seconds,
                         finish_on_key="#", play_beep=True)
             # An empty recording does not request the action: Twilio runs on to this redirect.
             resp.redirect(action, method="POST")
         elif isinstance(ins, Enqueue):
             # A queue per caller: the agent who takes the offer dequeues exactly this caller.
-            resp.enqueue(queue_name(ins.queue, turn.call_id), action=_url("/twilio/voice/step", step=ins.step),
+            resp.enqueue(queue_name(ins.queue, turn.call_id), action=_step_url(ins.step, turn),
                          method="POST", wait_url=_url("/twilio/voice/wait"), wait_url_method="POST")
         elif isinstance(ins, Dial):
             resp.dial(ins.number, timeout=ins.timeout)
@@ -131,7 +141,7 @@ def render_cached(turn: Turn) -> str:
     """TwiML for a turn, from a per-app cache: most turns (the greeting and menu above all) are the same
     for every caller of a language, and building the XML tree costs more than the rest of a cached turn."""
     per_call = any(isinstance(ins, Enqueue) for ins in turn.instructions)  # the queue is named after the call
-    key = (_settings().public_url, repr(turn.instructions), turn.call_id if per_call else None)
+    key = (_settings().public_url, repr(turn.instructions), turn.seq, turn.call_id if per_call else None)
     cache: OrderedDict[tuple, str] = current_app.extensions.setdefault("hotline_twiml_cache", OrderedDict())
     xml = cache.get(key)
     if xml is None:
@@ -142,9 +152,11 @@ def render_cached(turn: Turn) -> str:
 
 
 def _run(work: Callable[..., Turn]) -> Response:
-    """Run one engine turn in its own transaction; any failure routes the caller to the emergency number."""
+    """Run one engine turn in its own transaction; any failure, or a database that does not let it finish
+    within the turn's time, routes the caller to the emergency number (and nothing of the turn is kept)."""
     try:
-        with session_scope(current_app.extensions["session_factory"]) as session:
+        with deadline(_settings().voice_turn_seconds), \
+                session_scope(current_app.extensions["session_factory"]) as session:
             turn = work(session)
         return Response(render_cached(turn), mimetype="text/xml")
     except Exception:
@@ -187,7 +199,9 @@ def incoming():  # noqa: ANN201
 @twilio_signed
 def step():  # noqa: ANN201
     name = request.args.get("step", "")
-    return _run(lambda s: flow_engine().advance(s, request.form.get("CallSid", ""), name, _input(), _now()))
+    turn = request.args.get("turn", type=int)
+    return _run(lambda s: flow_engine().advance(s, request.form.get("CallSid", ""), name, _input(), _now(),
+                                                turn=turn))
 
 
 @bp.post("/voice/wait")
@@ -205,6 +219,15 @@ def fallback():  # noqa: ANN201
     return _emergency()
 
 
+@contextmanager
+def _callback_unit() -> Iterator[Session]:
+    """A status report's unit of work, bounded like a turn: a stalled database must not hold the web
+    server's threads that callers' turns need (a missed report is made up by the ghost sweep)."""
+    with deadline(_settings().voice_turn_seconds), \
+            session_scope(current_app.extensions["session_factory"]) as session:
+        yield session
+
+
 def _empty() -> Response:
     # An empty TwiML document with a content type: Twilio logs bodiless answers as errors.
     return Response(str(VoiceResponse()), mimetype="text/xml")
@@ -216,7 +239,7 @@ def status():  # noqa: ANN201
     form = request.form
     if not form.get("CallSid") or not form.get("CallStatus"):
         return Response("CallSid and CallStatus are required", status=400, mimetype="text/plain")
-    with session_scope(current_app.extensions["session_factory"]) as session:
+    with _callback_unit() as session:
         calls.status_callback(session, provider_call_id=form["CallSid"], status=form["CallStatus"], now=_now(),
                               sequence=_int("SequenceNumber"), duration=_int("CallDuration"),
                               caller=form.get("From"), called=form.get("To"))
@@ -230,8 +253,9 @@ def recording():  # noqa: ANN201
     missing = [k for k in ("CallSid", "RecordingSid", "RecordingStatus") if not form.get(k)]
     if missing:
         return Response(f"missing: {', '.join(missing)}", status=400, mimetype="text/plain")
-    with session_scope(current_app.extensions["session_factory"]) as session:
-        calls.recording_status(session, provider_call_id=form["CallSid"], provider_recording_id=form["RecordingSid"],
-                               status=form["RecordingStatus"], now=_now(), url=form.get("RecordingUrl") or None,
-                               duration=_int("RecordingDuration"), error=form.get("ErrorCode") or None)
+    with _callback_unit() as session:
+        recordings.recording_status(
+            session, provider_call_id=form["CallSid"], provider_recording_id=form["RecordingSid"],
+            status=form["RecordingStatus"], now=_now(), url=form.get("RecordingUrl") or None,
+            duration=_int("RecordingDuration"), error=form.get("ErrorCode") or None)
     return _empty()

@@ -8,6 +8,7 @@ the Twilio and Asterisk adapters only render the instructions.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import agents, calls
+from .. import agents, calls, recordings
 from ..calls import CallContext
 from ..config import Settings
 from ..models import Call, CallOutcome, Status, Ticket
 from .flow import Flow, Segment, load_flow
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- instructions
 
@@ -131,6 +134,9 @@ class Turn:
     call_id: int | None
     instructions: list[Instruction]
     outcome: str | None = None
+    # The call's turn count after this turn: channels that may repeat a request (Twilio) send it back
+    # with the caller's next input (`advance(turn=...)`), so that a repeat is answered without acting twice.
+    seq: int | None = None
 
     @property
     def said(self) -> list[str]:
@@ -189,7 +195,7 @@ class FlowEngine:
 
     def _turn(self, call: Call, step: str | None, instructions: list[Instruction]) -> Turn:
         call.step = step or "end"
-        return Turn(call.id, instructions, call.outcome)
+        return Turn(call.id, instructions, call.outcome, call.turn_seq)
 
     def _lang(self, call: Call) -> str:
         return self.flow.language(call.language, self.settings.default_language)
@@ -201,21 +207,25 @@ class FlowEngine:
                                                              self.cfg["dial_timeout_seconds"]), Hangup()],
                     CallOutcome.EMERGENCY_ROUTE)
 
-    def _call(self, session: Session, provider_call_id: str) -> CallContext:
-        call = calls.get_call(session, provider_call_id)
+    def _call(self, session: Session, provider_call_id: str, now: datetime) -> CallContext:
+        """The call, locked for this turn (see callcenter.calls) and read inside the lock."""
+        call = calls.lock_call(session, provider_call_id)
         if call is None:
             raise calls.CallNotFound(provider_call_id)
+        call.last_seen_at = now
         return calls.context(session, call)
 
     # -- entry points
 
     def start(self, session: Session, *, channel: str, provider_call_id: str, caller: str | None,
               called: str | None = None, now: datetime, announce: Announce | None = None,
-              trust_cache: bool = True) -> Turn:
+              trust_cache: bool = True, owner: str | None = None) -> Turn:
         """A call's first turn. `announce` gets it before the call's row is written (see `advance`);
-        its call_id is then still None."""
+        its call_id is then still None. `owner`: the AGI process serving the call (callcenter.call_presence).
+        A repeated first webhook of a call that already started gets the same first turn, and nothing changes."""
         kwargs = dict(channel=channel, provider_call_id=provider_call_id, caller=caller, called=called, now=now,
-                      default_language=self.settings.default_language, languages=tuple(self.flow.languages))
+                      default_language=self.settings.default_language, languages=tuple(self.flow.languages),
+                      owner=owner)
         # The common case, a new call: decide its first turn, then write its row complete in one INSERT.
         # A turn that is announced must not be taken back, so only an unannounced one trusts the cache
         # before the INSERT has confirmed the directory's version.
@@ -229,64 +239,101 @@ class FlowEngine:
                 # The directory changed since this process cached the caller: identify them afresh.
                 calls.forget_call(session, ctx.call)
                 return self.start(session, channel=channel, provider_call_id=provider_call_id, caller=caller,
-                                  called=called, now=now, trust_cache=False)
-            return Turn(ctx.call.id, turn.instructions, turn.outcome)
+                                  called=called, now=now, trust_cache=False, owner=owner)
+            return Turn(ctx.call.id, turn.instructions, turn.outcome, turn.seq)
         # The call is already known (a retried webhook, an earlier status callback): decide on its row.
-        return self._first_turn(session, calls.start_call(session, **kwargs), caller)
+        ctx = calls.start_call(session, **kwargs)
+        return self._first_turn(session, ctx, caller, replay=ctx.call.turn_seq > 0)
 
-    def _first_turn(self, session: Session, ctx: CallContext, caller: str | None) -> Turn:
+    def _first_turn(self, session: Session, ctx: CallContext, caller: str | None, *, replay: bool = False) -> Turn:
+        """`replay`: the call already took its first turn; the same instructions again, nothing written."""
         call = ctx.call
+
+        def first(step: str | None, out: list[Instruction]) -> Turn:
+            if replay:
+                return Turn(call.id, out, call.outcome, 1)
+            call.turn_seq = 1
+            return self._turn(call, step, out)
+
         lang = self._lang(call)
         staff = agents.staff_by_phone(session, caller) if self.flow.agent_menu and ctx.contact is None else None
         if staff is not None:
             # An agent on their registered phone: log in or out, no recording, no customer menu.
-            call.language = self.flow.language(staff.language, self.settings.default_language)
-            calls.log_menu(call, "agent")
-            return self._turn(call, "agent_menu", [self._agent_menu(call.language)])
+            lang = self.flow.language(staff.language, self.settings.default_language)
+            if not replay:
+                call.language = lang
+                calls.log_menu(call, "agent")
+            return first("agent_menu", [self._agent_menu(lang)])
         out: list[Instruction] = [StartRecording(), self.say("recording_notice", lang)]
         if not ctx.is_contracted:
-            calls.set_outcome(call, CallOutcome.SALES)
+            if not replay:
+                calls.set_outcome(call, CallOutcome.SALES)
             out += [self.say("unknown_caller", lang), Dial(self.settings.sales_number,
                                                            self.cfg["dial_timeout_seconds"]), Hangup()]
-            return self._turn(call, None, out)
+            return first(None, out)
         if call.out_of_hours and not ctx.is_standby:
             opens, closes = _opening_hours(ctx)
             out += [self.say("closed_hours", lang, open=opens, close=closes),
                     Record("msg_after_hours", self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])]
-            return self._turn(call, "msg_after_hours", out)
+            return first("msg_after_hours", out)
         out.append(self._menu(lang, self.say("welcome", lang)))
-        return self._turn(call, "menu", out)
+        return first("menu", out)
 
     def advance(self, session: Session, provider_call_id: str, step: str, inp: Input, now: datetime,
-                *, number_start: int | None = None, announce: Announce | None = None) -> Turn:
+                *, turn: int | None = None, number_start: int | None = None,
+                announce: Announce | None = None) -> Turn:
         """The caller's input for `step` -> the next turn.
+
+        The turn runs under the call's lock and reads the call inside it. `turn`: the `seq` of the turn
+        whose instructions the caller answers (Twilio sends it back in the URL); a request for a turn the
+        call already took is a repeat and gets that turn's answer again, with nothing written twice.
 
         Turns that write a lot (a critical ticket, an unanswered-queue alert, a voice message) are
         decided before they write: `announce` then gets the turn at once, so a channel that plays as it
         goes (Asterisk) can start the first prompt while the writes run. Values the writes decide are
         `Later`s until then; the returned turn is the same, with them filled in.
         """
-        ctx = self._call(session, provider_call_id)
+        ctx = self._call(session, provider_call_id, now)
         call = ctx.call
         if inp.kind == "hangup":
             calls.end_call(session, call, now, inp.duration)
             return Turn(call.id, [], call.outcome)
+        if turn is not None and turn < call.turn_seq and call.turn_replay:
+            return self._replay(call, turn, step, inp)
         start = number_start if number_start is not None else self.settings.ticket_number_start
+        call.turn_seq += 1
         if step == "menu":
-            return self._on_menu(session, ctx, inp, now, start, announce)
-        if step == "ticket_number":
-            return self._on_ticket_number(session, ctx, inp)
-        if step in MESSAGE_STEPS:
-            return self._on_message(session, ctx, step, inp, now, start, announce)
-        if step == "queue_done":
-            return self._on_queue_done(session, ctx, inp, now, announce)
-        if step == "agent_menu":
-            return self._on_agent_menu(session, ctx, inp, now)
-        raise UnknownStep(step)
+            result = self._on_menu(session, ctx, inp, now, start, announce)
+        elif step == "ticket_number":
+            result = self._on_ticket_number(session, ctx, inp)
+        elif step in MESSAGE_STEPS:
+            result = self._on_message(session, ctx, step, inp, now, start, announce)
+        elif step == "queue_done":
+            result = self._on_queue_done(session, ctx, inp, now, announce)
+        elif step == "agent_menu":
+            result = self._on_agent_menu(session, ctx, inp, now)
+        else:
+            raise UnknownStep(step)
+        result.seq = call.turn_seq
+        if turn is not None:
+            from .replay import encode, turn_key
+
+            call.turn_key, call.turn_replay = turn_key(turn, step, inp), encode(result)
+        return result
+
+    def _replay(self, call: Call, turn: int, step: str, inp: Input) -> Turn:
+        from .replay import decode, turn_key
+
+        if call.turn_key != turn_key(turn, step, inp):
+            # Not a plain repeat of the last turn (an older one, or other input): the call has moved on,
+            # and acting on it now would act twice; the last answer is the best one to give again.
+            log.warning("call %s: request for turn %s (%s) after turn %s; answering as before",
+                        call.provider_call_id, turn, step, call.turn_seq)
+        return decode(call.turn_replay, self.flow, call.id)
 
     def queue_poll(self, session: Session, provider_call_id: str, queue_time: int, now: datetime) -> Turn:
         """One turn of the queue's wait loop (Twilio waitUrl)."""
-        ctx = self._call(session, provider_call_id)
+        ctx = self._call(session, provider_call_id, now)
         call = ctx.call
         if call.answered_at is not None:
             return Turn(call.id, [Hold(self.cfg["queue_hold_pause_seconds"])], call.outcome)
@@ -298,9 +345,13 @@ class FlowEngine:
         return Turn(call.id, [self.say("queue_hold", lang), Hold(self.cfg["queue_hold_pause_seconds"])],
                     call.outcome)
 
-    def hangup(self, session: Session, provider_call_id: str, now: datetime, duration: int | None = None) -> None:
-        call = calls.get_call(session, provider_call_id)
+    def hangup(self, session: Session, provider_call_id: str, now: datetime, duration: int | None = None,
+               *, emergency: bool = False) -> None:
+        """The call is over; `emergency`: it ended on the emergency route (a turn failed or ran out of time)."""
+        call = calls.lock_call(session, provider_call_id)
         if call is not None:
+            if emergency:
+                calls.set_outcome(call, CallOutcome.EMERGENCY_ROUTE)
             calls.end_call(session, call, now, duration)
 
     # -- steps
@@ -338,7 +389,7 @@ class FlowEngine:
                 calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
                 return self._turn(call, "msg_standby", out)
             calls.set_outcome(call, CallOutcome.CRITICAL_QUEUED)
-            calls.enter_queue(session, ctx, now)
+            calls.enter_queue(session, ctx, now)  # not for a call that ended meanwhile
             return self._turn(call, "queue_done", out)
         if action == "leave_message":
             return self._turn(call, "msg_leave_message", [self.say("leave_message", lang),
@@ -413,7 +464,7 @@ class FlowEngine:
         said = self.say("message_added", lang) if had_ticket else self.say("message_thanks", lang, number=number)
         out: list[Instruction] = [said, Hangup()]
         self._announce(announce, call, out)
-        ticket = calls.voice_message(
+        ticket = recordings.voice_message(
             session, ctx, provider_recording_id=inp.recording_id, duration=inp.duration, now=now,
             url=inp.recording_url, local_path=inp.local_path,
             ticket_spec=(spec.category, spec.priority, spec.subject) if spec else None, number_start=number_start)

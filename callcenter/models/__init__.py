@@ -3,7 +3,7 @@
 from .agent import OPEN_OFFER_STATUSES, Agent, AgentState, AgentStateChange, CallOffer, OfferStatus
 from .attachment import TicketAttachment
 from .base import Base, UTCDateTime, utcnow
-from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus
+from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, RecordingStatus, ServiceProcess
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
@@ -43,7 +43,7 @@ from .ticket import (
 __all__ = [
     "OPEN_OFFER_STATUSES", "Agent", "AgentState", "AgentStateChange", "CallOffer", "OfferStatus",
     "Base", "UTCDateTime", "utcnow",
-    "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus",
+    "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus", "ServiceProcess",
     "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "OutboundMail",

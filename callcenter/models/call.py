@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -32,6 +32,8 @@ class CallOutcome(StrEnum):
     HANGUP_IN_MENU = "hangup_in_menu"
     ABANDONED_IN_QUEUE = "abandoned_in_queue"
     EMERGENCY_ROUTE = "emergency_route"
+    LOST = "lost"                              # the caller was gone (crashed AGI process, call ended at Twilio
+    #                                            while we did not hear it) before the call got an outcome
 
 
 class RecordingKind(StrEnum):
@@ -50,6 +52,9 @@ class RecordingStatus(StrEnum):
 
 class Call(Base):
     __tablename__ = "calls"
+    # The ghost sweep reads the open calls every few seconds; the table holds every call ever made.
+    __table_args__ = (Index("ix_calls_open", "arrived_at", postgresql_where=text("ended_at IS NULL"),
+                            sqlite_where=text("ended_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
@@ -92,6 +97,16 @@ class Call(Base):
     # Legal hold: the retention job keeps this call's recordings whatever their age.
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    # Idempotent turns (callcenter.call_turns): how many turns the call has taken, and the key and answer
+    # of the last one, so a webhook Twilio sends again gets the same answer and changes nothing.
+    turn_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    turn_key: Mapped[str | None] = mapped_column(String(120))
+    turn_replay: Mapped[dict | None] = mapped_column(JSON)
+    # Ghost callers (callcenter.lost_calls): the AGI process serving the call, when we last heard from
+    # the provider about it, and when we last asked the provider (Twilio's REST API) whether it still runs.
+    owner: Mapped[str | None] = mapped_column(String(100))
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
 
@@ -120,3 +135,18 @@ class Recording(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call: Mapped[Call] = relationship(back_populates="recordings")
+
+
+class ServiceProcess(Base):
+    """A process that holds live calls (a FastAGI server: `callcenter agi` or `serve`), beating while it runs.
+
+    Calls it serves name it in `Call.owner`; when its heartbeat stops, the ghost sweep closes them.
+    """
+
+    __tablename__ = "service_processes"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid:random
+    kind: Mapped[str] = mapped_column(String(10), default="agi")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -18,7 +18,7 @@ from ..models import OPEN_STATUSES, Alert, EscalationPolicy, Ticket
 from ..scheduler import periodic
 from ..sla import response_target, sla_state
 from . import engine
-from .alerts import raise_alert
+from .alerts import raise_alert, resolve
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,13 @@ def on_hotline_unanswered(session: Session, event: events.HotlineUnanswered) -> 
                 trigger_key=f"hotline-wait:{event.call_id}", summary=summary,
                 details=f"call {event.call_id} waited {event.waited_seconds} s in the queue",
                 policy=default_policy(session), ticket=ticket, customer=customer, now=event.now)
+
+
+def on_call_lost(session: Session, event: events.CallLost) -> None:
+    """The caller an unanswered-hotline alert is about is gone: nobody is waiting any more."""
+    alert = session.scalar(select(Alert).where(Alert.open_key == f"hotline:call:{event.call_id}"))
+    if alert is not None:
+        resolve(session, alert, staff=None, channel="system", now=event.now, note=f"caller gone ({event.reason})")
 
 
 def on_critical_fault(session: Session, event: events.CriticalFaultReported) -> None:
@@ -109,4 +116,5 @@ def sla_job(factory: sessionmaker[Session], settings: Settings, now: datetime) -
 
 events.subscribe(events.HotlineUnanswered, on_hotline_unanswered)
 events.subscribe(events.CriticalFaultReported, on_critical_fault)
+events.subscribe(events.CallLost, on_call_lost)
 engine.register()

@@ -17,6 +17,7 @@ def providers_for(settings: Settings) -> dict[str, Provider]:
 
         twilio = TwilioProvider(settings)
         providers["sms"] = providers["voice"] = twilio
+        providers["callstatus"] = twilio  # is a hotline call still running? (callcenter.call_presence)
     else:
         providers["sms"] = providers["voice"] = ConsoleProvider()
     if settings.smtp_url:

@@ -99,6 +99,10 @@ class TwilioProvider:
                     if p.get("recording_status_callback"):
                         kwargs["recording_status_callback"] = p["recording_status_callback"]
                 sent = self.client.calls.create(**kwargs)
+            elif message.channel == "callstatus":
+                # Not a message: a look-up of a hotline call we may have stopped hearing about.
+                found = self.client.calls(message.destination).fetch()
+                return SendResult(ref=None, status=found.status, final=True)
             else:
                 raise PermanentError(f"twilio cannot send {message.channel}")
         except TwilioRestException as exc:
@@ -116,6 +120,8 @@ class TwilioProvider:
         """What Twilio has of this message, sent before our worker died: the exact call (found by our
         claim reference among the requests it made to us), or messages with its text. An empty list
         means Twilio never got it; TemporaryError means it cannot tell yet."""
+        if message.channel == "callstatus":
+            return []  # a look-up changes nothing at Twilio: just ask again
         p = message.payload
         sender = p.get("from") or self.settings.twilio_from_number
         since = message.claimed_at - timedelta(minutes=1)

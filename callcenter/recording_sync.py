@@ -1,7 +1,7 @@
 """Recordings whose status callback we missed (the database was down, Twilio does not retry).
 
 Every worker periodically lists Twilio's recent recordings and hands each one we do not have yet
-to calls.recording_status, exactly as its callback would have: the recording row moves to
+to recordings.recording_status, exactly as its callback would have: the recording row moves to
 'completed' and a download is queued under the outbox key `recording:<sid>`. Recordings we already
 have (completed, stored, failed or deleted) are left alone, and the outbox key makes a second
 download impossible even when the late callback, this job and another worker all meet.
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import calls
+from . import calls, recordings
 from .config import Settings
 from .db import session_scope
 from .models import Call, Recording, RecordingKind, RecordingStatus
@@ -40,7 +40,7 @@ def sync_recordings(factory: sessionmaker[Session], provider: object, now: datet
         with session_scope(factory) as session:
             if calls.get_call(session, rec.call_sid) is None:
                 _known_call(session, provider, rec.call_sid, now)
-            row = calls.recording_status(session, provider_call_id=rec.call_sid, provider_recording_id=rec.sid,
+            row = recordings.recording_status(session, provider_call_id=rec.call_sid, provider_recording_id=rec.sid,
                                          status=RecordingStatus.COMPLETED, now=now, url=rec.url,
                                          duration=rec.duration)
             if rec.source == "RecordVerb" and row.ticket_id is None:

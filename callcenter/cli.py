@@ -41,12 +41,18 @@ def now_utc() -> datetime:
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Hotline help desk and call centre."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure as configure_logging
+
+    ctx.obj = Context()
+    try:
+        configure_logging(ctx.obj.settings.log_format, logging.DEBUG if verbose else logging.INFO)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per tick job every two seconds would drown what matters.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    ctx.obj = Context()
+    # The Twilio library logs every REST request's headers at INFO: a dozen lines per SMS or call look-up.
+    logging.getLogger("twilio.http_client").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @cli.group()
@@ -552,9 +558,11 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
     """Serve the web console, API and Twilio webhooks only."""
     from waitress import serve
 
+    from . import metrics
     from .app import create_app
     from .runtime import tune_interpreter
 
+    metrics.configure(ctx.settings)
     app = create_app(ctx.settings, ctx.engine)
     host, port = host or ctx.settings.web_host, port or ctx.settings.web_port
     log.info("web on http://%s:%s", host, port)
@@ -566,9 +574,11 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
 @pass_ctx
 def worker(ctx: Context) -> None:
     """Run the scheduler ticker only: timers, outbox, periodic jobs (run as many as you like)."""
+    from . import metrics
     from .runtime import tune_interpreter
     from .scheduler import Ticker
 
+    metrics.configure(ctx.settings)
     ticker = Ticker(ctx.settings, ctx.engine)
     tune_interpreter(ctx.settings)
     ticker.run_forever()
@@ -582,11 +592,13 @@ def agi(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the FastAGI hotline only (AGI(agi://HOST:4573/hotline))."""
     from webhooks.fastagi import serve_agi
 
+    from . import metrics
     from .runtime import tune_interpreter
 
     ctx.settings.agi_host = host or ctx.settings.agi_host
     ctx.settings.agi_port = port or ctx.settings.agi_port
     log.info("FastAGI hotline on %s:%s", ctx.settings.agi_host, ctx.settings.agi_port)
+    metrics.configure(ctx.settings)
     tune_interpreter(ctx.settings)
     serve_agi(ctx.settings, ctx.engine)
 
@@ -668,9 +680,11 @@ def serve_all(ctx: Context, host: str | None, port: int | None) -> None:
     """Web, FastAGI and the scheduler in one process (the embedded default)."""
     from waitress import serve
 
+    from . import metrics
     from .app import create_app
     from .runtime import start_background_services, tune_interpreter
 
+    metrics.configure(ctx.settings)
     stop = start_background_services(ctx.settings, ctx.engine)
     app = create_app(ctx.settings, ctx.engine)
     host, port = host or ctx.settings.web_host, port or ctx.settings.web_port
@@ -680,6 +694,27 @@ def serve_all(ctx: Context, host: str | None, port: int | None) -> None:
         serve(app, host=host, port=port, threads=16, ident="hotline")
     finally:
         stop()
+
+
+@cli.group("metrics")
+def metrics_group() -> None:
+    """Prometheus metrics."""
+
+
+@metrics_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9464, show_default=True)
+@pass_ctx
+def metrics_serve(ctx: Context, host: str, port: int) -> None:
+    """Serve /metrics alone: this machine's agi and worker processes (CALLCENTER_METRICS_DIR) and the database's
+    figures, where no `callcenter web` runs."""
+    from waitress import serve
+
+    from . import metrics
+
+    metrics.configure(ctx.settings)
+    log.info("metrics on http://%s:%s/metrics", host, port)
+    serve(metrics.wsgi_app(ctx.settings, ctx.engine), host=host, port=port, threads=2, ident="hotline-metrics")
 
 
 @cli.group()
@@ -702,7 +737,9 @@ def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output:
 
     with ctx.session() as session:
         try:
-            result = quarterly_report(session, company, quarter, now=now_utc())
+            # The PDF lists the first 500 breaches, the CSV every one.
+            result = quarterly_report(session, company, quarter, now=now_utc(),
+                                      breach_limit=None if fmt == "csv" else 500)
         except (UnknownCompany, ReportError) as exc:
             raise click.ClickException(str(exc)) from exc
     if fmt == "csv":

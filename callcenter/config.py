@@ -58,6 +58,9 @@ ENVIRONMENT = {
     "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
     "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
     "switch_interval_ms": ("runtime", "switch_interval_ms", "CALLCENTER_SWITCH_INTERVAL_MS"),
+    "metrics_dir": ("metrics", "dir", "CALLCENTER_METRICS_DIR"),
+    "metrics_token": ("metrics", "token", "CALLCENTER_METRICS_TOKEN"),
+    "log_format": ("logging", "format", "CALLCENTER_LOG_FORMAT"),
     "voice_turn_seconds": ("hotline", "turn_seconds", "CALLCENTER_VOICE_TURN_SECONDS"),
     "call_lost_seconds": ("hotline", "lost_seconds", "CALLCENTER_CALL_LOST_SECONDS"),
 }
@@ -108,6 +111,10 @@ class Settings:
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"
     switch_interval_ms: float = 1.0
+    # Empty: each process keeps its own figures (fine for `serve`); set for several processes per machine.
+    metrics_dir: str = ""
+    metrics_token: str = ""  # empty: /metrics answers loopback callers only
+    log_format: str = "text"
     # A voice turn not done in this many seconds routes the caller to the emergency number.
     voice_turn_seconds: float = 3.0
     # An AGI process that has not beaten for this long is dead and its calls lost; a Twilio call

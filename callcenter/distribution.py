@@ -219,7 +219,8 @@ def offer_accepted(session: Session, offer: CallOffer, now: datetime) -> Call | 
     """The agent pressed 1. The call (if the caller is still queued) is theirs: the no-answer timer stops."""
     if offer.status not in OPEN_OFFER_STATUSES:
         return None
-    call = session.get(Call, offer.call_id)
+    # The caller's call, locked and read afresh: the caller may be hanging up this very moment.
+    call = calls.lock_call(session, call_id=offer.call_id)
     if call is None or not call.waiting_in_queue or call.answered_at is not None:
         offer.status, offer.ended_at = OfferStatus.CANCELLED, now
         agent, _ = _release(session, offer)

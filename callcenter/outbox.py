@@ -28,6 +28,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import logs, metrics
 from .db import session_scope
 from .models import OutboxAttempt, OutboxMessage, OutboxState, WorkerHeartbeat
 from .providers.base import PermanentError, Provider, SendResult, TemporaryError
@@ -293,6 +294,7 @@ def _record_success(factory: sessionmaker[Session], claim: Claim, now: datetime,
                                .values(**values).execution_options(synchronize_session=False)).rowcount
         session.refresh(msg)
         detail = f"{provider} {result.ref or ''}".strip()
+        channel, source, destination, ids = msg.channel, msg.source_kind, msg.destination, _source_ids(msg)
         if done:
             _attempt(session, msg.id, now, "attempt", "accepted", detail)
             for hook in _after_send.get(msg.source_kind or "", []):
@@ -308,6 +310,10 @@ def _record_success(factory: sessionmaker[Session], claim: Claim, now: datetime,
                      f"{detail}: sent by {claim.claimant.worker_id} after its claim was reconciled")
             log.error("outbox %s: %s sent it after losing its claim (%s)", msg.id, claim.claimant.worker_id,
                       result.ref)
+    if done:
+        metrics.outbox_sent(channel, source)
+        log.info("outbox %s: %s to %s accepted by %s %s", claim.message_id, channel, _masked(destination), provider,
+                 result.ref or "", extra=logs.ids(outbox_id=claim.message_id, channel=channel, source=source, **ids))
 
 
 def _record_failure(factory: sessionmaker[Session], claim: Claim, snapshot: Snapshot, now: datetime, error: str,
@@ -332,10 +338,15 @@ def _record_failure(factory: sessionmaker[Session], claim: Claim, snapshot: Snap
             msg.state = OutboxState.FAILED if not temporary else OutboxState.DEAD
             outcome = msg.state
         _attempt(session, msg.id, now, "attempt", outcome, error[:2000])
-        log.warning("outbox %s (%s to %s): %s -> %s", msg.id, msg.channel, msg.destination, error, outcome)
-        if msg.state != OutboxState.PENDING:
+        log.warning("outbox %s (%s to %s): %s -> %s", msg.id, msg.channel, _masked(msg.destination), error, outcome,
+                    extra=logs.ids(outbox_id=msg.id, channel=msg.channel, source=msg.source_kind, **_source_ids(msg)))
+        final = msg.state != OutboxState.PENDING
+        if final:
             for hook in _after_status.get(msg.source_kind or "", []):
                 hook(session, msg, now)
+        channel, source = msg.channel, msg.source_kind
+    if final:
+        metrics.outbox_failed(channel, source)
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -468,9 +479,24 @@ def record_status(session: Session, provider_ref: str, status: str, now: datetim
     if status in FINAL_STATUSES:
         msg.state = FINAL_STATUSES[status]
         msg.sending_deadline = None
+        if msg.state == OutboxState.FAILED:
+            # Counted when the report is applied; a rolled-back webhook is retried by the provider.
+            metrics.outbox_failed(msg.channel, msg.source_kind)
         for hook in _after_status.get(msg.source_kind or "", []):
             hook(session, msg, now)
     return msg
+
+
+def _masked(destination: str | None) -> str:
+    """Phone numbers and addresses in logs keep their last four characters: enough to tell them apart."""
+    text = destination or ""
+    return text if len(text) <= 4 or text.startswith(("http://", "https://")) else "…" + text[-4:]
+
+
+def _source_ids(msg: OutboxMessage) -> dict[str, object]:
+    payload = msg.payload or {}
+    return {"alert_id": payload.get("alert_id"), "page_id": payload.get("page_id"),
+            "ticket_id": msg.source_id if msg.source_kind == "mail" else None}
 
 
 def trail(session: Session, message_ids: list[int]) -> list[OutboxAttempt]:

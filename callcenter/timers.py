@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import logs
 from .db import session_scope
 from .models import Timer
 
@@ -94,7 +95,9 @@ def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worke
                     timer.error = f"no handler for timer kind {timer.kind!r}"
                     log.error(timer.error)
                 else:
-                    handler(session, timer, now)
+                    with logs.bound(timer_id=timer_id, **_payload_ids(timer.payload)):
+                        log.debug("timer %s (%s) fired", timer_id, timer.kind)
+                        handler(session, timer, now)
                 fired += 1
         except Exception as exc:
             # The claim rolled back with the handler's writes; try again a little later.
@@ -103,6 +106,11 @@ def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worke
                 session.execute(update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))
                                 .values(due_at=now + RETRY_AFTER_ERROR, error=f"{type(exc).__name__}: {exc}"[:2000]))
     return fired
+
+
+def _payload_ids(payload: dict | None) -> dict[str, object]:
+    """The ids a timer's payload names (alert_id, call_id, ticket_id ...), for its log lines."""
+    return {key: value for key, value in (payload or {}).items() if key.endswith("_id")}
 
 
 def overdue(session: Session, now: datetime, grace: timedelta = timedelta(minutes=2)) -> list[Timer]:

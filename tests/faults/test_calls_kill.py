@@ -119,3 +119,53 @@ def test_kill_9_of_serve_during_calls(database_url, demo, session, tmp_path, fak
     finally:
         held.released.set()
         serve.stop()
+
+
+def test_kill_9_of_the_agi_process_and_a_worker_while_callers_wait(database_url, demo, session, tmp_path,
+                                                                   fake):  # noqa: ANN001
+    """Scaled out (`agi`, `web`, two `worker`s): the FastAGI process and one worker die together and nothing is
+    restarted. The surviving worker closes the callers' calls and pages nobody."""
+    open_all_day(session, demo.budapest.id, THRESHOLD)
+    config = hotline_config(database_url, tmp_path, twilio=fake, lost_seconds=6)
+    agi = Service("agi", config, tmp_path).start()
+    workers = [Service("worker", config, tmp_path, name=f"worker{i}").start() for i in range(2)]
+    held = Held()
+
+    def script(line: str):  # noqa: ANN202
+        if line.startswith("GET DATA") and "menu" in line:
+            return "200 result=1"
+        if line.startswith("EXEC Queue"):
+            return held.reply(line)
+        return plausible_reply(line)
+
+    peers = [AGIPeer([], callerid=ANNA, uniqueid=f"fault-agi.{i}", script="hotline", auto_reply=script, io_timeout=60)
+             for i in range(QUEUED_AGI)]
+    try:
+        for service in (agi, *workers):
+            service.wait_ready()
+        asterisk = threading.Thread(target=run_peers, args=(*agi.agi_address, peers), daemon=True)
+        asterisk.start()
+        wait_until(lambda: held.waiting == QUEUED_AGI, 30, what="every caller in the queue")
+        agi.kill()
+        workers[0].kill()
+        killed_at = time.monotonic()
+        held.released.set()
+        asterisk.join(timeout=30)
+        wait_until(lambda: count(session, Call.ended_at.is_(None)) == 0, 45, interval=0.5,
+                   what="the surviving worker to close every call")
+        closed_after = time.monotonic() - killed_at
+        wait_until(lambda: time.monotonic() - killed_at > THRESHOLD + 2, 30)
+        session.expire_all()
+        calls = list(session.scalars(select(Call)))
+        tickets = session.scalar(select(func.count()).select_from(Ticket))
+        alerts = session.scalar(select(func.count()).select_from(Alert))
+        print(f"\nkill -9 of agi and a worker with {len(calls)} callers queued: tickets {tickets}, "
+              f"outcomes {dict(Counter(c.outcome for c in calls))}, closed {closed_after:.1f} s after the kill "
+              f"by the other worker, alerts {alerts}, pages {len(fake.messages)}")
+        assert len(calls) == tickets == QUEUED_AGI
+        assert {c.outcome for c in calls} == {"lost"} and alerts == 0 and fake.messages == []
+        workers[1].assert_running()
+    finally:
+        held.released.set()
+        for service in (agi, *workers):
+            service.stop()

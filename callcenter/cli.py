@@ -1,4 +1,8 @@
-"""The `callcenter` command: serve the parts, migrate, seed, and the operators' tools."""
+"""The `callcenter` command: serve the parts, migrate, seed, and the operators' tools.
+
+Every command imports what it needs inside itself: `callcenter --help` and `mail-ingest` (one process
+per message from the MTA) must start in milliseconds, and SQLAlchemy alone costs more than that.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,24 @@ from datetime import UTC, datetime
 import click
 
 from .config import Settings, load_settings
-from .db import DbTimeouts, make_engine, make_session_factory, session_scope
+
+
+def make_engine(url: str, **kwargs: object):  # noqa: ANN201
+    from .db import make_engine as make
+
+    return make(url, **kwargs)
+
+
+def make_session_factory(engine, settings: object | None = None):  # noqa: ANN001, ANN201
+    from .db import make_session_factory as make
+
+    return make(engine, settings)
+
+
+def session_scope(factory):  # noqa: ANN001, ANN201
+    from .db import session_scope as scope
+
+    return scope(factory)
 
 log = logging.getLogger("callcenter")
 
@@ -22,6 +43,8 @@ class Context:
     @property
     def engine(self):  # noqa: ANN201
         if self._engine is None:
+            from .db import DbTimeouts
+
             self._engine = make_engine(self.settings.database_url, timeouts=DbTimeouts.from_settings(self.settings))
         return self._engine
 
@@ -230,40 +253,51 @@ EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
 @click.option("--mailbox", default=None, help="mailbox it was delivered to (default: CALLCENTER_MAIL_FROM)")
 @pass_ctx
 def mail_ingest(ctx: Context, mailbox: str | None) -> None:
-    """Ingest one RFC 822 message from stdin (for an MTA pipe). Exit 0 stored or duplicate, 75 retry later."""
+    """Take one RFC 822 message from stdin (for an MTA pipe). Exit 0 once it is committed to the mail
+    spool (a worker makes the ticket within seconds), 75 when the database cannot take it: retry later."""
     raw = sys.stdin.buffer.read()
     try:
-        from .mail.intake import ingest_message
-        from .wiring import load_services
+        from .mailpipe import spool_message
 
-        load_services()
-        ingest_message(make_session_factory(ctx.engine, ctx.settings), raw, settings=ctx.settings, now=now_utc(),
-                       mailbox=mailbox, source="pipe")
-    except Exception as exc:  # transient (the database): nothing was written, the MTA retries; stdout quiet
-        log.error("mail-ingest failed, the MTA will retry: %s: %s", type(exc).__name__, exc)
+        spool_message(ctx.settings.database_url, raw, (mailbox or ctx.settings.mail_from).strip().lower())
+    except Exception as exc:  # nothing was written: the MTA keeps the mail and retries; stdout stays quiet
+        log.error("mail-ingest could not spool the message, the MTA will retry: %s: %s", type(exc).__name__, exc)
         sys.exit(EX_TEMPFAIL)
 
 
 @cli.command("mail-listen")
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
+@click.option("--lmtp", is_flag=True, help="speak LMTP (for Postfix `lmtp:inet:HOST:PORT`) instead of SMTP")
+@click.option("--host", default=None, help="default: CALLCENTER_MAIL_LISTEN_HOST")
+@click.option("--port", type=int, default=None,
+              help="default: CALLCENTER_MAIL_LMTP_PORT with --lmtp, else CALLCENTER_MAIL_LISTEN_PORT")
 @pass_ctx
-def mail_listen(ctx: Context, host: str | None, port: int | None) -> None:
-    """Receive mail for the central mailbox over SMTP (small installations without an MTA pipe)."""
+def mail_listen(ctx: Context, lmtp: bool, host: str | None, port: int | None) -> None:
+    """Receive mail for the central mailbox: LMTP from an MTA (recommended), or SMTP for small sites."""
     import time
 
-    from .mail.smtp_listener import make_controller
     from .wiring import load_services
 
     load_services()
-    controller = make_controller(make_session_factory(ctx.engine, ctx.settings), ctx.settings, host=host, port=port)
-    controller.start()
-    log.info("SMTP listener on %s:%s for %s", controller.hostname, controller.port, ctx.settings.mail_from)
+    factory = make_session_factory(ctx.engine, ctx.settings)
+    host = host or ctx.settings.mail_listen_host
+    if lmtp:
+        from .mail.lmtp import LmtpServer, ingest_reply
+
+        server = LmtpServer(ingest_reply(factory, ctx.settings), {ctx.settings.mail_from}, host=host,
+                            port=ctx.settings.mail_lmtp_port if port is None else port,
+                            max_message_bytes=ctx.settings.mail_max_message_bytes).start()
+        log.info("LMTP listener on %s:%s for %s", server.host, server.port, ctx.settings.mail_from)
+    else:
+        from .mail.smtp_listener import make_controller
+
+        server = make_controller(factory, ctx.settings, host=host, port=port)
+        server.start()
+        log.info("SMTP listener on %s:%s for %s", server.hostname, server.port, ctx.settings.mail_from)
     try:
         while True:
             time.sleep(3600)
     finally:
-        controller.stop()
+        server.stop()
 
 
 @cli.group("mail")
@@ -285,6 +319,18 @@ def mail_imap_poll(ctx: Context) -> None:
     r = poll_mailbox(factory, ctx.settings, now_utc())
     click.echo(f"fetched {r.fetched}: {r.ingested} ingested, {r.duplicates} duplicates, "
                f"{r.quarantined} quarantined, {r.failed} failed")
+
+
+@mail_group.command("spool-run")
+@pass_ctx
+def mail_spool_run(ctx: Context) -> None:
+    """Ingest what the MTA pipe spooled (the worker does this every second)."""
+    from .mail.spool import drain_spool
+    from .wiring import load_services
+
+    load_services()
+    r = drain_spool(make_session_factory(ctx.engine, ctx.settings), ctx.settings, now_utc())
+    click.echo(f"{r.ingested} ingested, {r.quarantined} quarantined, {r.deferred} deferred")
 
 
 @mail_group.group("quarantine")

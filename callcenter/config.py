@@ -39,6 +39,7 @@ ENVIRONMENT = {
     "mail_max_attachment_bytes": ("mail", "max_attachment_bytes", "CALLCENTER_MAIL_MAX_ATTACHMENT_BYTES"),
     "mail_listen_host": ("mail", "listen_host", "CALLCENTER_MAIL_LISTEN_HOST"),
     "mail_listen_port": ("mail", "listen_port", "CALLCENTER_MAIL_LISTEN_PORT"),
+    "mail_lmtp_port": ("mail", "lmtp_port", "CALLCENTER_MAIL_LMTP_PORT"),
     "recordings_dir": ("recordings", "dir", "CALLCENTER_RECORDINGS_DIR"),
     "recording_retention_days": ("recordings", "retention_days", "CALLCENTER_RECORDING_RETENTION_DAYS"),
     "ticket_number_start": ("tickets", "number_start", "CALLCENTER_TICKET_NUMBER_START"),
@@ -91,6 +92,7 @@ class Settings:
     mail_max_attachment_bytes: int = 10 * 1024 * 1024
     mail_listen_host: str = "127.0.0.1"
     mail_listen_port: int = 2525
+    mail_lmtp_port: int = 2424
     recordings_dir: str = "var/recordings"
     recording_retention_days: int = 90  # calls without a contract (the contract says it otherwise)
     ticket_number_start: int = 15000

@@ -2,7 +2,7 @@
 from a slow one.
 
 Revision ID: 0020
-Revises: 0040
+Revises: 0026
 Create Date: 2026-12-01 09:00:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ from callcenter.models.base import UTCDateTime
 
 
 revision = '0020'
-down_revision = "0040"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

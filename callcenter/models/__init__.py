@@ -8,7 +8,15 @@ from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
 from .installation import InstallationSecret
-from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailApprovalToken, MailAttachment, OutboundMail
+from .mail import (
+    AutoReplyCounter,
+    InboundMail,
+    InboundStatus,
+    MailApprovalToken,
+    MailAttachment,
+    MailSpool,
+    OutboundMail,
+)
 from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer, WorkerHeartbeat
 from .paging import (
     Alert,
@@ -46,7 +54,8 @@ __all__ = [
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus", "ServiceProcess",
     "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
-    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "OutboundMail",
+    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "MailSpool",
+    "OutboundMail",
     "InstallationSecret",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",

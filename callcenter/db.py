@@ -271,6 +271,12 @@ def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) 
         connect_args = {"timeout": 30, "check_same_thread": False}
         if not in_memory:
             connect_args["factory"] = _WriteLockedConnection
+            if "poolclass" not in kwargs:
+                # A file database gets a QueuePool: as many connections as PostgreSQL's (the web server's
+                # threads, the AGI turns, the ticker), so that a bounded checkout wait is not a bottleneck.
+                kwargs.setdefault("pool_size", 10)
+                kwargs.setdefault("max_overflow", 20)
+                kwargs.setdefault("pool_timeout", timeouts.pool)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         write_lock = None if in_memory else _write_lock_for(path)
 

@@ -10,6 +10,7 @@ from webhooks.twilio_agent import bp as twilio_agent
 from webhooks.twilio_paging import paging_twilio
 from webhooks.twilio_voice import bp as twilio_voice
 
+from . import metrics
 from .config import Settings, load_settings
 from .db import DbTimeouts, HealthProbe, make_engine
 from .web import db, i18n, login, oncall_views, portal_views, report_views, shell
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
         app.register_blueprint(blueprint)
     init_agents(app)
     init_security(app)
+    metrics.init_app(app)
     # After the console: the calls pages use the console's login, CSRF and menu.
     app.register_blueprint(calls_views)
     return app

@@ -142,12 +142,15 @@ def act_on_alert(alert_id: int):  # noqa: ANN201
     alert = _load(alert_id)
     user: StaffUser = g.api_user
     now = now_utc()
-    if body.action == "acknowledge":
-        done = svc.acknowledge(session, alert, staff=user, channel="api", now=now)
-    elif body.action == "escalate":
-        done = svc.escalate_now(session, alert, staff=user, channel="api", now=now)
-    else:
-        done = svc.resolve(session, alert, staff=user, channel="api", now=now, note=body.note)
+    try:
+        if body.action == "acknowledge":
+            done = svc.acknowledge(session, alert, staff=user, channel="api", now=now)
+        elif body.action == "escalate":
+            done = svc.escalate_now(session, alert, staff=user, channel="api", now=now)
+        else:
+            done = svc.resolve(session, alert, staff=user, channel="api", now=now, note=body.note)
+    except svc.AlertForbidden as exc:
+        raise ApiError(403, str(exc)) from None
     session.commit()
     if not done:
         raise ApiError(409, f"cannot {body.action} alert {alert.id}: it is {alert.status}")
@@ -205,6 +208,8 @@ EXTRA_PATHS.update({
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": AlertAction.model_json_schema()}}},
                  "responses": {"200": {"description": "done"}, "404": {"description": "no such alert"},
+                               "403": {"description": "the caller may not act on this alert (not paged for it, "
+                                                      "not on its policy, not an engineer or manager)"},
                                "409": {"description": "not possible in the alert's state"}}},
     },
     "/oncall": {"get": {"summary": "Who is on call now, per rotation",

@@ -105,12 +105,16 @@ def act(alert_id: int, action: str):  # noqa: ANN201
     if row is None or action not in ACTIONS:
         abort(404)
     me, at = _me(), now()
-    if action == "acknowledge":
-        done = svc.acknowledge(session, row, staff=me, channel="web", now=at)
-    elif action == "escalate":
-        done = svc.escalate_now(session, row, staff=me, channel="web", now=at)
-    else:
-        done = svc.resolve(session, row, staff=me, channel="web", now=at, note=request.form.get("note") or None)
+    try:
+        if action == "acknowledge":
+            done = svc.acknowledge(session, row, staff=me, channel="web", now=at)
+        elif action == "escalate":
+            done = svc.escalate_now(session, row, staff=me, channel="web", now=at)
+        else:
+            done = svc.resolve(session, row, staff=me, channel="web", now=at, note=request.form.get("note") or None)
+    except svc.AlertForbidden as exc:
+        session.rollback()
+        abort(403, description=str(exc))
     session.commit()
     flash(_("Done.") if done else _("Nothing to do: the alert has moved on meanwhile."), "ok" if done else "error")
     return redirect(request.form.get("next") or url_for("oncall.alert", alert_id=alert_id))

@@ -188,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                   + (f" {r['failures']}" if r["failures"] else ""))
         bare_rps = min(web["bare"]["rps"], web["bare (again)"]["rps"])
         voice = web["voice"]
-        ok = voice["rps"] >= bare_rps / 2 and voice["p99_ms"] < 50 and voice["failure_count"] == 0
+        ok = voice["rps"] >= 0.8 * bare_rps and voice["p99_ms"] < 30 and voice["failure_count"] == 0
         print(f"/twilio/voice keeps {voice['rps'] / bare_rps:.0%} of the bare endpoint's throughput; "
-              f"goal (>= 50 %, p99 < 50 ms): {'PASS' if ok else 'FAIL'}")
+              f"goal (>= 80 %, p99 < 30 ms; bench/voice_bench.py measures it against a bare Flask app): "
+              f"{'PASS' if ok else 'FAIL'}")
     if args.calls > 0 and not args.agi_only:
         # The FastAGI server gets a process of its own, as `callcenter agi` does: the web part's
         # threads and garbage are not its load.

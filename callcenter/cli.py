@@ -1,4 +1,8 @@
-"""The `callcenter` command: serve the parts, migrate, seed, and the operators' tools."""
+"""The `callcenter` command: serve the parts, migrate, seed, and the operators' tools.
+
+Every command imports what it needs inside itself: `callcenter --help` and `mail-ingest` (one process
+per message from the MTA) must start in milliseconds, and SQLAlchemy alone costs more than that.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,24 @@ from datetime import UTC, datetime
 import click
 
 from .config import Settings, load_settings
-from .db import DbTimeouts, make_engine, make_session_factory, session_scope
+
+
+def make_engine(url: str, **kwargs: object):  # noqa: ANN201
+    from .db import make_engine as make
+
+    return make(url, **kwargs)
+
+
+def make_session_factory(engine, settings: object | None = None):  # noqa: ANN001, ANN201
+    from .db import make_session_factory as make
+
+    return make(engine, settings)
+
+
+def session_scope(factory):  # noqa: ANN001, ANN201
+    from .db import session_scope as scope
+
+    return scope(factory)
 
 log = logging.getLogger("callcenter")
 
@@ -22,6 +43,8 @@ class Context:
     @property
     def engine(self):  # noqa: ANN201
         if self._engine is None:
+            from .db import DbTimeouts
+
             self._engine = make_engine(self.settings.database_url, timeouts=DbTimeouts.from_settings(self.settings))
         return self._engine
 
@@ -41,14 +64,18 @@ def now_utc() -> datetime:
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Hotline help desk and call centre."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure as configure_logging
+
+    ctx.obj = Context()
+    try:
+        configure_logging(ctx.obj.settings.log_format, logging.DEBUG if verbose else logging.INFO)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per tick job every two seconds would drown what matters.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
     # The Twilio library logs every REST request's headers at INFO: a dozen lines per SMS or call look-up.
     logging.getLogger("twilio.http_client").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    ctx.obj = Context()
 
 
 @cli.group()
@@ -226,40 +253,51 @@ EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
 @click.option("--mailbox", default=None, help="mailbox it was delivered to (default: CALLCENTER_MAIL_FROM)")
 @pass_ctx
 def mail_ingest(ctx: Context, mailbox: str | None) -> None:
-    """Ingest one RFC 822 message from stdin (for an MTA pipe). Exit 0 stored or duplicate, 75 retry later."""
+    """Take one RFC 822 message from stdin (for an MTA pipe). Exit 0 once it is committed to the mail
+    spool (a worker makes the ticket within seconds), 75 when the database cannot take it: retry later."""
     raw = sys.stdin.buffer.read()
     try:
-        from .mail.intake import ingest_message
-        from .wiring import load_services
+        from .mailpipe import spool_message
 
-        load_services()
-        ingest_message(make_session_factory(ctx.engine, ctx.settings), raw, settings=ctx.settings, now=now_utc(),
-                       mailbox=mailbox, source="pipe")
-    except Exception as exc:  # transient (the database): nothing was written, the MTA retries; stdout quiet
-        log.error("mail-ingest failed, the MTA will retry: %s: %s", type(exc).__name__, exc)
+        spool_message(ctx.settings.database_url, raw, (mailbox or ctx.settings.mail_from).strip().lower())
+    except Exception as exc:  # nothing was written: the MTA keeps the mail and retries; stdout stays quiet
+        log.error("mail-ingest could not spool the message, the MTA will retry: %s: %s", type(exc).__name__, exc)
         sys.exit(EX_TEMPFAIL)
 
 
 @cli.command("mail-listen")
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
+@click.option("--lmtp", is_flag=True, help="speak LMTP (for Postfix `lmtp:inet:HOST:PORT`) instead of SMTP")
+@click.option("--host", default=None, help="default: CALLCENTER_MAIL_LISTEN_HOST")
+@click.option("--port", type=int, default=None,
+              help="default: CALLCENTER_MAIL_LMTP_PORT with --lmtp, else CALLCENTER_MAIL_LISTEN_PORT")
 @pass_ctx
-def mail_listen(ctx: Context, host: str | None, port: int | None) -> None:
-    """Receive mail for the central mailbox over SMTP (small installations without an MTA pipe)."""
+def mail_listen(ctx: Context, lmtp: bool, host: str | None, port: int | None) -> None:
+    """Receive mail for the central mailbox: LMTP from an MTA (recommended), or SMTP for small sites."""
     import time
 
-    from .mail.smtp_listener import make_controller
     from .wiring import load_services
 
     load_services()
-    controller = make_controller(make_session_factory(ctx.engine, ctx.settings), ctx.settings, host=host, port=port)
-    controller.start()
-    log.info("SMTP listener on %s:%s for %s", controller.hostname, controller.port, ctx.settings.mail_from)
+    factory = make_session_factory(ctx.engine, ctx.settings)
+    host = host or ctx.settings.mail_listen_host
+    if lmtp:
+        from .mail.lmtp import LmtpServer, ingest_reply
+
+        server = LmtpServer(ingest_reply(factory, ctx.settings), {ctx.settings.mail_from}, host=host,
+                            port=ctx.settings.mail_lmtp_port if port is None else port,
+                            max_message_bytes=ctx.settings.mail_max_message_bytes).start()
+        log.info("LMTP listener on %s:%s for %s", server.host, server.port, ctx.settings.mail_from)
+    else:
+        from .mail.smtp_listener import make_controller
+
+        server = make_controller(factory, ctx.settings, host=host, port=port)
+        server.start()
+        log.info("SMTP listener on %s:%s for %s", server.hostname, server.port, ctx.settings.mail_from)
     try:
         while True:
             time.sleep(3600)
     finally:
-        controller.stop()
+        server.stop()
 
 
 @cli.group("mail")
@@ -281,6 +319,18 @@ def mail_imap_poll(ctx: Context) -> None:
     r = poll_mailbox(factory, ctx.settings, now_utc())
     click.echo(f"fetched {r.fetched}: {r.ingested} ingested, {r.duplicates} duplicates, "
                f"{r.quarantined} quarantined, {r.failed} failed")
+
+
+@mail_group.command("spool-run")
+@pass_ctx
+def mail_spool_run(ctx: Context) -> None:
+    """Ingest what the MTA pipe spooled (the worker does this every second)."""
+    from .mail.spool import drain_spool
+    from .wiring import load_services
+
+    load_services()
+    r = drain_spool(make_session_factory(ctx.engine, ctx.settings), ctx.settings, now_utc())
+    click.echo(f"{r.ingested} ingested, {r.quarantined} quarantined, {r.deferred} deferred")
 
 
 @mail_group.group("quarantine")
@@ -509,7 +559,11 @@ def _alert_action(ctx: Context, alert_id: int, username: str | None, action: str
         except alerts.AlertNotFound as exc:
             raise click.ClickException(str(exc)) from None
         fn = {"acknowledge": alerts.acknowledge, "escalate": alerts.escalate_now, "resolve": alerts.resolve}[action]
-        if not fn(session, row, staff=user, channel="cli", now=now_utc()):
+        try:
+            done = fn(session, row, staff=user, channel="cli", now=now_utc())
+        except alerts.AlertForbidden as exc:
+            raise click.ClickException(str(exc)) from None
+        if not done:
             raise click.ClickException(f"cannot {action} alert {alert_id}: it is {row.status}")
         click.echo(f"alert {alert_id}: {row.status}")
 
@@ -550,9 +604,11 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
     """Serve the web console, API and Twilio webhooks only."""
     from waitress import serve
 
+    from . import metrics
     from .app import create_app
     from .runtime import tune_interpreter
 
+    metrics.configure(ctx.settings)
     app = create_app(ctx.settings, ctx.engine)
     host, port = host or ctx.settings.web_host, port or ctx.settings.web_port
     log.info("web on http://%s:%s", host, port)
@@ -564,9 +620,11 @@ def web(ctx: Context, host: str | None, port: int | None, threads: int) -> None:
 @pass_ctx
 def worker(ctx: Context) -> None:
     """Run the scheduler ticker only: timers, outbox, periodic jobs (run as many as you like)."""
+    from . import metrics
     from .runtime import tune_interpreter
     from .scheduler import Ticker
 
+    metrics.configure(ctx.settings)
     ticker = Ticker(ctx.settings, ctx.engine)
     tune_interpreter(ctx.settings)
     ticker.run_forever()
@@ -580,11 +638,13 @@ def agi(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the FastAGI hotline only (AGI(agi://HOST:4573/hotline))."""
     from webhooks.fastagi import serve_agi
 
+    from . import metrics
     from .runtime import tune_interpreter
 
     ctx.settings.agi_host = host or ctx.settings.agi_host
     ctx.settings.agi_port = port or ctx.settings.agi_port
     log.info("FastAGI hotline on %s:%s", ctx.settings.agi_host, ctx.settings.agi_port)
+    metrics.configure(ctx.settings)
     tune_interpreter(ctx.settings)
     serve_agi(ctx.settings, ctx.engine)
 
@@ -666,9 +726,11 @@ def serve_all(ctx: Context, host: str | None, port: int | None) -> None:
     """Web, FastAGI and the scheduler in one process (the embedded default)."""
     from waitress import serve
 
+    from . import metrics
     from .app import create_app
     from .runtime import start_background_services, tune_interpreter
 
+    metrics.configure(ctx.settings)
     stop = start_background_services(ctx.settings, ctx.engine)
     app = create_app(ctx.settings, ctx.engine)
     host, port = host or ctx.settings.web_host, port or ctx.settings.web_port
@@ -678,6 +740,27 @@ def serve_all(ctx: Context, host: str | None, port: int | None) -> None:
         serve(app, host=host, port=port, threads=16, ident="hotline")
     finally:
         stop()
+
+
+@cli.group("metrics")
+def metrics_group() -> None:
+    """Prometheus metrics."""
+
+
+@metrics_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9464, show_default=True)
+@pass_ctx
+def metrics_serve(ctx: Context, host: str, port: int) -> None:
+    """Serve /metrics alone: this machine's agi and worker processes (CALLCENTER_METRICS_DIR) and the database's
+    figures, where no `callcenter web` runs."""
+    from waitress import serve
+
+    from . import metrics
+
+    metrics.configure(ctx.settings)
+    log.info("metrics on http://%s:%s/metrics", host, port)
+    serve(metrics.wsgi_app(ctx.settings, ctx.engine), host=host, port=port, threads=2, ident="hotline-metrics")
 
 
 @cli.group()
@@ -700,7 +783,9 @@ def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output:
 
     with ctx.session() as session:
         try:
-            result = quarterly_report(session, company, quarter, now=now_utc())
+            # The PDF lists the first 500 breaches, the CSV every one.
+            result = quarterly_report(session, company, quarter, now=now_utc(),
+                                      breach_limit=None if fmt == "csv" else 500)
         except (UnknownCompany, ReportError) as exc:
             raise click.ClickException(str(exc)) from exc
     if fmt == "csv":

@@ -40,6 +40,7 @@ ENVIRONMENT = {
     "mail_max_attachment_bytes": ("mail", "max_attachment_bytes", "CALLCENTER_MAIL_MAX_ATTACHMENT_BYTES"),
     "mail_listen_host": ("mail", "listen_host", "CALLCENTER_MAIL_LISTEN_HOST"),
     "mail_listen_port": ("mail", "listen_port", "CALLCENTER_MAIL_LISTEN_PORT"),
+    "mail_lmtp_port": ("mail", "lmtp_port", "CALLCENTER_MAIL_LMTP_PORT"),
     "recordings_dir": ("recordings", "dir", "CALLCENTER_RECORDINGS_DIR"),
     "recording_retention_days": ("recordings", "retention_days", "CALLCENTER_RECORDING_RETENTION_DAYS"),
     "ticket_number_start": ("tickets", "number_start", "CALLCENTER_TICKET_NUMBER_START"),
@@ -61,6 +62,9 @@ ENVIRONMENT = {
     "twilio_voice_el": ("hotline", "twilio_voice_el", "CALLCENTER_TWILIO_VOICE_EL"),
     "twilio_voice_en": ("hotline", "twilio_voice_en", "CALLCENTER_TWILIO_VOICE_EN"),
     "switch_interval_ms": ("runtime", "switch_interval_ms", "CALLCENTER_SWITCH_INTERVAL_MS"),
+    "metrics_dir": ("metrics", "dir", "CALLCENTER_METRICS_DIR"),
+    "metrics_token": ("metrics", "token", "CALLCENTER_METRICS_TOKEN"),
+    "log_format": ("logging", "format", "CALLCENTER_LOG_FORMAT"),
     "voice_turn_seconds": ("hotline", "turn_seconds", "CALLCENTER_VOICE_TURN_SECONDS"),
     "call_lost_seconds": ("hotline", "lost_seconds", "CALLCENTER_CALL_LOST_SECONDS"),
 }
@@ -97,6 +101,7 @@ class Settings:
     mail_max_attachment_bytes: int = 10 * 1024 * 1024
     mail_listen_host: str = "127.0.0.1"
     mail_listen_port: int = 2525
+    mail_lmtp_port: int = 2424
     recordings_dir: str = "var/recordings"
     recording_retention_days: int = 90  # calls without a contract (the contract says it otherwise)
     ticket_number_start: int = 15000
@@ -119,6 +124,10 @@ class Settings:
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"
     switch_interval_ms: float = 1.0
+    # Empty: each process keeps its own figures (fine for `serve`); set for several processes per machine.
+    metrics_dir: str = ""
+    metrics_token: str = ""  # empty: /metrics answers loopback callers only
+    log_format: str = "text"
     # A voice turn not done in this many seconds routes the caller to the emergency number.
     voice_turn_seconds: float = 3.0
     # An AGI process that has not beaten for this long is dead and its calls lost; a Twilio call

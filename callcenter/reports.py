@@ -1,41 +1,32 @@
-"""Reports: quarterly SLA compliance per customer and help-desk statistics for process improvement.
+"""Reports: help-desk and hotline statistics for process improvement, and what the reports share
+(quarters, time zones). The quarterly SLA report per customer is in `sla_report`.
 
-Figures come from SQL aggregates and batched column queries, never from loading tickets as ORM
-objects one by one, so a quarter of 100,000 tickets still renders in well under two seconds.
-Response times are counted in the contract's working time exactly as `sla.working_minutes_to_respond`
-counts them; the common case (no pause) uses a cumulative working-time index instead of walking
-the calendar per ticket.
+Figures come from SQL aggregates and batched column queries, never from loading tickets or calls as
+ORM objects one by one.
 """
 
 from __future__ import annotations
 
 import re
-import statistics
-from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Integer, Text, and_, case, cast, func, or_, select
+from sqlalchemy import Float, Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from .customers import active_contract, find_company
+from .customers import active_contract
 from .models import (
     OPEN_STATUSES,
-    PAUSED_STATUSES,
-    ClockKind,
     Company,
     Contract,
     Ticket,
     TicketEvent,
     TimeEntry,
 )
-from .sla import clock_calendar
-from .sla_clock import WorkingCalendar, pauses_from_history, working_time_between
 
 DEFAULT_ZONE = "Europe/Budapest"
-BREACH_LIST_LIMIT = 2000  # the PDF/HTML list; the CSV export carries every breach
 
 
 class ReportError(ValueError):
@@ -82,71 +73,7 @@ class Quarter:
         return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
 
 
-# --- working time, fast ------------------------------------------------------------------
-
-
-class CumulativeClock:
-    """Working seconds elapsed since a base day, so an interval is two binary searches, not a walk.
-
-    Times are POSIX seconds (floats). Only for intervals without pauses; paused tickets go through
-    `working_time_between`.
-    """
-
-    GROW_DAYS = 62
-
-    def __init__(self, cal: WorkingCalendar, base: date) -> None:
-        self.cal = cal
-        self._next_ordinal = base.toordinal() - 2
-        self._floor = datetime.combine(date.fromordinal(self._next_ordinal), datetime.min.time(), UTC).timestamp()
-        self._starts: list[float] = []
-        self._ends: list[float] = []
-        self._before: list[float] = []  # working seconds before each piece starts
-        self._grow()
-
-    def _grow(self) -> None:
-        total = self._before[-1] + (self._ends[-1] - self._starts[-1]) if self._starts else 0.0
-        for ordinal in range(self._next_ordinal, self._next_ordinal + self.GROW_DAYS):
-            for s, e in self.cal._pieces(ordinal):
-                a, b = s.timestamp(), e.timestamp()
-                self._starts.append(a)
-                self._ends.append(b)
-                self._before.append(total)
-                total += b - a
-        self._next_ordinal += self.GROW_DAYS
-        # Everything before this instant is covered by the pieces built so far.
-        self._horizon = datetime.combine(date.fromordinal(self._next_ordinal - 1), datetime.min.time(),
-                                         UTC).timestamp()
-
-    def at(self, t: float) -> float | None:
-        if t < self._floor + 2 * 86400:
-            return None
-        while t >= self._horizon:
-            self._grow()
-        i = bisect_right(self._starts, t) - 1
-        if i < 0:
-            return 0.0
-        return self._before[i] + (min(t, self._ends[i]) - self._starts[i])
-
-    def minutes_between(self, t0: datetime | float, t1: datetime | float) -> float:
-        a0 = t0.timestamp() if isinstance(t0, datetime) else t0
-        b0 = t1.timestamp() if isinstance(t1, datetime) else t1
-        floor = self._floor + 2 * 86400
-        if floor <= a0 <= b0 < self._horizon:
-            # The common case, inlined: both ends inside the built range.
-            starts, ends, before = self._starts, self._ends, self._before
-            i = bisect_right(starts, a0) - 1
-            j = bisect_right(starts, b0) - 1
-            a = before[i] + (min(a0, ends[i]) - starts[i]) if i >= 0 else 0.0
-            b = before[j] + (min(b0, ends[j]) - starts[j]) if j >= 0 else 0.0
-            return (b - a) / 60
-        a, b = self.at(a0), self.at(b0)
-        if a is None or b is None:
-            return working_time_between(_dt(a0), _dt(b0), self.cal).total_seconds() / 60
-        return (b - a) / 60
-
-
-def _dt(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+# --- shared by the reports ----------------------------------------------------------------
 
 
 def _epoch(session: Session, column):  # noqa: ANN001, ANN202
@@ -157,183 +84,11 @@ def _epoch(session: Session, column):  # noqa: ANN001, ANN202
     return (func.julianday(column) - 2440587.5) * 86400.0
 
 
-# --- quarterly SLA compliance --------------------------------------------------------------
-
-
-@dataclass
-class CategoryFigures:
-    category: str
-    tickets: int = 0
-    with_target: int = 0
-    target_minutes: int | None = None
-    measured: int = 0          # responded, or past the deadline without a response
-    within: int = 0            # responded within the target
-    breached: int = 0
-    pending: int = 0           # not responded, deadline not yet passed (or clock paused)
-    response_minutes: list[float] = field(default_factory=list, repr=False)
-
-    @property
-    def share_within(self) -> float | None:
-        return self.within / self.measured if self.measured else None
-
-    @property
-    def median_hours(self) -> float | None:
-        return statistics.median(self.response_minutes) / 60 if self.response_minutes else None
-
-    @property
-    def worst_hours(self) -> float | None:
-        return max(self.response_minutes) / 60 if self.response_minutes else None
-
-
-@dataclass(frozen=True)
-class Breach:
-    number: int
-    subject: str
-    category: str
-    created_at: datetime
-    due_at: datetime | None
-    responded_at: datetime | None
-    response_hours: float | None   # None while still unanswered
-    target_hours: float
-
-
-@dataclass
-class QuarterlyReport:
-    company_id: int
-    company_name: str
-    quarter: Quarter
-    start: datetime
-    end: datetime
-    as_of: datetime
-    timezone: str
-    contract_name: str | None
-    package: str | None
-    targets: list[tuple[str, int, str]]
-    categories: list[CategoryFigures]
-    total: CategoryFigures
-    breaches: list[Breach]
-    breach_count: int
-
-
 def _company_zone(session: Session, company: Company, on: date) -> tuple[str, Contract | None]:
     contract = active_contract(session, company.id, on)
     if contract is None and company.contracts:
         contract = company.contracts[-1]
     return (contract.timezone if contract else DEFAULT_ZONE), contract
-
-
-def _pauses_by_ticket(session: Session, company_id: int, start: datetime, end: datetime
-                      ) -> dict[int, list[tuple[datetime, str]]]:
-    """Status histories of the quarter's tickets that ever paused; all others have no pauses."""
-    paused_names = sorted(str(s) for s in PAUSED_STATUSES)
-    cond = or_(*[cast(TicketEvent.changes, Text).like(f"%{name}%") for name in paused_names])
-    paused_ids = (
-        select(TicketEvent.ticket_id)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(Ticket.company_id == company_id, Ticket.created_at >= start, Ticket.created_at < end,
-               TicketEvent.kind == "status", cond)
-    )
-    history: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    rows = session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.changes)
-        .where(TicketEvent.ticket_id.in_(paused_ids), TicketEvent.kind == "status")
-        .order_by(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.id)
-    )
-    for ticket_id, at, changes in rows:
-        if "status" in (changes or {}):
-            history[ticket_id].append((at, changes["status"][1]))
-    return history
-
-
-def quarterly_report(session: Session, company_name_or_id: str | int, quarter: Quarter | str, *,
-                     now: datetime) -> QuarterlyReport:
-    """What the contract promised and what was delivered, for one customer and one quarter."""
-    if isinstance(quarter, str):
-        quarter = Quarter.parse(quarter)
-    company = find_company(session, company_name_or_id)
-    zone, contract = _company_zone(session, company, quarter.first_day)
-    start, end = quarter.bounds(zone)
-    as_of = min(now, end)
-
-    contracts = {c.id: c for c in session.scalars(select(Contract).where(Contract.company_id == company.id))}
-    in_quarter = and_(Ticket.company_id == company.id, Ticket.created_at >= start, Ticket.created_at < end)
-
-    figures: dict[str, CategoryFigures] = {}
-    for category, count, with_target in session.execute(
-        select(Ticket.category, func.count(),
-               func.sum(case((Ticket.sla_response_minutes.is_not(None), 1), else_=0)))
-        .where(in_quarter).group_by(Ticket.category)
-    ):
-        figures[category] = CategoryFigures(category, int(count), int(with_target or 0))
-
-    history = _pauses_by_ticket(session, company.id, start, end)
-    clocks: dict[tuple[int, str], CumulativeClock] = {}
-    breaches: list[Breach] = []
-    rows = session.execute(
-        select(Ticket.id, Ticket.number, Ticket.subject, Ticket.category, Ticket.contract_id, Ticket.sla_clock,
-               Ticket.sla_response_minutes, _epoch(session, Ticket.sla_started_at),
-               _epoch(session, Ticket.responded_at), _epoch(session, Ticket.response_due_at),
-               Ticket.response_breached, _epoch(session, Ticket.created_at))
-        .where(in_quarter, Ticket.sla_response_minutes.is_not(None), Ticket.sla_started_at.is_not(None))
-        .order_by(Ticket.created_at, Ticket.id)
-    )
-    as_of_ts = as_of.timestamp()
-    for (tid, number, subject, category, contract_id, clock, target, started, responded, due, breached_flag,
-         created) in rows:
-        fig = figures[category]
-        fig.target_minutes = target if fig.target_minutes is None else max(fig.target_minutes, target)
-        minutes: float | None = None
-        if responded is not None:
-            ticket_contract = contracts.get(contract_id)
-            if ticket_contract is None:
-                continue
-            clock = clock or ClockKind.WORKING
-            if tid in history:
-                started_at = _dt(started)
-                pauses = [p for p in pauses_from_history(history[tid], PAUSED_STATUSES)
-                          if p[1] is None or p[1] > started_at]
-                cal = clock_calendar(ticket_contract, clock)
-                minutes = working_time_between(started_at, _dt(responded), cal, pauses).total_seconds() / 60
-            else:
-                key = (contract_id, clock)
-                fast = clocks.get(key)
-                if fast is None:
-                    fast = clocks[key] = CumulativeClock(clock_calendar(ticket_contract, clock), quarter.first_day)
-                minutes = fast.minutes_between(started, responded)
-            fig.measured += 1
-            fig.response_minutes.append(minutes)
-            # A millisecond of float rounding must not turn an on-time response into a breach.
-            late = minutes > target + 1e-4
-            if not late:
-                fig.within += 1
-        else:
-            late = bool(breached_flag) or (due is not None and due <= as_of_ts)
-            if late:
-                fig.measured += 1
-            else:
-                fig.pending += 1
-        if late:
-            fig.breached += 1
-            breaches.append(Breach(number, subject, category, _dt(created), _dt(due), _dt(responded),
-                                   None if minutes is None else minutes / 60, target / 60))
-
-    categories = sorted(figures.values(), key=lambda f: (-f.tickets, f.category))
-    total = CategoryFigures("total")
-    for f in categories:
-        total.tickets += f.tickets
-        total.with_target += f.with_target
-        total.measured += f.measured
-        total.within += f.within
-        total.breached += f.breached
-        total.pending += f.pending
-        total.response_minutes.extend(f.response_minutes)
-    targets = [(t.category, t.response_minutes, t.clock) for t in contract.sla_targets] if contract else []
-    return QuarterlyReport(
-        company_id=company.id, company_name=company.name, quarter=quarter, start=start, end=end, as_of=as_of,
-        timezone=zone, contract_name=contract.name if contract else None,
-        package=contract.package if contract else None, targets=targets, categories=categories, total=total,
-        breaches=breaches, breach_count=len(breaches),
-    )
 
 
 # --- help-desk statistics --------------------------------------------------------------------
@@ -554,3 +309,16 @@ def quarter_hotline_stats(session: Session, quarter: Quarter | str, *, now: date
             zone, _contract = _company_zone(session, company, quarter.first_day)
     start, end = quarter.bounds(zone)
     return hotline_stats(session, start, end, now=now, zone=zone, company_id=company_id)
+
+
+_SLA_REPORT_NAMES = {"Breach", "CategoryFigures", "CumulativeClock", "QuarterlyReport", "quarterly_report"}
+
+
+def __getattr__(name: str) -> object:
+    """The quarterly SLA report has a module of its own (which imports this one); its names stay
+    importable from here."""
+    if name in _SLA_REPORT_NAMES:
+        from . import sla_report
+
+        return getattr(sla_report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,10 +6,12 @@ derives pauses from the ticket's append-only status history.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+import holidays
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from .customers import around_the_clock, calendar_for
@@ -81,6 +83,7 @@ def refresh_ticket_sla(session: Session, ticket: Ticket, now: datetime,
     ticket.sla_clock = target.clock
     if ticket.responded_at is not None:
         ticket.sla_paused = False
+        keep_response_minutes(session, ticket)
         return
     if pauses is None:
         session.flush()
@@ -156,3 +159,51 @@ def tickets_due_between(session: Session, start: datetime, end: datetime) -> lis
 
 def all_targets(session: Session, contract_id: int) -> list[SlaTarget]:
     return list(session.scalars(select(SlaTarget).where(SlaTarget.contract_id == contract_id)))
+
+
+# --- response times kept for reports -----------------------------------------------------------
+
+
+def calendar_digest(contract: Contract, clock: str) -> str:
+    """What a response time in this contract's clock depends on, besides the ticket itself: the zone,
+    the weekly hours, holidays (and the holidays package's version), extra working days and days off."""
+    if clock == ClockKind.CALENDAR:
+        spec: tuple = (contract.timezone, "always")
+    else:
+        weekly = sorted((day, list(spans)) for day, spans in (contract.working_hours or {}).items())
+        extra = sorted(str(d) for d in contract.extra_working_days or [])
+        off = sorted(str(d) for d in contract.days_off or [])
+        spec = (contract.timezone, weekly, contract.holiday_country, holidays.__version__, extra, off)
+    return hashlib.sha256(repr(spec).encode()).hexdigest()[:20]
+
+
+def response_basis(contract: Contract, clock: str | None) -> int:
+    """`Ticket.response_minutes_basis` for a response counted in this contract's clock today: a 63-bit digest
+    of the contract, the clock and its calendar (an integer keeps the reports' index narrow)."""
+    clock = clock or ClockKind.WORKING
+    text = f"{contract.id}:{clock}:{calendar_digest(contract, clock)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def keep_response_minutes(session: Session, ticket: Ticket) -> None:
+    """Store a responded ticket's response time in working minutes (what reports aggregate), unless
+    the stored one was counted against today's calendar already."""
+    if ticket.responded_at is None or ticket.contract is None or ticket.sla_started_at is None:
+        ticket.response_minutes = ticket.response_minutes_basis = None
+        return
+    basis = response_basis(ticket.contract, ticket.sla_clock)
+    if ticket.response_minutes is not None and ticket.response_minutes_basis == basis:
+        return
+    session.flush()  # the status change that ended a pause is part of the history counted
+    ticket.response_minutes = working_minutes_to_respond(ticket, session)
+    ticket.response_minutes_basis = basis
+
+
+def _forget_response_minutes(target: Ticket, value: object, oldvalue: object, _initiator: object) -> None:
+    # A new start, response, contract or clock makes the kept figure wrong; refresh_ticket_sla counts it again.
+    if value != oldvalue and target.response_minutes is not None:
+        target.response_minutes = target.response_minutes_basis = None
+
+
+for _attribute in (Ticket.responded_at, Ticket.sla_started_at, Ticket.contract_id, Ticket.sla_clock):
+    event.listen(_attribute, "set", _forget_response_minutes)

@@ -13,6 +13,8 @@ def make_mail(sender: str, subject: str, body: str = "Hello", *, message_id: str
               attachment: tuple[str, str, bytes] | None = None, html: str | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
+    # Mail clients date every message; an MTA dates one without (and every submission differently).
+    msg["Date"] = "Tue, 06 Oct 2026 10:00:00 +0200"
     msg["To"] = "helpdesk@hotline.example"
     if encode_subject:
         # Force an RFC 2047 encoded word, as real clients send non-ASCII subjects.

@@ -124,11 +124,11 @@ def fake():  # noqa: ANN201
 def test_a_twilio_turn_that_cannot_finish_in_time_routes_to_the_emergency_number(app, settings, fake, demo, engine,
                                                                                    session):  # noqa: ANN001
     settings.twilio_auth_token = fake.auth_token
-    settings.voice_turn_seconds = 1.0
     fake.attach_app(app, settings.public_url)
     app.config["HOTLINE_CLOCK"] = lambda: IN_HOURS
     call = fake.start_inbound_call(settings.public_url, ANNA, HOTLINE_NUMBER)
     with HeldCall(engine, call.sid):
+        settings.voice_turn_seconds = 1.0  # only for the turn the database holds up (a loaded machine is slow)
         call.press("1")
         assert call.state == "dial" and call.heard[-1].text == settings.emergency_number
     root = ET.fromstring(call.documents[-1][1])
@@ -143,7 +143,6 @@ def test_an_agi_turn_that_cannot_finish_in_time_routes_to_the_emergency_number(s
     from webhooks.fastagi import HotlineAGI
 
     settings.asterisk_agent_dial = ""
-    settings.voice_turn_seconds = 1.0
     server = FastAGIServer(HotlineAGI(settings, engine, clock=lambda: IN_HOURS), port=0)
     host, port = server.start_in_thread()
     uid = "1795303247.77"
@@ -155,6 +154,7 @@ def test_an_agi_turn_that_cannot_finish_in_time_routes_to_the_emergency_number(s
         held = HeldCall(engine, uid)
         await asyncio.get_running_loop().run_in_executor(None, held.__enter__)
         holder.append(held)
+        settings.voice_turn_seconds = 1.0  # only for the turn the database holds up
         return "200 result=1"
 
     async def dial_and_let_go(line: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from callcenter.cli import cli
 from callcenter.mail.imap import poll_mailbox
 from callcenter.mail.smtp_listener import make_controller
-from callcenter.models import InboundMail, OutboxMessage, Ticket, TicketEvent
+from callcenter.models import InboundMail, MailSpool, OutboxMessage, Ticket, TicketEvent
 from callcenter.providers.smtp import SmtpProvider
 from callcenter.scheduler import Ticker
 from callcenter.wiring import load_services
@@ -135,16 +135,23 @@ def test_mail_ingest_cli_exit_codes(demo, session, database_url):
     raw = make_mail("pbx@athens-demo.example", "ΑΠ: Βλάβη στο κέντρο", encode_subject="utf-8")
     first = run_cli(["mail-ingest"], database_url, raw)
     assert first.exit_code == 0 and first.stdout == ""
-    assert run_cli(["mail-ingest"], database_url, raw).exit_code == 0  # duplicate
+    assert run_cli(["mail-ingest"], database_url, raw).exit_code == 0  # spooled twice: one is a duplicate
     broken = b"From: x@y.example\r\nContent-Type: multipart/mixed; boundary=Q\r\n\r\nnothing\r\n"
     assert run_cli(["mail-ingest"], database_url, broken).exit_code == 0  # quarantined, not bounced
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(MailSpool)) == 3
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 0  # a worker makes the tickets
+    drained = run_cli(["mail", "spool-run"], database_url, b"")
+    assert drained.exit_code == 0 and drained.output.strip() == "2 ingested, 1 quarantined, 0 deferred"
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Ticket)) == 1
     assert session.scalar(select(Ticket)).subject == "Βλάβη στο κέντρο"
     assert sorted(session.scalars(select(InboundMail.status))) == ["new_ticket", "quarantined"]
+    assert set(session.scalars(select(InboundMail.source))) == {"pipe"}
+    assert session.scalar(select(func.count()).select_from(MailSpool)) == 0
 
 
-def test_mail_ingest_cli_failure_midway_leaves_nothing(demo, session, database_url, monkeypatch):
+def test_a_spool_failure_midway_leaves_nothing_but_the_spooled_mail(demo, session, database_url, monkeypatch):
     import callcenter.mail.ingest as ingest_module
 
     real = ingest_module._store_attachments
@@ -154,12 +161,14 @@ def test_mail_ingest_cli_failure_midway_leaves_nothing(demo, session, database_u
         raise OSError("database connection lost")
 
     monkeypatch.setattr(ingest_module, "_store_attachments", fail_late)
-    result = run_cli(["mail-ingest"], database_url, make_mail(
-        "anna@budapest-demo.example", "half", attachment=("a.png", "image/png", b"png")))
-    assert result.exit_code == 75 and result.stdout == ""
+    assert run_cli(["mail-ingest"], database_url, make_mail(
+        "anna@budapest-demo.example", "half", attachment=("a.png", "image/png", b"png"))).exit_code == 0
+    result = run_cli(["mail", "spool-run"], database_url, b"")
+    assert result.output.strip() == "0 ingested, 0 quarantined, 1 deferred"
     session.expire_all()
     for model in (Ticket, TicketEvent, InboundMail, OutboxMessage):
         assert session.scalar(select(func.count()).select_from(model)) == 0
+    assert session.scalar(select(MailSpool.attempts)) == 1
 
 
 def test_mail_ingest_subprocess_database_down():
@@ -168,7 +177,21 @@ def test_mail_ingest_subprocess_database_down():
     proc = subprocess.run([sys.executable, "-m", "callcenter.cli", "mail-ingest"], input=make_mail(ANNA, "x"),
                           capture_output=True, env=env, timeout=60)
     assert proc.returncode == 75 and proc.stdout == b""
-    assert b"mail-ingest failed" in proc.stderr
+    assert b"mail-ingest could not spool the message, the MTA will retry" in proc.stderr
+
+
+def test_mail_ingest_imports_neither_sqlalchemy_nor_the_models(database_url):
+    """The pipe starts one process per message: it stays fast by not importing the application."""
+    code = ("import sys, runpy; sys.argv = ['callcenter', 'mail-ingest'];\n"
+            "try:\n    runpy.run_module('callcenter.cli', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'flask')"
+            " or m.startswith(('callcenter.models', 'callcenter.mail.')))\n"
+            "assert not heavy, heavy")
+    env = {**os.environ, "CALLCENTER_DATABASE_URL": database_url}
+    proc = subprocess.run([sys.executable, "-c", code], input=make_mail(ANNA, "fast"), capture_output=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
 
 
 def test_imap_polling(demo, session, session_factory, settings):

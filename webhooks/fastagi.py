@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from callcenter import calls, distribution, recordings
+from callcenter import calls, distribution, logs, metrics, recordings
 from callcenter.call_presence import Heartbeat
 from callcenter.config import Settings
 from callcenter.db import deadline, make_session_factory, session_scope
@@ -404,6 +404,14 @@ class HotlineAGI:
                 log.exception("hotline AGI %s: database work alongside the call failed", uniqueid)
 
     async def __call__(self, session: AGISession) -> None:
+        with logs.bound(call=session.env.uniqueid or None):
+            try:
+                await self._serve(session)
+            finally:
+                # After the call, not per command: the call pays nothing for its figures.
+                metrics.observe_agi_commands(session.timings)
+
+    async def _serve(self, session: AGISession) -> None:
         env = session.env
         script = env.script.strip("/")
         if script == "agent-offer":

@@ -1,6 +1,6 @@
 """E-mail channel: parsing, threading, the one ingestion service, outbound mail, IMAP and SMTP intake.
 
-Importing this package registers the outbound subscribers and the IMAP polling job.
+Importing this package registers the outbound subscribers, the IMAP polling and the spool jobs.
 """
 
-from . import imap, outbound  # noqa: F401
+from . import imap, outbound, spool  # noqa: F401

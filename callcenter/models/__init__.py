@@ -8,8 +8,16 @@ from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
 from .installation import InstallationSecret
-from .mail import AutoReplyCounter, InboundMail, InboundStatus, MailApprovalToken, MailAttachment, OutboundMail
-from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
+from .mail import (
+    AutoReplyCounter,
+    InboundMail,
+    InboundStatus,
+    MailApprovalToken,
+    MailAttachment,
+    MailSpool,
+    OutboundMail,
+)
+from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer, WorkerHeartbeat
 from .paging import (
     Alert,
     AlertEvent,
@@ -46,11 +54,12 @@ __all__ = [
     "Call", "CallChannel", "CallOutcome", "Recording", "RecordingKind", "RecordingStatus", "ServiceProcess",
     "MAX_SCORE", "REVIEW_CRITERIA", "CallReview", "RecordingAudit",
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
-    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "OutboundMail",
+    "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "MailSpool",
+    "OutboundMail",
     "InstallationSecret",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
-    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
+    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",
     "ApiToken", "Role", "StaffUser", "LoginAttempt", "LoginThrottle",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",

@@ -39,5 +39,8 @@ class LoginThrottle(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# The quarterly report reads one company's tickets created in a date range.
-Index("ix_tickets_company_created", Ticket.company_id, Ticket.created_at)
+# The quarterly report reads one company's tickets created in a date range; on PostgreSQL the index
+# carries every column the report aggregates, so a quarter is one index-only scan.
+REPORT_COLUMNS = ("category", "contract_id", "sla_response_minutes", "sla_started_at", "responded_at",
+                  "response_due_at", "response_breached", "response_minutes", "response_minutes_basis")
+Index("ix_tickets_company_created", Ticket.company_id, Ticket.created_at, postgresql_include=list(REPORT_COLUMNS))

@@ -114,3 +114,22 @@ class AutoReplyCounter(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_subject: Mapped[str | None] = mapped_column(String(1000))
+
+
+class MailSpool(Base):
+    """Raw messages the MTA pipe handed over and no worker has ingested yet.
+
+    `callcenter mail-ingest` only appends here (with the database driver alone, so it starts in
+    milliseconds) and exits 0 after that commit; a worker turns each row into its ticket in one
+    transaction that also deletes the row. A transient failure leaves the row for a later attempt."""
+
+    __tablename__ = "mail_spool"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(254))
+    source: Mapped[str] = mapped_column(String(10))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)

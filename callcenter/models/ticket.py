@@ -8,7 +8,9 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -94,6 +97,9 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_company", "status", "company_id"),
+        Index("ix_tickets_response_minutes_todo", "id",
+              postgresql_where=text("responded_at IS NOT NULL AND response_minutes IS NULL"),
+              sqlite_where=text("responded_at IS NOT NULL AND response_minutes IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -131,6 +137,10 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Working minutes from sla_started_at to responded_at (pauses excluded), kept by `sla` for reports, and
+    # what they were counted against (`sla.response_basis`: contract, clock, calendar): stale once that changes.
+    response_minutes: Mapped[float | None] = mapped_column(Float)
+    response_minutes_basis: Mapped[int | None] = mapped_column(BigInteger)
     # Outcome when resolved: solved, project, sales, refused ...
     resolution: Mapped[str | None] = mapped_column(String(30))
 

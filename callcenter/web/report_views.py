@@ -16,6 +16,7 @@ from .common import now
 from .db import db_session
 from .labels import label
 from .login import REPORT_ROLES, csrf_check, roles_required
+from .params import int_arg
 
 bp = Blueprint("reports", __name__, url_prefix="/console/reports")
 bp.before_request(csrf_check)
@@ -27,10 +28,10 @@ def _company_id() -> int:
     """The company asked for; a customer gets their own whatever the URL says."""
     if current_user.is_customer:
         return current_user.company_id
-    raw = request.args.get("company", "")
-    if not raw.isdigit():
+    company_id = int_arg("company")
+    if company_id is None:
         abort(400, "choose a company")
-    return int(raw)
+    return company_id
 
 
 def _quarter() -> Quarter:
@@ -54,9 +55,12 @@ def index():  # noqa: ANN201
     return render_template("reports.html", companies=companies, quarters=quarters)
 
 
-def _report():  # noqa: ANN202
+PAGE_BREACHES = 500  # the page and the PDF list this many; the CSV every breach
+
+
+def _report(breach_limit: int | None = PAGE_BREACHES):  # noqa: ANN202
     try:
-        return quarterly_report(db_session(), _company_id(), _quarter(), now=now())
+        return quarterly_report(db_session(), _company_id(), _quarter(), now=now(), breach_limit=breach_limit)
     except UnknownCompany:
         abort(404)
 
@@ -72,13 +76,13 @@ def quarterly():  # noqa: ANN201
                            unit=" %", max_value=100),
         "median": bar_chart([(str(label(f.category)), round(f.median_hours or 0, 2)) for f in measured], unit=" h"),
     }
-    return render_template("report_quarterly.html", r=report, charts=charts, breach_limit=500)
+    return render_template("report_quarterly.html", r=report, charts=charts, breach_limit=PAGE_BREACHES)
 
 
 @bp.get("/quarterly.csv")
 @roles_required(*VIEW_ROLES)
 def quarterly_csv_download():  # noqa: ANN201
-    report = _report()
+    report = _report(breach_limit=None)
     name = f"sla-{report.company_id}-{report.quarter.label}.csv"
     return Response(quarterly_csv(report), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -89,7 +93,7 @@ def quarterly_csv_download():  # noqa: ANN201
 def quarterly_pdf_download():  # noqa: ANN201
     report = _report()
     name = f"sla-{report.company_id}-{report.quarter.label}.pdf"
-    return Response(quarterly_pdf(report), mimetype="application/pdf",
+    return Response(quarterly_pdf(report, breach_limit=PAGE_BREACHES), mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -97,8 +101,7 @@ def quarterly_pdf_download():  # noqa: ANN201
 @roles_required(*REPORT_ROLES)
 def helpdesk():  # noqa: ANN201
     quarter = _quarter()
-    raw = request.args.get("company", "")
-    company_id = int(raw) if raw.isdigit() else None
+    company_id = _optional_company()
     stats = quarter_stats(db_session(), quarter, now=now(), company_id=company_id)
     charts = {
         "channel": bar_chart([(str(label(k)), n) for k, n in stats.by_channel]),
@@ -112,11 +115,16 @@ def helpdesk():  # noqa: ANN201
                            company_id=company_id)
 
 
-def _hotline_stats():  # noqa: ANN202
-    raw = request.args.get("company", "")
-    company_id = int(raw) if raw.isdigit() else None
+def _optional_company() -> int | None:
+    """The company filter of the staff reports: all companies when absent, 404 when unknown."""
+    company_id = int_arg("company")
     if company_id is not None and db_session().get(Company, company_id) is None:
         abort(404)
+    return company_id
+
+
+def _hotline_stats():  # noqa: ANN202
+    company_id = _optional_company()
     return quarter_hotline_stats(db_session(), _quarter(), now=now(), company_id=company_id), company_id
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from mailpipe import ANNA, pipe
+from mailpipe import ANNA, drain_spool, pipe
 from mailtools import make_mail
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, OperationalError
 
 from callcenter.cli import cli
@@ -57,16 +57,47 @@ def test_a_failure_that_would_repeat_is_quarantined_with_its_bytes(demo, session
     assert count(session, Ticket) == 1 and count(session, InboundMail) == 1
 
 
-def test_a_transient_failure_leaves_nothing_and_asks_the_mta_to_retry(demo, session, database_url, monkeypatch):
+def test_a_transient_failure_leaves_nothing_and_is_tried_again(demo, session, database_url, monkeypatch):
+    from datetime import timedelta
+
     from callcenter import tickets
+    from callcenter.models import MailSpool
+
+    real = tickets.create_ticket
 
     def database_gone(*a, **kw):
         raise OperationalError("INSERT INTO tickets ...", {}, ConnectionResetError("server closed the connection"))
 
     monkeypatch.setattr(tickets, "create_ticket", database_gone)
-    assert pipe(database_url, make_mail(ANNA, "retry me")) == 75
+    assert pipe(database_url, make_mail(ANNA, "retry me")) == 0  # committed to the spool
     for model in (InboundMail, Ticket, TicketEvent, OutboxMessage):
         assert count(session, model) == 0
+    row = session.scalar(select(MailSpool))
+    assert row.attempts == 1 and "server closed the connection" in row.last_error
+    monkeypatch.setattr(tickets, "create_ticket", real)
+    session.execute(update(MailSpool).values(next_attempt_at=row.next_attempt_at - timedelta(minutes=1)))
+    session.commit()
+    drain_spool(database_url)
+    assert count(session, Ticket) == 1 and count(session, MailSpool) == 0
+
+
+def test_the_pipe_asks_the_mta_to_retry_when_the_database_cannot_take_the_mail(demo, session, database_url,
+                                                                                monkeypatch):
+    import callcenter.mailpipe as mailpipe
+
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        monkeypatch.setattr(mailpipe, "CONNECT_TIMEOUT_SECONDS", 0.5)
+        blocker = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        try:
+            assert pipe(database_url, make_mail(ANNA, "locked out")) == 75
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+    assert pipe("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2", make_mail(ANNA, "gone")) == 75
+    assert count(session, InboundMail) == 0
 
 
 def test_a_different_mail_reusing_a_message_id_is_stored_and_noted(demo, session, database_url):

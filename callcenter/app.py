@@ -20,6 +20,7 @@ from .web.api_alerts import alerts_api
 from .web.calls_views import bp as calls_views
 from .web.console import bp as console
 from .web.mail_api import mail_api
+from .web.params import init_params
 from .web.security import init_security
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:  # noqa:
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+    init_params(app)  # before any blueprint: the bounded `int` path converter, input checks, 400/404/405
     engine = engine or make_engine(settings.database_url, timeouts=DbTimeouts.from_settings(settings))
     db.init_app(app, engine, settings)
 

@@ -570,7 +570,11 @@ def _alert_action(ctx: Context, alert_id: int, username: str | None, action: str
         except alerts.AlertNotFound as exc:
             raise click.ClickException(str(exc)) from None
         fn = {"acknowledge": alerts.acknowledge, "escalate": alerts.escalate_now, "resolve": alerts.resolve}[action]
-        if not fn(session, row, staff=user, channel="cli", now=now_utc()):
+        try:
+            done = fn(session, row, staff=user, channel="cli", now=now_utc())
+        except alerts.AlertForbidden as exc:
+            raise click.ClickException(str(exc)) from None
+        if not done:
             raise click.ClickException(f"cannot {action} alert {alert_id}: it is {row.status}")
         click.echo(f"alert {alert_id}: {row.status}")
 

@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "session_hours": ("web", "session_hours", "CALLCENTER_SESSION_HOURS"),
     "agi_host": ("agi", "host", "CALLCENTER_AGI_HOST"),
     "agi_port": ("agi", "port", "CALLCENTER_AGI_PORT"),
+    "agi_max_sessions": ("agi", "max_sessions", "CALLCENTER_AGI_MAX_SESSIONS"),
     "twilio_account_sid": ("twilio", "account_sid", "TWILIO_ACCOUNT_SID"),
     "twilio_auth_token": ("twilio", "auth_token", "TWILIO_AUTH_TOKEN"),
     "twilio_from_number": ("twilio", "from_number", "TWILIO_FROM_NUMBER"),
@@ -52,6 +53,8 @@ ENVIRONMENT = {
     "asterisk_agent_dial": ("agents", "asterisk_dial", "CALLCENTER_ASTERISK_AGENT_DIAL"),
     "asterisk_agent_confirm": ("agents", "asterisk_confirm_context", "CALLCENTER_ASTERISK_AGENT_CONFIRM"),
     "asterisk_hold_seconds": ("agents", "asterisk_hold_seconds", "CALLCENTER_ASTERISK_HOLD_SECONDS"),
+    "ami_url": ("agents", "ami_url", "CALLCENTER_AMI_URL"),
+    "asterisk_queue_member": ("agents", "asterisk_queue_member", "CALLCENTER_ASTERISK_QUEUE_MEMBER"),
     "agent_offer_seconds": ("agents", "offer_seconds", "CALLCENTER_AGENT_OFFER_SECONDS"),
     "agent_skip_seconds": ("agents", "skip_after_missed_seconds", "CALLCENTER_AGENT_SKIP_SECONDS"),
     "agent_wrap_up_seconds": ("agents", "wrap_up_seconds", "CALLCENTER_AGENT_WRAP_UP_SECONDS"),
@@ -65,6 +68,11 @@ ENVIRONMENT = {
     "voice_turn_seconds": ("hotline", "turn_seconds", "CALLCENTER_VOICE_TURN_SECONDS"),
     "call_lost_seconds": ("hotline", "lost_seconds", "CALLCENTER_CALL_LOST_SECONDS"),
 }
+
+# Settings whose empty value means something (README: "empty: ..."): an empty environment variable
+# sets them empty. For the others an empty variable is the same as an unset one.
+EMPTY_MEANS_OFF = {"asterisk_agent_dial", "asterisk_agent_confirm", "smtp_url", "imap_url", "twilio_account_sid",
+                   "twilio_auth_token", "twilio_from_number"}
 
 
 @dataclass
@@ -80,6 +88,7 @@ class Settings:
     session_hours: int = 8
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    agi_max_sessions: int = 800
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
@@ -109,6 +118,8 @@ class Settings:
     asterisk_agent_dial: str = "PJSIP/{phone}@hotline-trunk"
     asterisk_agent_confirm: str = "hotline-agent-offer"
     asterisk_hold_seconds: int = 10
+    ami_url: str = ""  # empty: no AMI; queue members are what queues.conf lists
+    asterisk_queue_member: str = "PJSIP/{phone}@hotline-trunk"
     twilio_voice_hu: str = "Google.hu-HU-Standard-A"
     twilio_voice_el: str = "Google.el-GR-Standard-A"
     twilio_voice_en: str = "Polly.Joanna"
@@ -164,7 +175,7 @@ def load_settings(overlay: str | Path | None = None, env: dict[str, str] | None 
     for name, (section, key, variable) in ENVIRONMENT.items():
         if key in data.get(section, {}):
             setattr(settings, name, _coerce(name, data[section][key]))
-        if env.get(variable, "") != "":
+        if variable in env and (env[variable] != "" or name in EMPTY_MEANS_OFF):
             setattr(settings, name, _coerce(name, env[variable]))
     settings.database_url = _absolute_sqlite(settings.database_url)
     return settings

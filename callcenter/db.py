@@ -30,6 +30,7 @@ _WRITE_STARTERS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
 _lock_owners: dict[int, int] = {}  # id(lock) -> thread ident of the holder
+LOCK_TIMEOUT_MS = 5000  # PostgreSQL lock_timeout of every connection
 
 
 def _write_lock_for(path: str) -> threading.Lock:
@@ -184,9 +185,12 @@ def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> 
         kwargs.update(pool_size=10, max_overflow=20)
         kwargs.setdefault("pool_timeout", timeouts.pool)
     connect_args = dict(kwargs.pop("connect_args", None) or {})
+    # A lock wait that outlives LOCK_TIMEOUT_MS is a bug (locks are taken in one order, see
+    # paging/engine.py): fail it instead of holding a webhook past Twilio's 15 s.
+    options = [f"-c lock_timeout={LOCK_TIMEOUT_MS}"]
     if timeouts.statement > 0:
-        option = f"-c statement_timeout={int(timeouts.statement * 1000)}"
-        connect_args["options"] = f"{connect_args.get('options', '')} {option}".strip()
+        options.append(f"-c statement_timeout={int(timeouts.statement * 1000)}")
+    connect_args["options"] = " ".join([connect_args.get("options", ""), *options]).strip()
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     bounded = _bounded_connection()
     limit = timeouts.statement + 1.0 if timeouts.statement > 0 else None
@@ -310,8 +314,11 @@ def make_session_factory(engine: Engine, settings: object | None = None) -> sess
     """Sessions carry the process settings in `session.info["settings"]`: domain-event subscribers
     (mail ids, distribution) get only a session, yet need the installation's settings."""
     from . import directory  # noqa: F401  (its flush listeners keep the directory version for every session)
+    from .validation import refuse_unstorable
 
-    return sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
+    factory = sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
+    event.listen(factory, "before_flush", refuse_unstorable)
+    return factory
 
 
 @contextmanager

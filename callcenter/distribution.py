@@ -370,15 +370,17 @@ def dial_finished(session: Session, offer: CallOffer, dial_status: str, answered
                   now: datetime) -> bool:
     """The caller's Dial() to the agent returned; True when the caller talked to the agent.
 
-    An offer the agent confirmed goes to wrap-up with Asterisk's ANSWEREDTIME as talk time; an agent
-    who answered where no confirmation runs took the call by answering; anything else skips the agent.
+    An offer the agent confirmed talked from their 1 (`offer.answered_at`) to now; an agent who answered
+    where no confirmation runs took the call by answering, `answered_seconds` before now (the caller's
+    session bounds Asterisk's ANSWEREDTIME by the Dial's own duration: Asterisk 22 counts it from the
+    caller's answer); anything else skips the agent.
     """
     status = (dial_status or "").upper()
     if offer.status in OPEN_OFFER_STATUSES and status == DIAL_ANSWERED:
         answered_at = now - timedelta(seconds=answered_seconds or 0)
         offer_accepted(session, offer, answered_at)
     if offer.status == OfferStatus.ACCEPTED:
-        agent_leg_ended(session, offer, now, answered_seconds)
+        agent_leg_ended(session, offer, now)
         return True
     offer_failed(session, offer, now, OfferStatus.NO_ANSWER)
     return False

@@ -7,8 +7,6 @@ Each tick fires due timers, drains the outbox and runs the periodic jobs that se
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,7 +64,9 @@ class Ticker:
         self.factory = make_session_factory(engine, settings)
         self.providers = providers if providers is not None else providers_for(settings)
         self.clock = clock
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        # Several tickers may run in one process (tests, `serve`): each is its own claimant.
+        self.claimant = outbox.Claimant.new("ticker")
+        self.worker_id = self.claimant.worker_id
         self._scheduler: BackgroundScheduler | BlockingScheduler | None = None
 
     def fire_timers(self) -> int:
@@ -82,7 +82,7 @@ class Ticker:
     def drain_outbox(self) -> int:
         total = 0
         while True:
-            sent = outbox.drain(self.factory, self.providers, self.clock, limit=OUTBOX_BATCH)
+            sent = outbox.drain(self.factory, self.providers, self.clock, limit=OUTBOX_BATCH, claimant=self.claimant)
             total += sent
             if sent < OUTBOX_BATCH:
                 return total
@@ -93,6 +93,10 @@ class Ticker:
         if fired:
             self.drain_outbox()
         return fired
+
+    def heartbeat(self) -> None:
+        """Alive: rows this worker holds in 'sending' are not reconciled while it beats."""
+        outbox.heartbeat(self.factory, self.claimant, self.clock())
 
     def run_periodic(self, job: PeriodicJob) -> None:
         job.run(self.factory, self.settings, self.clock())
@@ -120,6 +124,8 @@ class Ticker:
                           id="timers")
         scheduler.add_job(self._guarded(self.drain_outbox), "interval", seconds=OUTBOX_INTERVAL_SECONDS,
                           id="outbox")
+        scheduler.add_job(self._guarded(self.heartbeat), "interval",
+                          seconds=outbox.HEARTBEAT_INTERVAL.total_seconds(), id="heartbeat")
         for job in PERIODIC:
             scheduler.add_job(self._guarded(self.run_periodic, job), "interval", seconds=job.seconds, id=job.name)
 

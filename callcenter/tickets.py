@@ -40,6 +40,7 @@ from .models import (
 from .models.ticket import TICKET_NUMBER_SEQUENCE
 from .sla import refresh_ticket_sla
 from .text import InvalidAddress, email_address
+from .validation import MAX_DB_INT
 
 MAX_SUBJECT = 300
 MAX_TEXT = 100_000
@@ -233,9 +234,10 @@ def authorised_contact(session: Session, company_id: int | None) -> Contact | No
 
 
 def get_ticket(session: Session, number: int | str) -> Ticket:
-    raw = str(number).lstrip("#")
-    if not raw.isdigit():
-        raise TicketNotFound(f"no ticket {number}")
+    raw = str(number).strip().lstrip("#")
+    # ASCII digits within the column's range: "²" passes isdigit(), 10**20 passes int() but not the database.
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_DB_INT:
+        raise TicketNotFound(f"no ticket {str(number)[:40]}")
     ticket = session.scalar(select(Ticket).where(Ticket.number == int(raw)))
     if ticket is None:
         raise TicketNotFound(f"no ticket #{raw}")

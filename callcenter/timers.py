@@ -17,12 +17,22 @@ from .models import Timer
 log = logging.getLogger(__name__)
 
 TimerHandler = Callable[[Session, Timer, datetime], None]
+# kind -> lock(session, payload) -> held?  Taken before the timer row itself, so a worker firing a
+# timer locks in the same order as everyone else (paging: the alert, then its timers).
+OwnerLock = Callable[[Session, dict], bool]
 _handlers: dict[str, TimerHandler] = {}
+_owner_locks: dict[str, OwnerLock] = {}
 RETRY_AFTER_ERROR = timedelta(seconds=60)
 
 
 def register(kind: str, handler: TimerHandler) -> None:
     _handlers[kind] = handler
+
+
+def lock_owner_first(kind: str, lock: OwnerLock) -> None:
+    """Timers of `kind` are fired with `lock` held first. The lock returns False when its row is busy
+    (another worker fires a timer of the same owner): the timer is then left for the next pass."""
+    _owner_locks[kind] = lock
 
 
 def schedule(session: Session, *, key: str, kind: str, due_at: datetime, now: datetime,
@@ -55,14 +65,18 @@ def cancel_prefix(session: Session, prefix: str, now: datetime) -> int:
 def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worker", limit: int = 50) -> int:
     """Fire due timers. Each firing is one transaction: claim, handler's writes, commit together."""
     with session_scope(factory) as session:
-        due = list(session.scalars(
-            select(Timer.id).where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+        due = list(session.execute(
+            select(Timer.id, Timer.kind, Timer.payload)
+            .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
             .order_by(Timer.due_at, Timer.id).limit(limit)
         ))
     fired = 0
-    for timer_id in due:
+    for timer_id, kind, payload in due:
         try:
             with session_scope(factory) as session:
+                owner_lock = _owner_locks.get(kind)
+                if owner_lock is not None and not owner_lock(session, payload or {}):
+                    continue
                 # On PostgreSQL, skip a timer another worker is firing right now instead of queueing
                 # behind its lock; the conditional UPDATE below stays the exactly-once guarantee.
                 free = session.scalar(select(Timer.id).where(Timer.id == timer_id, Timer.fired_at.is_(None))

@@ -15,6 +15,8 @@ SERVICE_MODULES = [
     "callcenter.agents",
     "callcenter.distribution",
     "callcenter.call_review",
+    "callcenter.recording_sync",
+    "callcenter.providers.asterisk_ami",
 ]
 
 

@@ -129,6 +129,14 @@ def _rfc2822_now() -> str:
     return email.utils.format_datetime(datetime.now(UTC))
 
 
+def _parse_iso(value: str) -> datetime:
+    """A date-time filter as twilio-python sends it (``2026-11-30T03:00:00Z``), or a bare date."""
+    if len(value) == 10:
+        value += "T00:00:00Z"
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 # --------------------------------------------------------------------------- media
 
 
@@ -353,7 +361,11 @@ class FakeTwilio:
         # Every callback/webhook the fake sent: (method, url, params, response).
         self.sent: list[tuple[str, str, list[tuple[str, str]], WebhookResponse]] = []
         self.recordings: dict[str, dict[str, Any]] = {}
+        self.recording_fetches: dict[str, int] = {}  # media downloads per recording sid
         self.require_recording_auth = False
+        # Calls Twilio holds in its queue (account rate limit): 'queued', no request made yet.
+        self.hold_calls_queued = False
+        self.held_calls: set[str] = set()
         # Set to make every outgoing signature wrong, to test the app's 403 path.
         self.tamper_signatures = False
         self._rejected: dict[str, tuple[int, str, int]] = {}
@@ -711,6 +723,7 @@ class FakeTwilio:
         """
         call = self.get_call(sid)
         call.status = status
+        self.held_calls.discard(sid)  # placed now
         if answered_by:
             call.answered_by = answered_by
         if not (url or call.status_callback):
@@ -803,9 +816,18 @@ class FakeTwilio:
     # ------------------------------------------------------------------ recordings
 
     def add_recording(
-        self, call_sid: str, duration: int = 5, recording_sid: str | None = None, channels: int = 1
+        self,
+        call_sid: str,
+        duration: int = 5,
+        recording_sid: str | None = None,
+        channels: int = 1,
+        *,
+        source: str = "StartCallRecordingAPI",
+        status: str = "completed",
     ) -> str:
-        """Register a recording the fake will serve; returns its RecordingUrl (no extension)."""
+        """Register a recording the fake will serve (and list); returns its RecordingUrl (no extension).
+
+        On its own this is a recording whose status callback never reached the app (it was down)."""
         sid = recording_sid or new_sid("RE")
         with self._cond:
             self.recordings[sid] = {
@@ -813,6 +835,8 @@ class FakeTwilio:
                 "call_sid": call_sid,
                 "duration": duration,
                 "channels": channels,
+                "source": source,
+                "status": status,
                 "date_created": _rfc2822_now(),
             }
         return self.recording_url(sid)
@@ -834,7 +858,7 @@ class FakeTwilio:
         error_code: int | None = None,
     ) -> WebhookResponse:
         """POST a recording status callback whose RecordingUrl is served by this fake."""
-        url = self.add_recording(call_sid, duration, recording_sid, channels)
+        url = self.add_recording(call_sid, duration, recording_sid, channels, source=source, status=status)
         sid = url.rsplit("/", 1)[1]
         params = [
             ("AccountSid", self.account_sid),
@@ -980,6 +1004,8 @@ class FakeTwilio:
             )
             with self._cond:
                 self.calls.append(call)
+                if self.hold_calls_queued:
+                    self.held_calls.add(call.sid)
                 self._cond.notify_all()
             return _json(201, self._call_json(call))
 
@@ -989,6 +1015,15 @@ class FakeTwilio:
                 return _json(200, self._call_json(self.get_call(sid)))
             except KeyError:
                 return _error(404, 20404, f"The requested resource /Calls/{sid}.json was not found")
+
+        @app.get(prefix + "/Calls/<sid>/Events.json")
+        def list_call_events(account: str, sid: str) -> Response:
+            # The requests Twilio made to the app for this call (Call Events resource), newest first.
+            try:
+                call = self.get_call(sid)
+            except KeyError:
+                return _error(404, 20404, f"The requested resource /Calls/{sid}/Events.json was not found")
+            return _json(200, _page("events", list(reversed(self._call_events(call)))))
 
         @app.post(prefix + "/Calls/<sid>.json")
         def update_call(account: str, sid: str) -> Response:
@@ -1009,6 +1044,25 @@ class FakeTwilio:
                 self._cond.notify_all()
             return _json(200, self._call_json(call))
 
+        @app.get(prefix + "/Recordings.json")
+        def list_recordings(account: str) -> Response:
+            # Filters of the list resource: DateCreated> / DateCreated< (ISO 8601) and CallSid; newest first.
+            after, before = request.args.get("DateCreated>"), request.args.get("DateCreated<")
+            call_sid = request.args.get("CallSid")
+            with self._cond:
+                found = list(self.recordings.values())
+            items = []
+            for rec in sorted(found, key=lambda r: email.utils.parsedate_to_datetime(r["date_created"]), reverse=True):
+                created = email.utils.parsedate_to_datetime(rec["date_created"])
+                if after and created < _parse_iso(after):
+                    continue
+                if before and created >= _parse_iso(before):
+                    continue
+                if call_sid and rec["call_sid"] != call_sid:
+                    continue
+                items.append(self._recording_json(rec))
+            return _json(200, _page("recordings", items))
+
         @app.get(prefix + "/Recordings/<sid>")
         def fetch_recording(account: str, sid: str) -> Response:
             stem, _, ext = sid.partition(".")
@@ -1016,19 +1070,9 @@ class FakeTwilio:
             if rec is None:
                 return _error(404, 20404, f"The requested resource /Recordings/{sid} was not found")
             if ext == "json":
-                return _json(
-                    200,
-                    {
-                        "sid": stem,
-                        "account_sid": self.account_sid,
-                        "call_sid": rec["call_sid"],
-                        "duration": str(rec["duration"]),
-                        "channels": rec["channels"],
-                        "status": "completed",
-                        "date_created": rec["date_created"],
-                        "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{stem}.json",
-                    },
-                )
+                return _json(200, self._recording_json(rec))
+            with self._cond:
+                self.recording_fetches[stem] = self.recording_fetches.get(stem, 0) + 1
             if ext == "mp3":
                 return Response(make_mp3(), 200, mimetype="audio/mpeg")
             if ext in ("", "wav"):
@@ -1044,6 +1088,45 @@ class FakeTwilio:
             return _error(405, 20004, "Method not allowed")
 
         return app
+
+    def _recording_json(self, rec: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sid": rec["sid"],
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "call_sid": rec["call_sid"],
+            "conference_sid": None,
+            "duration": str(rec["duration"]),
+            "channels": rec["channels"],
+            "source": rec.get("source", "StartCallRecordingAPI"),
+            "status": rec.get("status", "completed"),
+            "date_created": rec["date_created"],
+            "date_updated": rec["date_created"],
+            "start_time": rec["date_created"],
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{rec['sid']}.json",
+        }
+
+    def _call_events(self, call: FakeCall) -> list[dict[str, Any]]:
+        """Twilio requests the 'initiated' status callback as it places the call, so that request is
+        listed even though the fake only POSTs when the test drives the call; a call held in the
+        queue (``hold_calls_queued``) has requested nothing yet."""
+        events: list[dict[str, Any]] = []
+        if call.sid in self.held_calls:
+            return events
+        if call.status_callback and "initiated" in call.status_callback_events:
+            events.append({"request": {"method": call.status_callback_method, "url": call.status_callback,
+                                       "parameters": {"CallSid": call.sid, "CallStatus": "initiated"}},
+                           "response": {"response_code": 200}})
+        with self._cond:
+            sent = list(self.sent)
+        for method, url, params, resp in sent:
+            if ("CallSid", call.sid) in params:
+                events.append({"request": {"method": method, "url": url, "parameters": dict(params)},
+                               "response": {"response_code": resp.status_code}})
+        return events
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         with self._cond:

@@ -77,3 +77,15 @@ def summary(session: Session, provider_call_id: str) -> dict:
         "alerted": call.unanswered_alerted_at is not None,
         "ended": call.ended_at is not None,
     }
+
+
+def stub_number_prompts(settings, root) -> None:  # noqa: ANN001
+    """Empty stand-ins for the number files `callcenter prompts build` makes (the FastAGI adapter plays
+    only files that exist; a scripted peer does not play them)."""
+    from callcenter.ivr.prompts import SPOKEN_NUMBERS, number_key
+
+    settings.prompts_dir = str(root)
+    for lang in ("hu", "el", "en"):
+        (root / lang / "digits").mkdir(parents=True, exist_ok=True)
+        for n in SPOKEN_NUMBERS:
+            (root / lang / f"{number_key(n)}.wav").write_bytes(b"RIFF")

@@ -7,7 +7,18 @@ from datetime import datetime, timedelta
 
 import pytest
 from agi_peer import DEAD_511, AGIPeer, dead_channel_reply, expect, plausible_reply, run_peers
-from hotline_helpers import ANNA, IN_HOURS, NIKOS, OUT_OF_HOURS, STRANGER, Captured, call_row, recordings, tickets
+from hotline_helpers import (
+    ANNA,
+    IN_HOURS,
+    NIKOS,
+    OUT_OF_HOURS,
+    STRANGER,
+    Captured,
+    call_row,
+    recordings,
+    stub_number_prompts,
+    tickets,
+)
 from sqlalchemy import select
 
 from callcenter.models import Timer
@@ -29,7 +40,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def agi_server(settings, engine, demo, clock):  # noqa: ANN001, ANN201
+def agi_server(settings, engine, demo, clock, tmp_path):  # noqa: ANN001, ANN201
+    stub_number_prompts(settings, tmp_path / "prompts")
     # The flow's own Queue() step (agent distribution over AGI is tests/test_agents_asterisk.py).
     settings.asterisk_agent_dial = ""
     server = FastAGIServer(HotlineAGI(settings, engine, clock=clock), port=0)
@@ -96,15 +108,16 @@ def test_critical_fault_exact_transcript(agi_server, settings, session, demo):  
             expect(f"STREAM FILE {prompts}/hu/welcome 0123456789*#", "200 result=0 endpos=8000"),
             expect(f"GET DATA {prompts}/hu/menu 6000 1", "200 result=1"),
             expect(f'STREAM FILE {prompts}/hu/critical_ticket_opened-0 ""', "200 result=0 endpos=8000"),
-            expect(re.compile(r'^SAY DIGITS \d+ ""$'), "200 result=0"),
+            expect(re.compile(r'^EXEC Playback "[^"]+"$'), "200 result=0"),
             expect(f'STREAM FILE {prompts}/hu/critical_ticket_opened-1 ""', "200 result=0 endpos=8000"),
             expect(f'STREAM FILE {prompts}/hu/queue_connecting ""', "200 result=0 endpos=8000"),
             expect('SET VARIABLE QUEUESTATUS ""', "200 result=1"),
-            expect('EXEC Queue "hotline,,,,600"', "200 result=0"),
+            expect(f'EXEC Queue "hotline,,,,600,agi://127.0.0.1:4573/queue-connected?call={uid}"', "200 result=0"),
             expect("GET VARIABLE ANSWEREDTIME", "200 result=1 (0)"),
             expect("GET VARIABLE QUEUESTATUS", "200 result=1 (TIMEOUT)"),
             expect(f'STREAM FILE {prompts}/hu/oncall_alerted ""', "200 result=0 endpos=8000"),
-            expect(f"RECORD FILE {store}/asterisk/{uid}-msg_unanswered wav # 180000 0 BEEP s=5",
+            expect(f'STREAM FILE {prompts}/beep ""', "200 result=0 endpos=2000"),
+            expect(f"RECORD FILE {store}/asterisk/{uid}-msg_unanswered wav # 180000 0 s=5",
                    "200 result=0 (timeout) endpos=96000"),
             expect(f'STREAM FILE {prompts}/hu/message_added ""', "200 result=0 endpos=8000"),
             expect("HANGUP", "200 result=1", hangup_after=True),
@@ -112,8 +125,9 @@ def test_critical_fault_exact_transcript(agi_server, settings, session, demo):  
         run_peers(host, port, [peer])
         peer.assert_ok()
     [ticket] = tickets(session)
-    said = [c for c in peer.commands if c.startswith("SAY DIGITS")][0]
-    assert said == f'SAY DIGITS {ticket.number} ""'
+    said = [c for c in peer.commands if c.startswith("EXEC Playback")][0]
+    # The number in the caller's language (Hungarian), digit by digit, from the files we ship.
+    assert said == 'EXEC Playback "' + "&".join(f"{prompts}/hu/digits/{d}" for d in str(ticket.number)) + '"'
     assert (ticket.priority, ticket.channel, ticket.reporter_contact_id) == ("critical", "phone", demo.anna.id)
     row = call_row(session, uid)
     assert row.channel == "asterisk" and row.outcome == "unanswered_message" and row.ended_at is not None
@@ -161,10 +175,12 @@ def test_out_of_hours_standby_alerts_at_once(agi_server, session, clock, demo): 
     assert call_row(session, "u.standby").outcome == "critical_standby"
 
 
-def test_out_of_hours_business_customer_hears_hours(agi_server, session, clock):  # noqa: ANN001
+def test_out_of_hours_business_customer_hears_hours(agi_server, session, clock, settings):  # noqa: ANN001
     clock.now = OUT_OF_HOURS
     peer = call(*agi_server, ANNA, ScriptedCaller(record_seconds=15), "u.closed")
-    assert 'SAY NUMBER 8 ""' in peer.commands and 'SAY NUMBER 17 ""' in peer.commands
+    prompts = settings.prompts_path
+    assert f'EXEC Playback "{prompts}/hu/digits/8"' in peer.commands
+    assert f'EXEC Playback "{prompts}/hu/digits/17"' in peer.commands
     [ticket] = tickets(session)
     assert ticket.priority == "normal"
     assert call_row(session, "u.closed").outcome == "message"

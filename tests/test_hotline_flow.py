@@ -10,7 +10,7 @@ import pytest
 from hotline_helpers import ANNA, IN_HOURS
 
 from callcenter.ivr.flow import FLOWS_DIR, FlowError, load_flow, parse_flow
-from callcenter.ivr.prompts import build_prompts
+from callcenter.ivr.prompts import SPOKEN_NUMBERS, TONES, build_prompts
 
 
 @pytest.fixture
@@ -53,13 +53,18 @@ def test_prompt_segments_split_at_placeholders() -> None:
 def test_prompts_build_writes_8khz_mono_wavs_once(tmp_path) -> None:  # noqa: ANN001
     flow = load_flow("hotline")
     result = build_prompts(flow, tmp_path)
-    assert len(result.written) == len(flow.audio_texts())
+    # The prompts, the numbers 0-99 in each language (read out instead of Asterisk's English SAY
+    # DIGITS), and the tones (beep, silence).
+    spoken = len(flow.audio_texts()) + len(SPOKEN_NUMBERS) * len(flow.languages)
+    assert len(result.written) == spoken + len(TONES)
+    with wave.open(str(tmp_path / "el" / "digits" / "17.wav")) as w:
+        assert w.getframerate() == 8000 and w.getnframes() > 2000
     for lang in ("hu", "el", "en"):
         with wave.open(str(tmp_path / lang / "recording_notice.wav")) as w:
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
             assert w.getnframes() > 8000  # more than a second of speech
     again = build_prompts(flow, tmp_path)
-    assert again.written == [] and again.unchanged == len(flow.audio_texts())
+    assert again.written == [] and again.unchanged == spoken
 
 
 def test_simulated_call_against_demo_data(session_factory, settings, demo) -> None:  # noqa: ANN001

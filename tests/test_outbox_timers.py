@@ -176,9 +176,9 @@ def test_worker_killed_after_claim_before_send_the_page_is_sent_once(settings, s
                            now=now)
             outbox.claim_due(s, now)  # ... and the worker dies here
             s.commit()
-        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=1))
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(seconds=10))
         assert fake.messages == []  # not yet: it may still be in flight
-        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=3))
+        outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=1))
         fake.wait_for_message(to="+3615550182", body_contains="PBX down")
         outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=10))
         fake.assert_nothing_unexpected()
@@ -193,10 +193,10 @@ def test_worker_killed_after_twilio_accepted_is_not_paged_twice(settings, sessio
         with session_factory() as s:
             outbox.enqueue(s, key="page", channel="sms", destination="+3615550182", payload={"body": "PBX down"},
                            now=now)
-            [message_id] = outbox.claim_due(s, now)
+            [claim] = outbox.claim_due(s, now)
             s.commit()
-            msg = s.get(OutboxMessage, message_id)
-            snapshot = outbox._Stuck(msg)
+            message_id = claim.message_id
+            snapshot = outbox.Snapshot(s.get(OutboxMessage, message_id), claim)
         sent = provider.send(snapshot)  # Twilio accepted it; the worker died before recording that
         fake.wait_for_message(to="+3615550182")
         outbox.drain(session_factory, {"sms": provider}, lambda: now + timedelta(minutes=3))

@@ -18,6 +18,10 @@ AGI_PORT = 4573
 MAX_COMMAND_BYTES = 8192
 MAX_ARGS = 128
 DEAD_CHANNEL_TEXT = "511 Command Not Permitted on a dead channel or intercept routine"
+# A real header is about 25 lines and 700 bytes, plus one line per AGI() argument (at most 128):
+# anything far beyond is not Asterisk, and must not grow the server's memory.
+MAX_HEADER_LINES = 256
+MAX_HEADER_BYTES = 32 * 1024
 
 __all__ = [
     "AGI_PORT",
@@ -25,6 +29,8 @@ __all__ = [
     "AGIEnvironment",
     "AGIError",
     "AGIHangup",
+    "AGIHeaderTooLarge",
+    "AGITimeout",
     "AGIProtocolError",
     "AGIResponse",
     "Quoted",
@@ -56,6 +62,14 @@ class AGIHangup(AGIError):
         self.reason = reason
         self.eof = eof
         self.command = command
+
+
+class AGITimeout(AGIHangup):
+    """Asterisk did not reply to a command in time: the connection is given up (a late reply would
+    answer the next command), and the call is treated as gone."""
+
+    def __init__(self, reason: str, *, command: str | None = None) -> None:
+        super().__init__(reason, eof=True, command=command)
 
 
 class AGIProtocolError(AGIError):
@@ -183,15 +197,30 @@ class LineWriter(Protocol):
     def close(self) -> None: ...
 
 
-async def read_agi_environment(reader: LineReader) -> AGIEnvironment:
-    """Read the header block from a stream. EOF before the blank line raises AGIHangup."""
+class AGIHeaderTooLarge(AGIProtocolError):
+    """The header block went past MAX_HEADER_LINES / MAX_HEADER_BYTES (or one line past the reader's limit)."""
+
+
+async def read_agi_environment(reader: LineReader, *, max_lines: int = MAX_HEADER_LINES,
+                               max_bytes: int = MAX_HEADER_BYTES) -> AGIEnvironment:
+    """Read the header block from a stream. EOF before the blank line raises AGIHangup; a header
+    larger than `max_lines` lines or `max_bytes` bytes raises AGIHeaderTooLarge as soon as it is."""
     lines: list[bytes] = []
+    size = 0
     while True:
-        line = await reader.readline()
+        try:
+            line = await reader.readline()
+        except ValueError as exc:  # asyncio's StreamReader: one line longer than its limit
+            raise AGIHeaderTooLarge(f"header line longer than the reader's limit after {len(lines)} lines") from exc
         if not line:
             raise AGIHangup("EOF in AGI header", eof=True)
         if not line.strip():
             return parse_agi_environment(lines)
+        size += len(line)
+        if size > max_bytes:
+            raise AGIHeaderTooLarge(f"header larger than {max_bytes} bytes (at line {len(lines) + 1})")
+        if len(lines) >= max_lines:
+            raise AGIHeaderTooLarge(f"header longer than {max_lines} lines")
         lines.append(line)
 
 

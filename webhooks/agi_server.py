@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 import threading
 from typing import Any
@@ -14,6 +15,25 @@ from .agi_session import AGISession, Handler, run_handler
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_SESSIONS = 800
+# The channel variable a refused call finds set when AGI() returns (deploy/asterisk/extensions.conf).
+REFUSED_VARIABLE = "HOTLINE_STATUS"
+REFUSED_VALUE = "BUSY"
+
+
+
+def _keep_alive(sock: Any) -> None:
+    """TCP keepalive: a PBX host that vanished mid-bridge (no reply for hours is normal there) is
+    noticed within minutes instead of holding the session until BRIDGE_SECONDS."""
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:
+        pass
 
 
 class FastAGIServer:
@@ -30,14 +50,20 @@ class FastAGIServer:
         *,
         header_timeout: float = 10.0,
         stop_grace: float = 5.0,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
         self.header_timeout = header_timeout
         self.stop_grace = stop_grace
+        # Past this many calls in progress a new one is refused at once (see `_refuse`), instead of
+        # queueing behind the others' database turns with nobody told.
+        self.max_sessions = max_sessions
         self.calls_started = 0
         self.calls_finished = 0
+        self.calls_refused = 0
+        self.active = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._thread: threading.Thread | None = None
@@ -104,6 +130,7 @@ class FastAGIServer:
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        _keep_alive(writer.get_extra_info("socket"))
         peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
         session: AGISession | None = None
@@ -121,11 +148,18 @@ class FastAGIServer:
                 return
             session = AGISession(reader, writer, env)
             session.mark_started()
+            if self.active >= self.max_sessions:
+                await self._refuse(session, peer)
+                return
             self.calls_started += 1
-            await run_handler(self.handler, session, peer)
+            self.active += 1
+            try:
+                await run_handler(self.handler, session, peer)
+            finally:
+                self.active -= 1
+                self.calls_finished += 1
         finally:
             if session is not None:
-                self.calls_finished += 1
                 await session.close()
             else:
                 writer.close()
@@ -133,6 +167,18 @@ class FastAGIServer:
                     await asyncio.wait_for(writer.wait_closed(), timeout=2.0)
                 except (TimeoutError, ConnectionError, OSError):
                     pass
+
+    async def _refuse(self, session: AGISession, peer: str) -> None:
+        """Too many calls in progress: tell the dialplan (HOTLINE_STATUS=BUSY) and hang up on nothing,
+        so AGI() returns at once and the dialplan's next priority routes the caller elsewhere."""
+        self.calls_refused += 1
+        log.warning("AGI call %s from %s refused: %d calls in progress (limit %d); the dialplan's next "
+                    "priority runs", session.describe(), peer, self.active, self.max_sessions)
+        session.reply_seconds = 2.0
+        try:
+            await session.set_variable(REFUSED_VARIABLE, REFUSED_VALUE)
+        except AGIError as exc:
+            log.debug("AGI call %s: refusal not delivered: %s", session.env.uniqueid, exc)
 
     # -- background thread (tests, benches, embedding next to a sync app)
 

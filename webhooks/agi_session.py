@@ -16,6 +16,7 @@ from .agi_protocol import (
     AGIHangup,
     AGIProtocolError,
     AGIResponse,
+    AGITimeout,
     LineReader,
     LineWriter,
     Quoted,
@@ -25,6 +26,15 @@ from .agi_protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+# How long Asterisk may take to answer a command that plays nothing and waits for nobody.
+REPLY_SECONDS = 10.0
+# Commands that play a prompt get this on top of what they wait for (no hotline prompt is this long).
+PROMPT_SECONDS = 120.0
+# A bridged call (Dial, Queue) may last long, but not for ever: a PBX that stopped answering must not
+# hold a session (and its call row) indefinitely.
+BRIDGE_SECONDS = 4 * 3600.0
+BRIDGING_APPS = {"dial", "queue", "followme", "bridge", "bridgewait", "parkedcall", "confbridge"}
 
 
 @dataclass
@@ -49,6 +59,7 @@ class AGISession:
         self.last_response: AGIResponse | None = None
         self._lock = asyncio.Lock()
         self._last_reply_at: float | None = None
+        self.reply_seconds = REPLY_SECONDS
 
     # -- low level
 
@@ -97,14 +108,22 @@ class AGISession:
                 continue
             return resp
 
-    async def command(self, cmd: str, *args: object) -> AGIResponse:
+    def describe(self) -> str:
+        """The call as the logs name it: unique id, channel and caller."""
+        env = self.env
+        return f"{env.uniqueid or '?'} ({env.channel or '?'}, caller {env.callerid or 'unknown'})"
+
+    async def command(self, cmd: str, *args: object, timeout: float | None = None) -> AGIResponse:
         """Send one command and return its 2xx reply.
 
+        `timeout`: seconds Asterisk has to reply (default `reply_seconds`, for commands that neither
+        play nor wait); past it the connection is given up with AGITimeout.
         Raises AGIHangup on 511 or EOF, AGICommandError on 510/520 and other 5xx,
         AGIProtocolError on a line that is not AGI.
         """
         line = format_agi_command(cmd, *args)
         name = " ".join(cmd.split()).upper()
+        limit = self.reply_seconds if timeout is None else timeout
         async with self._lock:
             if self.eof:
                 raise AGIHangup("connection already closed", eof=True, command=line)
@@ -117,7 +136,16 @@ class AGISession:
                 self.eof = True
                 self._mark_hungup("write failed")
                 raise AGIHangup(f"write failed: {exc!r}", eof=True, command=line) from exc
-            resp = await self._read_response(line)
+            try:
+                async with asyncio.timeout(limit):
+                    resp = await self._read_response(line)
+            except TimeoutError:
+                # A reply arriving later would be taken for the next command's: the connection is done.
+                self.eof = True
+                self._mark_hungup("no reply")
+                log.warning("AGI call %s: no reply to %r within %.0f s; giving the connection up",
+                            self.describe(), line[:80], limit)
+                raise AGITimeout(f"no reply within {limit:.0f} s", command=line) from None
             end = time.perf_counter()
             self._last_reply_at = end
             self.timings.append(CommandTiming(name, end - start, gap))
@@ -178,7 +206,7 @@ class AGISession:
         args: list[object] = [file, escape_digits]
         if sample_offset is not None:
             args.append(sample_offset)
-        resp = await self.command("STREAM FILE", *args)
+        resp = await self.command("STREAM FILE", *args, timeout=PROMPT_SECONDS + self.reply_seconds)
         if resp.result is None:
             raise AGIProtocolError("STREAM FILE result not numeric", resp.lines[0])
         if resp.result < 0:
@@ -197,7 +225,9 @@ class AGISession:
         elif max_digits is not None:
             # maxdigits is positional after timeout; 0 keeps Asterisk's default timeout.
             args.extend([0, int(max_digits)])
-        resp = await self.command("GET DATA", *args)
+        # Asterisk's timeout is per digit; the prompt plays first.
+        waits = (timeout_ms / 1000 if timeout_ms else 10.0) * max(1, max_digits or 20)
+        resp = await self.command("GET DATA", *args, timeout=PROMPT_SECONDS + waits + self.reply_seconds)
         if resp.result_raw == "-1":
             await self._fail_or_hangup(f"GET DATA {file}", resp)
         return resp.result_raw or "", resp.timeout
@@ -216,13 +246,14 @@ class AGISession:
         return digits
 
     async def wait_for_digit(self, timeout_ms: int = -1) -> str | None:
-        resp = await self.command("WAIT FOR DIGIT", int(timeout_ms))
+        limit = BRIDGE_SECONDS if timeout_ms < 0 else timeout_ms / 1000 + self.reply_seconds
+        resp = await self.command("WAIT FOR DIGIT", int(timeout_ms), timeout=limit)
         if resp.result is not None and resp.result < 0:
             await self._fail_or_hangup("WAIT FOR DIGIT", resp)
         return self._digit(resp.result)
 
     async def say_digits(self, digits: str | int, escape_digits: str = "") -> str | None:
-        resp = await self.command("SAY DIGITS", str(digits), escape_digits)
+        resp = await self.command("SAY DIGITS", str(digits), escape_digits, timeout=PROMPT_SECONDS)
         if resp.result is not None and resp.result < 0:
             await self._fail_or_hangup("SAY DIGITS", resp)
         return self._digit(resp.result)
@@ -233,12 +264,12 @@ class AGISession:
         args: list[object] = [str(number), escape_digits]
         if gender:
             args.append(gender)
-        resp = await self.command("SAY NUMBER", *args)
+        resp = await self.command("SAY NUMBER", *args, timeout=PROMPT_SECONDS)
         if resp.result is not None and resp.result < 0:
             await self._fail_or_hangup("SAY NUMBER", resp)
         return self._digit(resp.result)
 
-    async def exec(self, app: str, *args: object) -> AGIResponse:
+    async def exec(self, app: str, *args: object, timeout: float | None = None) -> AGIResponse:
         """EXEC a dialplan application: ``exec("Queue", "support", "n", "", "", 45)``
         sends ``EXEC Queue "support,n,,,45"``.
 
@@ -246,12 +277,16 @@ class AGISession:
         inside one argument splits it: never pass caller-controlled text here.
         Returns the reply (result = the application's return value, -1 typically
         when the caller hung up); raises AGICommandError for -2 (no such application).
+        `timeout`: how long the application may run; by default a bridge's limit for the applications
+        that bridge, a prompt's for the others.
         """
         if not re.fullmatch(r"[A-Za-z0-9_]+", app):
             raise ValueError(f"invalid application name: {app!r}")
         joined = ",".join("" if a is None else str(a) for a in args)
         cmd_args: tuple[object, ...] = (Quoted(joined),) if args else ()
-        resp = await self.command("EXEC", app, *cmd_args)
+        if timeout is None:
+            timeout = BRIDGE_SECONDS if app.lower() in BRIDGING_APPS else PROMPT_SECONDS + self.reply_seconds
+        resp = await self.command("EXEC", app, *cmd_args, timeout=timeout)
         if resp.result == -2:
             raise AGICommandError(f"application {app} not found", f"EXEC {app}", resp)
         return resp

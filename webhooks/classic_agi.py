@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from asterisk import agi as pyst2
@@ -50,12 +51,6 @@ class Pyst2Channel:
         except pyst2.AGIAppError:
             return None  # missing prompt file: keep the call going
 
-    async def say_digits(self, digits: str) -> None:
-        self._call(self.agi.say_digits, digits)
-
-    async def say_number(self, number: str) -> None:
-        self._call(self.agi.say_number, number)
-
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
         return self._call(self.agi.get_data, file, timeout_ms, max_digits) or None
 
@@ -65,7 +60,7 @@ class Pyst2Channel:
         # FastAGI parser, and the recording up to the hang-up is kept.
         if self.hungup:
             raise AGIHangup("channel hung up")
-        self.agi.send_command("RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, "BEEP", f"s={silence_s}")
+        self.agi.send_command("RECORD FILE", f'"{file}"', "wav", '"#"', max_ms, 0, f"s={silence_s}")
         line = self._read_line()
         if line == "HANGUP":  # AGISIGHUP=no: Asterisk says so in-band, then replies
             self._hungup = True
@@ -119,7 +114,7 @@ def main() -> int:
     from .fastagi import HotlineAGI
 
     load_services()
-    settings = load_settings()
+    settings = load_settings(classic_settings_file(sys.argv[1:]))
     channel_agi = pyst2.AGI(sys.stdin, sys.stdout, _LogStream())
     env = channel_agi.env
     callerid = env.get("agi_callerid")
@@ -133,6 +128,20 @@ def main() -> int:
     finally:
         engine.dispose()
     return 0
+
+
+# Asterisk starts the classic script with its own environment, which rarely holds CALLCENTER_*:
+# the settings come from a file instead, named as the AGI's first argument (deploy/asterisk/
+# extensions.conf passes ${HOTLINE_CONFIG}) or in this default place.
+DEFAULT_SETTINGS_FILE = "/etc/hotline/hotline.toml"
+
+
+def classic_settings_file(args: list[str], default: str = DEFAULT_SETTINGS_FILE) -> str | None:
+    """The settings file for this run: the first argument if given, else `default` if it exists;
+    None leaves CALLCENTER_CONFIG (if Asterisk's environment has it) and the defaults."""
+    if args and args[0].strip():
+        return args[0].strip()
+    return default if Path(default).is_file() else None
 
 
 class _LogStream:

@@ -22,12 +22,13 @@ import logging
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from callcenter import calls, distribution, logs, metrics, recordings
@@ -48,12 +49,12 @@ from callcenter.ivr.engine import (
     StartRecording,
     Turn,
 )
-from callcenter.ivr.prompts import company_prompt_key
-from callcenter.models import CallOffer, OfferStatus
+from callcenter.ivr.prompts import company_prompt_key, spoken_number_keys
+from callcenter.models import CallOffer, Contact, OfferStatus
 
 from .agi_protocol import AGICommandError, AGIHangup
 from .agi_server import FastAGIServer
-from .agi_session import AGISession
+from .agi_session import PROMPT_SECONDS, AGISession
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,6 @@ class Channel(Protocol):
 
     async def answer(self) -> None: ...
     async def play(self, file: str, escape_digits: str = "") -> str | None: ...
-    async def say_digits(self, digits: str) -> None: ...
-    async def say_number(self, number: str) -> None: ...
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None: ...
     async def record(self, file: str, max_ms: int, silence_s: int) -> int: ...
     async def exec(self, app: str, *args: object) -> None: ...
@@ -112,17 +111,12 @@ class SessionChannel:
             log.warning("AGI %s: could not play %s", self.session.env.uniqueid, file)
             return None
 
-    async def say_digits(self, digits: str) -> None:
-        await self.session.say_digits(digits)
-
-    async def say_number(self, number: str) -> None:
-        await self.session.say_number(number)
-
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
         return await self.session.get_data(file, timeout_ms, max_digits)
 
     async def record(self, file: str, max_ms: int, silence_s: int) -> int:
-        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, "BEEP", f"s={silence_s}")
+        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, f"s={silence_s}",
+                                          timeout=max_ms / 1000 + PROMPT_SECONDS)
         if resp.result == -1 and resp.data == "hangup":
             self.session._mark_hungup("hangup during RECORD FILE")
         elif resp.result == -1:
@@ -149,8 +143,14 @@ class Performer:
     """Runs the engine's instructions on one AGI channel; returns the input for the waiting step."""
 
     def __init__(self, settings: Settings, channel: Channel, uniqueid: str,
-                 queue_agents: Callable[[Performer, Enqueue], Any] | None = None) -> None:
+                 queue_agents: Callable[[Performer, Enqueue], Any] | None = None, *,
+                 clock: Callable[[], datetime] | None = None, agi_base: str | None = None) -> None:
         self.settings = settings
+        self.clock = clock
+        self.call_id = uniqueid
+        # agi://host:port of the server this call came through (FastAGI only): Queue() runs our
+        # `queue-connected` script there when an agent answers.
+        self.agi_base = agi_base
         # Set when this process distributes Asterisk callers to agents itself (HotlineAGI.queue_agents).
         self.queue_agents = queue_agents
         self.channel = channel
@@ -182,11 +182,22 @@ class Performer:
                 digit = await self.channel.play(self.prompt_file(say.lang, seg.key), escape_digits)
                 if digit:
                     return digit
-            elif seg.kind == "digits":
-                await self.channel.say_digits(await self._value(say, seg.text, ""))
             else:
-                await self.channel.say_number(await self._value(say, seg.text, "0"))
+                value = await self._value(say, seg.text, "" if seg.kind == "digits" else "0")
+                await self.say_value(say.lang, value, as_number=seg.kind == "number")
         return None
+
+    async def say_value(self, lang: str, value: str, *, as_number: bool) -> None:
+        """A ticket number or an hour in the caller's language, from the files `prompts build` made:
+        Asterisk's SAY DIGITS would read it in English, or say nothing without Asterisk's sounds."""
+        keys = spoken_number_keys(value, as_number)
+        files = [self.prompt_file(lang, key) for key in keys if self.has_prompt(lang, key)]
+        if len(files) < len(keys):
+            log.warning("AGI %s: number files missing in %s/%s: run `callcenter prompts build`",
+                        self.uid, self.prompts, lang)
+        if files:
+            # One command for the whole number: Playback plays `a&b&c` in turn.
+            await self.channel.exec("Playback", "&".join(files))
 
     async def _value(self, say: Say, name: str, default: str) -> str:
         value = say.values.get(name, default)
@@ -209,13 +220,14 @@ class Performer:
             file = self.prompt_file(last.lang, tail.key)
         else:
             await self.say(last)
-            file = "silence/1"
+            file = str(self.prompts / "silence")
         digits = await self.channel.get_data(file, ins.timeout * 1000, max_digits)
         return Input("digits", digits=digits) if digits else Input("timeout")
 
     async def record(self, ins: Record) -> Input:
         relative = f"asterisk/{self.uid}-{ins.step}"
         (self.recordings / "asterisk").mkdir(parents=True, exist_ok=True)
+        await self.channel.play(str(self.prompts / "beep"))  # our tone: Asterisk's beep is not ours to rely on
         endpos = await self.channel.record(str(self.recordings / relative), ins.max_seconds * 1000,
                                            ins.silence_seconds)
         seconds = endpos // SAMPLES_PER_SECOND
@@ -227,20 +239,30 @@ class Performer:
     async def enqueue(self, ins: Enqueue) -> Input:
         if self.queue_agents is not None:
             return await self.queue_agents(self, ins)
+        timeout = ins.timeout_seconds
+        if ins.deadline is not None and self.clock is not None:
+            # The read-back prompts played since the turn was decided: the threshold still holds.
+            timeout = max(1, int((ins.deadline - self.clock()).total_seconds()))
+        # Queue() returns only when the call is over; when an agent answers, Asterisk runs our
+        # `queue-connected` script on the caller's channel, which notes the answer time then.
+        connected = (f"{self.agi_base}/queue-connected?call={urllib.parse.quote(self.call_id)}"
+                     if self.agi_base else "")
         started = time.monotonic()
         # QUEUESTATUS is not cleared by Queue() and not set at all when an agent answers.
         await self.channel.set_variable("QUEUESTATUS", "")
-        await self.channel.exec("Queue", ins.queue, "", "", "", ins.timeout_seconds)
-        waited = int(time.monotonic() - started)
+        await self.channel.exec("Queue", ins.queue, "", "", "", timeout, *((connected,) if connected else ()))
+        in_queue = int(time.monotonic() - started)
         answered = await self.channel.get_variable("ANSWEREDTIME")
         status = (await self.channel.get_variable("QUEUESTATUS") or "").upper()
         if answered and answered.isdigit() and int(answered) > 0:
-            return Input("queue", queue_result="bridged", waited=max(0, waited - int(answered)))
+            # Without queue-connected (classic AGI) the wait is estimated from Queue()'s own duration.
+            return Input("queue", queue_result="bridged", waited=max(0, in_queue - int(answered)))
+        # The wait runs from entering the queue (the key press) to now: the engine counts it.
         if status == "TIMEOUT":
-            return Input("queue", queue_result="timeout", waited=waited)
+            return Input("queue", queue_result="timeout")
         if self.channel.hungup:
-            return Input("queue", queue_result="hangup", waited=waited)
-        return Input("queue", queue_result=status.lower() or "error", waited=waited)
+            return Input("queue", queue_result="hangup")
+        return Input("queue", queue_result=status.lower() or "error")
 
     async def dial(self, ins: Dial) -> None:
         target = self.settings.asterisk_dial.format(number=ins.number)
@@ -307,6 +329,32 @@ class HotlineAGI:
         self.live: set[str] = set()
         self.heartbeat = Heartbeat(self.factory, lost_seconds=settings.call_lost_seconds,
                                    live=lambda: set(self.live))
+        # Set once MusicOnHold() played nothing: later hold slices are silence (Wait) instead.
+        self.moh_missing = False
+
+    def warm_up(self) -> None:
+        """Before the first call: every database thread opens its connection and runs a first turn
+        (rolled back), so the first callers do not pay for connecting, the flow's prompts, the
+        directory cache and SQLAlchemy's statement compilation (72-275 ms for the first call)."""
+        class DryRun(Exception):
+            pass
+
+        def dry_run(_: int) -> None:
+            try:
+                with session_scope(self.factory) as s:
+                    contact = s.scalar(select(Contact).where(Contact.phone.is_not(None)).order_by(Contact.id).limit(1))
+                    self.engine.start(s, channel="asterisk", provider_call_id=f"warm-up-{threading.get_ident()}",
+                                      caller=contact.phone if contact else None, called=None, now=self.clock())
+                    raise DryRun
+            except DryRun:
+                pass
+            except Exception:
+                log.warning("FastAGI warm-up failed (the first calls will be slower)", exc_info=True)
+
+        for lang in self.engine.flow.languages:
+            for prompt in self.engine.flow.prompts:
+                self.engine.flow.segments(prompt, lang)
+        list(self.db_pool.map(dry_run, range(DB_THREADS)))
 
     def _tx(self, work: Callable[[Session], Any], at: float | None = None) -> Any:
         with deadline(at=at), session_scope(self.factory) as session:
@@ -372,10 +420,16 @@ class HotlineAGI:
             except ValueError:
                 log.warning("AGI agent-offer without a valid offer id: %r", env.script)
             return
-        if script != "hotline":
-            log.warning("AGI script %r is not served here (only 'hotline' and 'agent-offer')", env.script)
+        if script == "queue-connected":
+            await self.queue_connected(env.query_value("call") or "")
             return
-        await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"))
+        if script != "hotline":
+            log.warning("AGI script %r is not served here (only 'hotline', 'agent-offer', 'queue-connected')",
+                        env.script)
+            return
+        agi_base = env.request.rsplit("/", 1)[0] if env.request.startswith("agi://") else None
+        await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"),
+                       agi_base)
 
     async def _announced(self, work: Callable[[Session, Announce], Turn],
                          at: float | None = None) -> tuple[Turn, asyncio.Future | None]:
@@ -390,7 +444,10 @@ class HotlineAGI:
                 waiting[0] = False
                 self._waited_on_done()
 
+        heard: list[Turn] = []
+
         def announce(turn: Turn) -> None:  # in a database thread
+            heard.append(turn)
             loop.call_soon_threadsafe(lambda: announced.done() or announced.set_result(turn))
             no_longer_waited_on()
             # Step aside for the event loop: otherwise the writes that follow keep the GIL and the
@@ -410,15 +467,20 @@ class HotlineAGI:
         budget = (at - time.monotonic()) if at is not None else self.settings.voice_turn_seconds
         written = asyncio.ensure_future(self._db(turn, budget=max(0.001, budget)))
         await asyncio.wait({announced, written}, return_when=asyncio.FIRST_COMPLETED)
-        if written.done() or not announced.done():
+        if written.done() and written.exception() is None:
             return written.result(), None
-        return announced.result(), written
+        if heard:
+            # Announced, even if the writes already failed (the announcement's callback may not have
+            # run yet): its prompt plays, then the failure routes the caller to the emergency number.
+            return heard[0], written
+        return written.result(), None
 
     async def run(self, channel: Channel, uniqueid: str, callerid: str | None, dnid: str | None,
-                  lang: str | None = None) -> None:
+                  lang: str | None = None, agi_base: str | None = None) -> None:
         distributing = bool(self.settings.asterisk_agent_dial)
         performer = Performer(self.settings, channel, uniqueid,
-                              (lambda p, ins: self.queue_agents(p, uniqueid, ins)) if distributing else None)
+                              (lambda p, ins: self.queue_agents(p, uniqueid, ins)) if distributing else None,
+                              clock=self.clock, agi_base=agi_base)
         # The call is identified and its first turn decided while Asterisk answers; the call's row is
         # written while the first prompts play.
         self.live.add(uniqueid)
@@ -530,11 +592,16 @@ class HotlineAGI:
                 args: list[object] = [target, settings.agent_offer_seconds]
                 if settings.asterisk_agent_confirm:
                     args.append(f"U({settings.asterisk_agent_confirm}^{offer_id})")
+                dial_started = time.monotonic()
                 await channel.exec("Dial", *args)
+                dial_seconds = int(time.monotonic() - dial_started)
                 status = await channel.get_variable("DIALSTATUS") or ""
-                answered = await channel.get_variable("ANSWEREDTIME") or ""
+                reported = await channel.get_variable("ANSWEREDTIME") or ""
+                # Asterisk 22 counts ANSWEREDTIME from the caller's answer, not the agent's: never more
+                # than this Dial lasted (the confirmed path does not use it at all).
+                answered = min(int(reported), dial_seconds) if reported.isdigit() else None
                 took = await self._db(lambda s, o=offer_id, st=status, a=answered: distribution.dial_finished(
-                    s, s.get(CallOffer, o), st, int(a) if a.isdigit() else None, self.clock()))
+                    s, s.get(CallOffer, o), st, a, self.clock()))
                 if took:
                     return Input("queue", queue_result="bridged")
                 if channel.hungup:
@@ -550,9 +617,37 @@ class HotlineAGI:
             if holds % announce_every == 0:
                 await performer.say(self.engine.say("queue_hold", lang))
             holds += 1
-            await channel.exec("MusicOnHold", "", max(1, min(hold_seconds, remaining)))
+            await self.hold(channel, max(1, min(hold_seconds, remaining)))
             if channel.hungup:
                 return Input("queue", queue_result="hangup")
+
+    async def queue_connected(self, uniqueid: str) -> None:
+        """Queue()'s AGI on the caller's channel as an agent answers: the call is answered now."""
+        def answered(s: Session) -> None:
+            call = calls.get_call(s, uniqueid)
+            if call is not None and call.answered_at is None:
+                calls.mark_answered(s, call, self.clock())
+        try:
+            await self._db(answered)
+        except Exception:
+            log.exception("hotline AGI %s: could not note the queue's answer", uniqueid)
+
+    async def hold(self, channel: Channel, seconds: int) -> None:
+        """One hold slice: music on hold, or silence when Asterisk has no music to play. MusicOnHold()
+        returns at once without a music class (or fails without res_musiconhold): looking again at once
+        would spin, replaying the "all busy" prompt back to back."""
+        if not self.moh_missing:
+            started = time.monotonic()
+            try:
+                await channel.exec("MusicOnHold", "", seconds)
+            except AGICommandError:
+                pass
+            if channel.hungup or time.monotonic() - started >= seconds / 2:
+                return
+            self.moh_missing = True
+            log.warning("Asterisk played no music on hold (no [default] class in musiconhold.conf, or no "
+                        "res_musiconhold): callers hold in silence")
+        await channel.exec("Wait", seconds)
 
     async def agent_offer(self, channel: Channel, uniqueid: str, offer_id: int) -> None:
         """On the agent's channel (Dial `U()` subroutine): whisper, press 1 to take the caller.
@@ -616,7 +711,8 @@ def start_agi_in_thread(settings: Settings, engine: Engine, *,
                         clock: Callable[[], datetime] | None = None) -> Callable[[], None]:
     """FastAGI on settings.agi_host:agi_port in a background thread (`callcenter serve`); returns stop()."""
     hotline = HotlineAGI(settings, engine, clock=clock)
-    server = FastAGIServer(hotline, settings.agi_host, settings.agi_port)
+    hotline.warm_up()
+    server = FastAGIServer(hotline, settings.agi_host, settings.agi_port, max_sessions=settings.agi_max_sessions)
     host, port = server.start_in_thread()
     hotline.heartbeat.start()
     log.info("FastAGI hotline on %s:%s", host, port)
@@ -631,8 +727,9 @@ def start_agi_in_thread(settings: Settings, engine: Engine, *,
 def serve_agi(settings: Settings, engine: Engine) -> None:
     """`callcenter agi`: FastAGI in the foreground until SIGINT/SIGTERM."""
     hotline = HotlineAGI(settings, engine)
+    hotline.warm_up()
     hotline.heartbeat.start()
     try:
-        FastAGIServer(hotline, settings.agi_host, settings.agi_port).run()
+        FastAGIServer(hotline, settings.agi_host, settings.agi_port, max_sessions=settings.agi_max_sessions).run()
     finally:
         hotline.heartbeat.stop()

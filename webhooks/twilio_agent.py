@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from callcenter import distribution
 from callcenter.db import session_scope
 from callcenter.models import Call, CallOffer, Company, Contact, OfferStatus, StaffUser
+from callcenter.validation import optional_int
 
 from .twilio_signature import twilio_signed
 from .twilio_voice import LOCALES, _now, _settings, _twiml, _url, answered_by_machine
@@ -27,10 +28,8 @@ def _say(resp: VoiceResponse | object, text: str, lang: str) -> None:
 
 
 def _int(name: str) -> int | None:
-    try:
-        return int(request.form.get(name, ""))
-    except ValueError:
-        return None
+    """A number Twilio posts (a duration): None when absent, 400 when malformed or out of range."""
+    return optional_int(request.form.get(name), name, low=0)
 
 
 def _factory():  # noqa: ANN202
@@ -38,10 +37,7 @@ def _factory():  # noqa: ANN202
 
 
 def _offer_id() -> int:
-    try:
-        return int(request.args.get("offer", ""))
-    except ValueError:
-        return 0
+    return optional_int(request.args.get("offer"), "offer") or 0
 
 
 def _bad(what: str) -> Response:
@@ -133,10 +129,8 @@ def status():  # noqa: ANN201
 
 
 def _callback_row(session) -> Call | None:  # noqa: ANN001
-    try:
-        row = session.get(Call, int(request.args.get("call", "")))
-    except ValueError:
-        return None
+    call_id = optional_int(request.args.get("call"), "call")
+    row = session.get(Call, call_id) if call_id is not None else None
     return row if row is not None and row.callback_of_id is not None else None
 
 

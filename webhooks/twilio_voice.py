@@ -37,6 +37,7 @@ from callcenter.ivr.engine import (
     StartRecording,
     Turn,
 )
+from callcenter.validation import optional_int
 
 from .twilio_signature import twilio_signed
 
@@ -166,11 +167,8 @@ def _run(work: Callable[..., Turn]) -> Response:
 
 
 def _int(name: str) -> int | None:
-    value = request.form.get(name, "")
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    """A number Twilio posts (durations, queue time, sequence): None when absent, 400 when malformed."""
+    return optional_int(request.form.get(name), name, low=0)
 
 
 def _input() -> Input:

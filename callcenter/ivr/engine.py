@@ -89,6 +89,9 @@ class Enqueue:
     queue: str
     step: str
     timeout_seconds: int  # what is left of the contract's no-answer threshold
+    # When the threshold passes: a channel that starts waiting later (after the read-back prompts)
+    # recomputes what is left from it.
+    deadline: datetime | None = None
 
 
 @dataclass
@@ -378,9 +381,10 @@ class FlowEngine:
             if call.out_of_hours:
                 out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
             else:
-                remaining = max(1, int((calls.queue_deadline(ctx, entering_at=now) - now).total_seconds()))
+                deadline = calls.queue_deadline(ctx, entering_at=now)
+                remaining = max(1, int((deadline - now).total_seconds()))
                 out = [opened, self.say("queue_connecting", lang),
-                       Enqueue(self.settings.hotline_queue, "queue_done", remaining)]
+                       Enqueue(self.settings.hotline_queue, "queue_done", remaining, deadline)]
             self._announce(announce, call, out)
             ticket = calls.open_critical_ticket(session, ctx, category=spec.category, priority=spec.priority,
                                                 subject=spec.subject, now=now, number_start=number_start)
@@ -478,7 +482,11 @@ class FlowEngine:
         lang = self._lang(call)
         result = (inp.queue_result or "").lower()
         if result in ("bridged", "bridging-in-process", "redirected-from-bridged", "answered"):
-            calls.mark_answered(session, call, now, inp.waited)
+            waited = inp.waited
+            if call.answered_at is not None and call.queue_entered_at is not None:
+                # Asterisk said when the agent answered (queue-connected): the wait ends there.
+                waited = max(0, int((call.answered_at - call.queue_entered_at).total_seconds()))
+            calls.mark_answered(session, call, now, waited)
             return self._turn(call, None, [Hangup()])
         if result == "hangup":
             calls.end_call(session, call, now)

@@ -18,6 +18,12 @@ from .flow import Flow
 
 ESPEAK_VOICES = {"hu": "hu", "el": "el", "en": "en-gb"}
 MANIFEST = "manifest.json"
+# Numbers read out as one word each ("17" is "tizenhét", "δεκαεπτά"): hours, minutes, and 0-9 for
+# ticket numbers read digit by digit. Larger numbers are read digit by digit.
+SPOKEN_NUMBERS = range(100)
+# Sounds that are not words: the tone before a voice message and a short silence. Asterisk's own
+# sounds (beep, silence/1, digits/) are English-only or absent: the hotline plays none of them.
+TONES = {"beep": ["synth", "0.25", "sine", "1000", "vol", "0.5"], "silence": ["trim", "0.0", "0.5"]}
 
 
 class PromptToolMissing(RuntimeError):
@@ -37,6 +43,21 @@ def _tool(name: str) -> str:
     return path
 
 
+def number_key(n: int) -> str:
+    """The file (per language, without extension) that says the number `n` (0-99)."""
+    return f"digits/{n}"
+
+
+def spoken_number_keys(value: str, as_number: bool) -> list[str]:
+    """The files that read `value` out: digit by digit, or as one number when it has a file of its own."""
+    digits = "".join(c for c in value if c.isdigit())
+    if not digits:
+        return []
+    if as_number and int(digits) in SPOKEN_NUMBERS:
+        return [number_key(int(digits))]
+    return [number_key(int(c)) for c in digits]
+
+
 def company_prompt_key(company_id: int) -> str:
     """The file (per language, without extension) that says a customer's name: the agent's whisper
     on Asterisk plays it, since a prompt cannot be synthesised in the middle of a call."""
@@ -49,6 +70,7 @@ def build_prompts(flow: Flow, out_dir: Path, *, force: bool = False,
     language, into `out_dir/<lang>/<key>.wav`."""
     espeak, sox = _tool("espeak-ng"), _tool("sox")
     texts = list(flow.audio_texts())
+    texts += [(lang, number_key(n), str(n)) for lang in flow.languages for n in SPOKEN_NUMBERS]
     for company_id, name in sorted((companies or {}).items()):
         texts += [(lang, company_prompt_key(company_id), name) for lang in flow.languages]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +95,13 @@ def build_prompts(flow: Flow, out_dir: Path, *, force: bool = False,
             subprocess.run([sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(target)],
                            check=True, capture_output=True, timeout=60)
             manifest[name] = digest
+            written.append(target)
+        for name, effect in TONES.items():
+            target = out_dir / f"{name}.wav"
+            if target.exists() and not force:
+                continue
+            subprocess.run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(target),
+                            *effect], check=True, capture_output=True, timeout=60)
             written.append(target)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     return BuildResult(written, unchanged)

@@ -17,7 +17,7 @@ from .mail import (
     MailSpool,
     OutboundMail,
 )
-from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer
+from .outbox import OutboxAttempt, OutboxMessage, OutboxState, Timer, WorkerHeartbeat
 from .paging import (
     Alert,
     AlertEvent,
@@ -59,7 +59,7 @@ __all__ = [
     "InstallationSecret",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
-    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer",
+    "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",
     "ApiToken", "Role", "StaffUser", "LoginAttempt", "LoginThrottle",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",

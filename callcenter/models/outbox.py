@@ -36,7 +36,12 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=6)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The lease of the worker sending it: the claim token is checked by every write of that worker,
+    # so a row reconciled after its claimant died can never be recorded or sent by that claimant.
     sending_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_ref: Mapped[str | None] = mapped_column(String(100), index=True)  # Twilio SID, SMTP queue id
     provider_seq: Mapped[int | None] = mapped_column(Integer)  # highest status callback SequenceNumber seen
@@ -83,3 +88,14 @@ class Timer(Base):
     fired_by: Mapped[str | None] = mapped_column(String(100))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerHeartbeat(Base):
+    """A worker process that claims outbox rows says it is alive here; a row it left in 'sending' is
+    reconciled only once its lease ran out *and* its heartbeat stopped (the claimant is gone)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from .. import timers
 from ..models import Alert, AlertStatus, EscalationPolicy, Page, StaffUser, Ticket
 from . import engine
+from .permissions import AlertForbidden as AlertForbidden  # re-exported: callers catch alerts.AlertForbidden
+from .permissions import require_may_act
 from .policies import snapshot
 
 SEVERITIES = ("critical", "high", "low", "info")
@@ -93,7 +95,9 @@ def _name(staff: StaffUser | None) -> str:
 
 
 def acknowledge(session: Session, alert: Alert, *, staff: StaffUser | None, channel: str, now: datetime) -> bool:
-    """Stop the escalation; False when the alert was not triggered (already acknowledged or resolved)."""
+    """Stop the escalation; False when the alert was not triggered (already acknowledged or resolved).
+    AlertForbidden when `staff` may not act on it (permissions.may_act)."""
+    require_may_act(session, alert, staff, now)
     alert = engine.lock_alert(session, alert.id)
     if alert.status != AlertStatus.TRIGGERED:
         return False
@@ -113,6 +117,7 @@ def escalate_now(session: Session, alert: Alert, *, staff: StaffUser | None, cha
                  expected_step: tuple[int, int] | None = None) -> bool:
     """Page the next step now. Refused (False) when resolved, or when the alert already moved past
     `expected_step` (loop, step) since the message the person answers was sent."""
+    require_may_act(session, alert, staff, now)
     alert = engine.lock_alert(session, alert.id)
     if alert.status == AlertStatus.RESOLVED:
         return False
@@ -144,6 +149,7 @@ def escalate_now(session: Session, alert: Alert, *, staff: StaffUser | None, cha
 
 def resolve(session: Session, alert: Alert, *, staff: StaffUser | None, channel: str, now: datetime,
             note: str | None = None) -> bool:
+    require_may_act(session, alert, staff, now)
     alert = engine.lock_alert(session, alert.id)
     if alert.status == AlertStatus.RESOLVED:
         return False

@@ -4,6 +4,13 @@ Every decision is a timer row fired exactly once (timers.fire_due claims it with
 UPDATE); every send is an outbox row with an idempotency key. A delivery failure schedules a
 "failover" timer keyed by the failed message, so duplicate or reordered status callbacks move a
 person on to their next contact method once, not twice.
+
+Lock order (the same on every path, after GoAlert's engine/processinglock): **the alert row first,
+then its timers, then its pages and outbox rows.** Acknowledge, escalate and resolve lock the alert
+and then cancel timers and queued messages; the worker locks the alert before it claims one of
+the alert's timers (`timers.lock_owner_first`), and the outbox locks the alert before it writes
+a status report or failure of one of its messages (`outbox.lock_owner_first`). On PostgreSQL a
+lock wait is bounded by `lock_timeout` (db.LOCK_TIMEOUT_MS); SQLite serialises writers anyway.
 """
 
 from __future__ import annotations
@@ -39,6 +46,21 @@ def lock_alert(session: Session, alert_id: int) -> Alert | None:
     """The alert row, locked on PostgreSQL so an ack and a step advance never interleave."""
     return session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update()
                           .execution_options(populate_existing=True))
+
+
+def _lock_alert_of_timer(session: Session, payload: dict) -> bool:
+    # Skip (not wait for) an alert another worker or an acknowledgement holds: the timer stays due
+    # and the next pass takes it, or finds it cancelled.
+    alert_id = payload.get("alert_id")
+    if alert_id is None:
+        return True
+    return session.scalar(select(Alert.id).where(Alert.id == alert_id)
+                          .with_for_update(skip_locked=True)) is not None
+
+
+def _lock_alert_of_message(session: Session, payload: dict) -> None:
+    if payload.get("alert_id") is not None:
+        session.execute(select(Alert.id).where(Alert.id == payload["alert_id"]).with_for_update())
 
 
 def step_key(alert: Alert, loop: int, step: int) -> str:
@@ -301,8 +323,9 @@ def on_ack_timeout(session: Session, timer: Timer, now: datetime) -> None:
 
 
 def register() -> None:
-    timers.register(ACK_TIMEOUT_TIMER, on_ack_timeout)
-    timers.register(STEP_TIMER, on_step_timer)
-    timers.register(RULE_TIMER, on_rule_timer)
-    timers.register(FAILOVER_TIMER, on_failover_timer)
+    for kind, handler in ((ACK_TIMEOUT_TIMER, on_ack_timeout), (STEP_TIMER, on_step_timer),
+                          (RULE_TIMER, on_rule_timer), (FAILOVER_TIMER, on_failover_timer)):
+        timers.register(kind, handler)
+        timers.lock_owner_first(kind, _lock_alert_of_timer)
     outbox.on_status(SOURCE_KIND, on_notification_status)
+    outbox.lock_owner_first(SOURCE_KIND, _lock_alert_of_message)

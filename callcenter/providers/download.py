@@ -19,9 +19,9 @@ class DownloadProvider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def reconcile(self, message: Any) -> None:
+    def reconcile(self, message: Any) -> list[SendResult]:
         """A download is idempotent (written atomically under its final name): just do it again."""
-        return None
+        return []
 
     def send(self, message: Any) -> SendResult:
         p = message.payload

@@ -6,7 +6,8 @@ the client at a local fake Twilio.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +67,12 @@ class TwilioProvider:
         p = dict(message.payload)
         for name in ("url", "status_callback", "recording_status_callback"):
             p[name] = self._absolute(p.get(name))
+        ref = getattr(message, "claim_ref", None)
+        if ref:
+            # Our claim reference rides on every URL Twilio will request for this message, so a status
+            # callback, and reconciliation after a crash, can name the exact row (see outbox).
+            for name in ("url", "status_callback"):
+                p[name] = with_claim_ref(p.get(name), ref)
         try:
             if message.channel == "sms":
                 kwargs = {"to": message.destination, "from_": p.get("from") or self.settings.twilio_from_number,
@@ -109,19 +116,70 @@ class TwilioProvider:
             raise TemporaryError(f"cannot reach Twilio: {exc}") from exc
         return SendResult(ref=sent.sid, status=getattr(sent, "status", None))
 
-    def reconcile(self, message: Any) -> SendResult | None:
-        """Did Twilio accept this message before our worker died? Look for it since the claim."""
+    def reconcile(self, message: Any) -> list[SendResult]:
+        """What Twilio has of this message, sent before our worker died: the exact call (found by our
+        claim reference among the requests it made to us), or messages with its text. An empty list
+        means Twilio never got it; TemporaryError means it cannot tell yet."""
         if message.channel == "callstatus":
-            return None  # a look-up changes nothing at Twilio: just ask again
+            return []  # a look-up changes nothing at Twilio: just ask again
         p = message.payload
         sender = p.get("from") or self.settings.twilio_from_number
         since = message.claimed_at - timedelta(minutes=1)
+        found: list[SendResult] = []
         if message.channel == "sms":
             for m in self.client.messages.list(to=message.destination, from_=sender, limit=50):
                 if m.body == p.get("body") and (m.date_created is None or m.date_created >= since):
-                    return SendResult(ref=m.sid, status=m.status)
-            return None
+                    found.append(SendResult(ref=m.sid, status=m.status))
+            return list(reversed(found))  # oldest first
+        if not message.claim_ref:
+            return []
+        marker = f"{CLAIM_PARAM}={message.claim_ref}"
         for c in self.client.calls.list(to=message.destination, from_=sender, limit=50):
-            if c.date_created is None or c.date_created >= since:
-                return SendResult(ref=c.sid, status=c.status)
-        return None
+            if c.date_created is not None and c.date_created < since:
+                continue
+            urls = [str((e.request or {}).get("url") or "") for e in self.client.calls(c.sid).events.list(limit=50)]
+            if any(marker in url for url in urls):
+                return [SendResult(ref=c.sid, status=c.status)]
+            if not urls and c.status == "queued":
+                # Twilio queues calls beyond the account's rate and requests nothing until it places
+                # them: this one may be ours.
+                raise TemporaryError(f"call {c.sid} to that number is still queued; cannot tell yet")
+        return []
+
+
+    def recent_recordings(self, since: datetime) -> list[ProviderRecording]:
+        """Completed recordings Twilio made since `since`, for catching up on missed status callbacks."""
+        base = (self.settings.twilio_api_url or DEFAULT_API).rstrip("/")
+        found = []
+        for r in self.client.recordings.list(date_created_after=since, limit=RECORDINGS_PAGE_LIMIT):
+            if r.status != "completed" or not r.call_sid:
+                continue
+            media = base + (r.uri or "").removesuffix(".json")
+            found.append(ProviderRecording(sid=r.sid, call_sid=r.call_sid, url=media, source=r.source or "",
+                                           duration=int(r.duration) if str(r.duration or "").isdigit() else None))
+        return found
+
+    def call_details(self, sid: str) -> dict[str, Any]:
+        """A call's numbers, times and status, for a call we only learn about afterwards."""
+        c = self.client.calls(sid).fetch()
+        return {"from": c._from, "to": c.to, "status": c.status, "start_time": c.start_time,
+                "end_time": c.end_time, "duration": int(c.duration) if str(c.duration or "").isdigit() else None}
+
+
+@dataclass(frozen=True)
+class ProviderRecording:
+    sid: str
+    call_sid: str
+    url: str            # media URL without extension, as in Twilio's RecordingUrl
+    source: str         # RecordVerb (a voice message), StartCallRecordingAPI, DialVerb, ...
+    duration: int | None
+
+
+RECORDINGS_PAGE_LIMIT = 1000
+CLAIM_PARAM = "o"
+
+
+def with_claim_ref(url: str | None, ref: str) -> str | None:
+    if not url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{CLAIM_PARAM}={ref}"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
@@ -18,6 +18,7 @@ from ..auth import has_role, user_for_token
 from ..customers import UnknownCompany, find_company, find_contact_by_email
 from ..models import Approval, Company, Contact, StaffUser, Ticket
 from ..sla import sla_state
+from ..validation import MAX_DB_INT, optional_int
 from . import schemas
 from .db import db_session
 
@@ -70,6 +71,7 @@ def token_required(*roles: str) -> Callable:
             g.api_user = user
             return view(*args, **kwargs)
 
+        wrapper.required_roles = roles  # the OpenAPI document lists 403 where a role is required
         return wrapper
 
     return decorator
@@ -124,13 +126,9 @@ def settings():  # noqa: ANN201
     return current_app.config["SETTINGS"]
 
 
-def _int_arg(name: str, default: int | None = None, low: int = 1, high: int = 10**9) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, f"query parameter {name} must be an integer between {low} and {high}")
-    return int(raw)
+def _int_arg(name: str, default: int | None = None, low: int = 1, high: int = MAX_DB_INT) -> int | None:
+    value = optional_int(request.args.get(name), f"query parameter {name}", low=low, high=high)
+    return default if value is None else value
 
 
 @api.get("/tickets")
@@ -386,8 +384,3 @@ def openapi():  # noqa: ANN201
     from .openapi import build_openapi
 
     return jsonify(build_openapi())
-
-
-@api.route("/<path:_rest>", methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
-def not_found(_rest: str):  # noqa: ANN201
-    abort(404, description=f"no API endpoint /api/v1/{_rest}")

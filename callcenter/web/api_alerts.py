@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,9 +18,11 @@ from ..paging.policies import find_policy
 from ..paging.rotations import RotationError, find_rotation, schedule, who_is_on_call
 from ..paging.sources import default_policy
 from ..tickets import TicketNotFound, get_ticket
+from ..validation import DbId
 from .api import ApiError, json_errors, now_utc, parse_body, token_required
 from .db import db_session
-from .openapi import EXTRA_PATHS
+from .openapi import DB_ID, EXTRA_PATHS
+from .params import int_arg
 
 alerts_api = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
 
@@ -32,8 +34,9 @@ class AlertCreate(BaseModel):
     severity: Literal["critical", "high", "low", "info"] = "critical"
     dedup_key: str | None = Field(default=None, max_length=200,
                                   description="one open alert per key; omitted = a new alert every time")
-    escalation_policy: str | int | None = Field(default=None, description="policy name or id; default 'Default'")
-    ticket: int | None = Field(default=None, description="ticket number the alert is about")
+    escalation_policy: DbId | Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="policy name or id; default 'Default'")
+    ticket: DbId | None = Field(default=None, description="ticket number the alert is about")
     customer: str | None = Field(default=None, max_length=200)
 
 
@@ -119,8 +122,8 @@ def raise_alert():  # noqa: ANN201
 def list_alerts():  # noqa: ANN201
     try:
         rows = svc.list_alerts(db_session(), status=request.args.get("status") or None,
-                               limit=min(int(request.args.get("limit", "100") or 100), 500))
-    except (svc.AlertError, ValueError) as exc:
+                               limit=int_arg("limit", 100, high=500))
+    except svc.AlertError as exc:
         raise ApiError(400, str(exc)) from None
     return jsonify(items=[alert_json(a) for a in rows])
 
@@ -139,12 +142,15 @@ def act_on_alert(alert_id: int):  # noqa: ANN201
     alert = _load(alert_id)
     user: StaffUser = g.api_user
     now = now_utc()
-    if body.action == "acknowledge":
-        done = svc.acknowledge(session, alert, staff=user, channel="api", now=now)
-    elif body.action == "escalate":
-        done = svc.escalate_now(session, alert, staff=user, channel="api", now=now)
-    else:
-        done = svc.resolve(session, alert, staff=user, channel="api", now=now, note=body.note)
+    try:
+        if body.action == "acknowledge":
+            done = svc.acknowledge(session, alert, staff=user, channel="api", now=now)
+        elif body.action == "escalate":
+            done = svc.escalate_now(session, alert, staff=user, channel="api", now=now)
+        else:
+            done = svc.resolve(session, alert, staff=user, channel="api", now=now, note=body.note)
+    except svc.AlertForbidden as exc:
+        raise ApiError(403, str(exc)) from None
     session.commit()
     if not done:
         raise ApiError(409, f"cannot {body.action} alert {alert.id}: it is {alert.status}")
@@ -168,13 +174,11 @@ def oncall_now():  # noqa: ANN201
 @token_required()
 def rotation_schedule(rotation: str):  # noqa: ANN201
     session, now = db_session(), now_utc()
+    weeks = int_arg("weeks", 2, high=52)
     try:
         rot = find_rotation(session, rotation)
-        weeks = int(request.args.get("weeks", "2"))
-    except (RotationError, ValueError) as exc:
-        raise ApiError(404 if isinstance(exc, RotationError) else 400, str(exc)) from None
-    if not 1 <= weeks <= 52:
-        raise ApiError(400, "weeks must be between 1 and 52")
+    except RotationError as exc:
+        raise ApiError(404, str(exc)) from None
     names = {u.id: u.name for u in session.scalars(select(StaffUser))}
     shifts = schedule(rot, now, now + timedelta(weeks=weeks))
     return jsonify(rotation=rot.name, items=[{"start": _iso(s.start), "end": _iso(s.end), "staff_id": s.staff_id,
@@ -182,12 +186,13 @@ def rotation_schedule(rotation: str):  # noqa: ANN201
                                              for s in shifts])
 
 
-_alert_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_alert_id = {"name": "id", "in": "path", "required": True, "schema": DB_ID}
 EXTRA_PATHS.update({
     "/alerts": {
         "get": {"summary": "Alerts, newest first (status=open|triggered|acknowledged|resolved)",
                 "parameters": [{"name": "status", "in": "query", "schema": {"type": "string"}},
-                               {"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                               {"name": "limit", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
                 "responses": {"200": {"description": "alerts"}, "400": {"description": "bad filter"}}},
         "post": {"summary": "Raise an alert and page (one open alert per dedup_key: a repeat returns it, 200)",
                  "requestBody": {"required": True, "content": {"application/json": {
@@ -203,6 +208,8 @@ EXTRA_PATHS.update({
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": AlertAction.model_json_schema()}}},
                  "responses": {"200": {"description": "done"}, "404": {"description": "no such alert"},
+                               "403": {"description": "the caller may not act on this alert (not paged for it, "
+                                                      "not on its policy, not an engineer or manager)"},
                                "409": {"description": "not possible in the alert's state"}}},
     },
     "/oncall": {"get": {"summary": "Who is on call now, per rotation",
@@ -210,6 +217,7 @@ EXTRA_PATHS.update({
     "/rotations/{rotation}/schedule": {
         "parameters": [{"name": "rotation", "in": "path", "required": True, "schema": {"type": "string"}}],
         "get": {"summary": "Who is on call for the next N weeks (weeks=2), overrides included",
-                "parameters": [{"name": "weeks", "in": "query", "schema": {"type": "integer"}}],
+                "parameters": [{"name": "weeks", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 52}}],
                 "responses": {"200": {"description": "shifts"}, "404": {"description": "no such rotation"}}}},
 })

@@ -18,10 +18,12 @@ from sqlalchemy import select
 
 from .. import call_review as svc
 from ..models import REVIEW_CRITERIA, CallChannel, CallOutcome, Company, RecordingStatus, StaffUser, Ticket
+from ..validation import InvalidInput
 from .common import now
 from .db import db_session
 from .login import csrf_check, roles_required
 from .navigation import STAFF, add_nav_item
+from .params import int_arg
 
 bp = Blueprint("calls", __name__)
 bp.before_request(csrf_check)
@@ -49,15 +51,18 @@ def viewer() -> svc.Viewer:
 
 
 def _int_arg(name: str) -> int | None:
-    raw = request.values.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
+    """An id or number from the query or form: None when absent, 400 when malformed or out of range."""
+    return int_arg(name)
 
 
 def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, "").strip())
-    except ValueError:
+    raw = request.args.get(name, "").strip()
+    if not raw:
         return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"parameter {name} must be a date (YYYY-MM-DD)") from None
 
 
 @bp.get("/console/calls")

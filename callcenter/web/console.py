@@ -49,6 +49,7 @@ from .common import actor, now
 from .db import db_session
 from .labels import label
 from .login import WORKING_ROLES, csrf_check, roles_required
+from .params import int_arg
 
 bp = Blueprint("console", __name__)
 bp.before_request(csrf_check)
@@ -78,8 +79,8 @@ def _ticket_or_404(number: int) -> Ticket:
 
 
 def _int_arg(name: str) -> int | None:
-    raw = request.values.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
+    """An id or number from the query or form: None when absent, 400 when malformed or out of range."""
+    return int_arg(name)
 
 
 def _filter_from_request() -> svc.TicketFilter:
@@ -291,10 +292,10 @@ def ticket_status(number: int):  # noqa: ANN201
 @login_required
 def ticket_time(number: int):  # noqa: ANN201
     def run(db: Session, t: Ticket) -> str:
-        raw = (request.form.get("minutes") or "").strip()
-        if not raw.isdigit():
+        minutes = int_arg("minutes", high=24 * 60)
+        if minutes is None:
             raise svc.TicketError(_("minutes worked must be a whole number"))
-        entry = svc.log_time(db, t, int(raw), actor=actor(), now=now(),
+        entry = svc.log_time(db, t, minutes, actor=actor(), now=now(),
                              quick_phone_answer=bool(request.form.get("quick_phone_answer")),
                              note=request.form.get("note") or None)
         return _("Logged %(hours)s h.", hours=entry.billable_hours)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from ..models import InboundMail, InboundStatus, Ticket
 from .api import ApiError, json_errors, token_required
 from .db import db_session
-from .openapi import EXTRA_PATHS
+from .openapi import DB_ID, EXTRA_PATHS
+from .params import int_arg
 
 mail_api = Blueprint("mail_api", __name__, url_prefix="/api/v1/mail")
 
@@ -32,10 +33,7 @@ def inbound_json(row: InboundMail, raw: bool = False) -> dict:
 
 
 def _limit() -> int:
-    raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise ApiError(400, "limit must be an integer between 1 and 1000")
-    return int(raw)
+    return int_arg("limit", 100, high=1000)
 
 
 @mail_api.get("/quarantine")
@@ -63,13 +61,13 @@ def list_triage():  # noqa: ANN201
     return jsonify(items=[inbound_json(r) for r in rows])
 
 
-_LIST = {"parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+_LIST = {"parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
          "responses": {"200": {"description": "items"}, "401": {"description": "no token"}}}
 EXTRA_PATHS.update({
     "/mail/quarantine": {"get": {"summary": "Mail that could not be parsed, with the reason", **_LIST}},
     "/mail/quarantine/{inbound_id}": {"get": {
         "summary": "One quarantined mail with its raw bytes (base64)",
-        "parameters": [{"name": "inbound_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "parameters": [{"name": "inbound_id", "in": "path", "required": True, "schema": DB_ID}],
         "responses": {"200": {"description": "the mail"}, "404": {"description": "not quarantined"}}}},
     "/mail/triage": {"get": {"summary": "Mail from unknown senders (triage) or non-contracted companies (sales)",
                              **_LIST}},

@@ -20,6 +20,7 @@ from .common import now
 from .db import db_session
 from .login import csrf_check, roles_required
 from .navigation import STAFF, add_nav_item
+from .params import int_arg
 
 bp = Blueprint("oncall", __name__, url_prefix="/console")
 bp.before_request(csrf_check)
@@ -45,8 +46,7 @@ def _open_alerts() -> list[Alert]:
 @roles_required(*STAFF_ROLES)
 def overview():  # noqa: ANN201
     session, at = db_session(), now()
-    weeks = request.args.get("weeks", "4")
-    weeks_n = int(weeks) if weeks.isdigit() and 1 <= int(weeks) <= 26 else 4
+    weeks_n = int_arg("weeks", 4, high=26)
     staff = {u.id: u for u in session.scalars(select(StaffUser).order_by(StaffUser.name))}
     rotations = []
     for rotation in session.scalars(select(Rotation).order_by(Rotation.name)):
@@ -70,7 +70,8 @@ def overview():  # noqa: ANN201
 def override(rotation_id: int):  # noqa: ANN201
     session = db_session()
     rotation = session.get(Rotation, rotation_id)
-    person = session.get(StaffUser, int(request.form.get("staff_id", "0") or 0))
+    staff_id = int_arg("staff_id")
+    person = session.get(StaffUser, staff_id) if staff_id is not None else None
     if rotation is None or person is None:
         abort(404)
     zone = ZoneInfo(rotation.timezone)
@@ -104,12 +105,16 @@ def act(alert_id: int, action: str):  # noqa: ANN201
     if row is None or action not in ACTIONS:
         abort(404)
     me, at = _me(), now()
-    if action == "acknowledge":
-        done = svc.acknowledge(session, row, staff=me, channel="web", now=at)
-    elif action == "escalate":
-        done = svc.escalate_now(session, row, staff=me, channel="web", now=at)
-    else:
-        done = svc.resolve(session, row, staff=me, channel="web", now=at, note=request.form.get("note") or None)
+    try:
+        if action == "acknowledge":
+            done = svc.acknowledge(session, row, staff=me, channel="web", now=at)
+        elif action == "escalate":
+            done = svc.escalate_now(session, row, staff=me, channel="web", now=at)
+        else:
+            done = svc.resolve(session, row, staff=me, channel="web", now=at, note=request.form.get("note") or None)
+    except svc.AlertForbidden as exc:
+        session.rollback()
+        abort(403, description=str(exc))
     session.commit()
     flash(_("Done.") if done else _("Nothing to do: the alert has moved on meanwhile."), "ok" if done else "error")
     return redirect(request.form.get("next") or url_for("oncall.alert", alert_id=alert_id))

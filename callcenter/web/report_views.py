@@ -16,6 +16,7 @@ from .common import now
 from .db import db_session
 from .labels import label
 from .login import REPORT_ROLES, csrf_check, roles_required
+from .params import int_arg
 
 bp = Blueprint("reports", __name__, url_prefix="/console/reports")
 bp.before_request(csrf_check)
@@ -27,10 +28,10 @@ def _company_id() -> int:
     """The company asked for; a customer gets their own whatever the URL says."""
     if current_user.is_customer:
         return current_user.company_id
-    raw = request.args.get("company", "")
-    if not raw.isdigit():
+    company_id = int_arg("company")
+    if company_id is None:
         abort(400, "choose a company")
-    return int(raw)
+    return company_id
 
 
 def _quarter() -> Quarter:
@@ -100,8 +101,7 @@ def quarterly_pdf_download():  # noqa: ANN201
 @roles_required(*REPORT_ROLES)
 def helpdesk():  # noqa: ANN201
     quarter = _quarter()
-    raw = request.args.get("company", "")
-    company_id = int(raw) if raw.isdigit() else None
+    company_id = _optional_company()
     stats = quarter_stats(db_session(), quarter, now=now(), company_id=company_id)
     charts = {
         "channel": bar_chart([(str(label(k)), n) for k, n in stats.by_channel]),
@@ -115,11 +115,16 @@ def helpdesk():  # noqa: ANN201
                            company_id=company_id)
 
 
-def _hotline_stats():  # noqa: ANN202
-    raw = request.args.get("company", "")
-    company_id = int(raw) if raw.isdigit() else None
+def _optional_company() -> int | None:
+    """The company filter of the staff reports: all companies when absent, 404 when unknown."""
+    company_id = int_arg("company")
     if company_id is not None and db_session().get(Company, company_id) is None:
         abort(404)
+    return company_id
+
+
+def _hotline_stats():  # noqa: ANN202
+    company_id = _optional_company()
     return quarter_hotline_stats(db_session(), _quarter(), now=now(), company_id=company_id), company_id
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..models import Category, Channel, Level, Priority, Status
+from ..validation import DbId
 
 CategoryName = Literal[tuple(c.value for c in Category)]  # type: ignore[valid-type]
 ChannelName = Literal[tuple(c.value for c in Channel)]  # type: ignore[valid-type]
@@ -16,8 +17,15 @@ StatusName = Literal[tuple(s.value for s in Status)]  # type: ignore[valid-type]
 LevelName = Literal[tuple(level.value for level in Level)]  # type: ignore[valid-type]
 
 
+def _no_null_defaults(schema: dict) -> None:
+    """`default=None` on a field that is not nullable means "not given": the document must not offer null."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and "anyOf" not in prop:
+            del prop["default"]
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_no_null_defaults)
 
 
 class TicketCreate(Strict):
@@ -25,34 +33,37 @@ class TicketCreate(Strict):
     description: str = Field(default="", max_length=100_000)
     category: CategoryName
     channel: ChannelName = "api"
-    company_id: int | None = None
+    company_id: DbId | None = None
     company: str | None = Field(default=None, max_length=200, description="company name, instead of company_id")
-    reporter_contact_id: int | None = None
+    reporter_contact_id: DbId | None = None
     reporter_email: str | None = Field(default=None, max_length=254,
                                        description="finds the contact (and company) by e-mail address")
     reporter_name: str | None = Field(default=None, max_length=200)
     reporter_role: str | None = Field(default=None, max_length=100)
-    reporter_phone: str | None = Field(default=None, max_length=32)
-    asset_id: int | None = None
+    reporter_phone: str | None = Field(default=None, max_length=20)
+    asset_id: DbId | None = None
     location: str | None = Field(default=None, max_length=200)
     priority: PriorityName | None = None
     level: LevelName = "L1"
-    assignee_id: int | None = None
+    assignee_id: DbId | None = None
 
 
 class TicketUpdate(Strict):
-    status: StatusName | None = None
+    """Fields left out stay as they are; `null` is accepted only where the ticket may hold no value."""
+
+    # Not nullable: the default only means "not given" (null is refused, as the columns refuse it).
+    status: StatusName = Field(default=None)
     reopen: bool = False
     note: str | None = Field(default=None, max_length=100_000, description="the text the customer's mail carries")
     resolution: str | None = Field(default=None, max_length=30)
-    assignee_id: int | None = None
+    assignee_id: DbId = Field(default=None, description="assign to this staff user (unassign: true to clear)")
     unassign: bool = False
-    level: LevelName | None = None
-    priority: PriorityName | None = None
-    category: CategoryName | None = None
-    subject: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=100_000)
-    asset_id: int | None = None
+    level: LevelName = Field(default=None)
+    priority: PriorityName = Field(default=None)
+    category: CategoryName = Field(default=None)
+    subject: str = Field(default=None, min_length=1, max_length=300)
+    description: str = Field(default=None, max_length=100_000)
+    asset_id: DbId | None = None
     location: str | None = Field(default=None, max_length=200)
 
 
@@ -68,21 +79,21 @@ class TimeCreate(Strict):
 
 
 class LinkCreate(Strict):
-    ticket: int = Field(description="number of the other ticket")
+    ticket: DbId = Field(description="number of the other ticket")
     kind: Literal["related", "project", "follow_up", "duplicate"] = "related"
 
 
 class ApprovalCreate(Strict):
     kind: Literal["permission_change", "device_order", "spare_part"]
     summary: str = Field(min_length=1, max_length=10_000)
-    approver_contact_id: int | None = None
-    approver_staff_id: int | None = None
+    approver_contact_id: DbId | None = None
+    approver_staff_id: DbId | None = None
 
 
 class ApprovalDecision(Strict):
     approved: bool
     evidence: str = Field(min_length=1, max_length=100_000)
-    decided_by_contact_id: int | None = None
+    decided_by_contact_id: DbId | None = None
 
 
 class SlaOut(BaseModel):

@@ -35,6 +35,9 @@ TRICKS = [
 @pytest.mark.parametrize("target", TRICKS)
 def test_login_never_redirects_off_site(site, http, target) -> None:  # noqa: ANN001, F811
     r = log_in(http, site, "agent1", next_path=target)
+    if "\x00" in target:
+        assert r.status_code == 400  # NUL is refused at the edge before any view runs
+        return
     assert r.status_code == 302
     location = r.headers["Location"]
     assert location == "/", f"{target!r} led to {location!r}"

@@ -1,0 +1,104 @@
+"""Request values checked at the edge, once, for the console, the API and the webhooks alike.
+
+A path `<int:...>` only matches ASCII digits within the database's integer range (404 otherwise);
+query and form integers go through `int_arg`; any NUL byte or lone surrogate in the query, a form or
+a JSON body is refused before a view runs. `callcenter.validation.InvalidInput` raised anywhere below
+a view answers 400 with its message (JSON under /api/).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+from ..validation import MAX_DB_INT, InvalidInput, optional_int, text_problem
+
+
+def digits_up_to(limit: int) -> str:
+    """A regex of the ASCII digit strings whose value is at most `limit` (leading zeros allowed below its length).
+
+    The range has to be in the regex itself: Werkzeug compares a request's method with a rule whose pattern
+    matched before the converter's own check runs, so `PATCH /tickets/99999999999` would answer 405.
+    """
+    top = str(limit)
+    alternatives = [f"[0-9]{{1,{len(top) - 1}}}"] if len(top) > 1 else []
+    for i, digit in enumerate(top):
+        if digit != "0":
+            rest = len(top) - i - 1
+            alternatives.append(top[:i] + f"[0-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    alternatives.append(top)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+class DbIntConverter(IntegerConverter):
+    """`<int:x>`: ASCII digits only (Werkzeug's `\\d` takes any Unicode digit), at most the column's range."""
+
+    regex = digits_up_to(MAX_DB_INT)
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002, ANN001
+                 max: int | None = MAX_DB_INT, signed: bool = False) -> None:  # noqa: A002
+        bound = MAX_DB_INT if max is None or max > MAX_DB_INT else max
+        super().__init__(map, fixed_digits, min, bound, signed)
+
+
+def int_arg(name: str, default: int | None = None, *, low: int = 1, high: int = MAX_DB_INT) -> int | None:
+    """An integer query (or form) parameter, `default` when absent or empty; 400 when malformed."""
+    value = optional_int(request.values.get(name), f"parameter {name}", low=low, high=high)
+    return default if value is None else value
+
+
+def _walk_strings(value: object):  # noqa: ANN202
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk_strings(k)
+            yield from _walk_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_strings(v)
+
+
+def _refuse_unstorable_text() -> None:
+    sources = [request.args.items(multi=True)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(request.form.items(multi=True))
+    for items in sources:
+        for key, value in items:
+            problem = text_problem(key) or text_problem(value)
+            if problem:
+                raise InvalidInput(f"parameter {key[:40]!r}: text {problem}")
+    if request.is_json:
+        for text in _walk_strings(request.get_json(silent=True)):
+            problem = text_problem(text)
+            if problem:
+                raise InvalidInput(f"the body's text {problem}")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_params(app: Flask) -> None:
+    """Call before any blueprint is registered: the `int` converter is looked up when rules are added."""
+    app.url_map.converters["int"] = DbIntConverter
+    app.before_request(_refuse_unstorable_text)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid_input(exc: InvalidInput) -> tuple[Response, int] | tuple[str, int, dict]:
+        if _wants_json():
+            return jsonify(error=str(exc), details=None), 400
+        return str(exc), 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # noqa: ANN202
+        """JSON under /api/ (routing errors too: 404, and 405 with its `Allow` header); HTML elsewhere."""
+        if not _wants_json():
+            return exc
+        response = jsonify(error=exc.description or exc.name, details=None)
+        response.status_code = exc.code or 500
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response

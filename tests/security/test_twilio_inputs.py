@@ -1,0 +1,38 @@
+"""Signed Twilio webhooks carrying numbers no column can hold, or no number at all: 4xx or a normal
+TwiML answer, never a 5xx."""
+
+from __future__ import annotations
+
+from fake_twilio import compute_signature
+
+from callcenter.app import create_app
+
+VALUES = ["99999999999999999999", "2147483648", "-1", "²", "١٢", "abc", "1e5", ""]
+NUMBER_FIELDS = ["QueueTime", "RecordingDuration", "CallDuration", "SequenceNumber", "DialCallDuration", "Digits",
+                 "QueueResult", "RecordingUrl", "CallStatus", "MessageStatus"]
+QUERY = ["offer", "call", "n", "step", "seq"]
+
+
+def test_signed_webhooks_with_out_of_range_numbers_never_give_a_server_error(settings, engine, demo) -> None:  # noqa: ANN001
+    settings.twilio_auth_token = "tw-token"
+    app = create_app(settings, engine)
+    client = app.test_client()
+    routes = sorted({r.rule for r in app.url_map.iter_rules()
+                     if r.rule.startswith("/twilio/") and "POST" in (r.methods or ())})
+    assert len(routes) >= 10
+    failures = []
+    for route in routes:
+        for value in VALUES:
+            query = "&".join(f"{q}={value}" for q in QUERY)
+            path = f"{route}?{query}"
+            params = {"CallSid": "CA-fuzz", "From": "+3615550101", "To": "+3615550100", "AccountSid": "AC1",
+                      "MessageSid": "SM-fuzz", "RecordingSid": "RE-fuzz", "Body": f"ACK {value}",
+                      **{name: value for name in NUMBER_FIELDS}}
+            signature = compute_signature("tw-token", f"{settings.public_url}{path}", params)
+            try:
+                status = client.post(path, data=params, headers={"X-Twilio-Signature": signature}).status_code
+            except Exception as exc:  # the test client re-raises what would be a 500
+                status = repr(exc)[:160]
+            if not isinstance(status, int) or status >= 500 or status == 403:
+                failures.append((route, value, status))
+    assert failures == [], "\n".join(map(str, failures))

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, false, or_, select, update
+from sqlalchemy import and_, delete, exists, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,8 @@ QUEUE_POLL_QUIET = timedelta(seconds=45)
 LONGEST_CALL = timedelta(hours=4)  # Twilio's own default time limit of a call
 SWEEP_SECONDS = 5
 SWEEP_BATCH = 200
+# Rows of processes long gone are deleted by the sweep (their calls were closed a day ago).
+PROCESS_KEEP = timedelta(days=1)
 CHECK_SOURCE = "call_status"
 CHECK_CHANNEL = "callstatus"  # outbox channel: Twilio's REST API, GET Calls/{sid}
 
@@ -304,6 +306,9 @@ def sweep_lost_calls(session: Session, now: datetime, *, trust_heartbeats: bool 
         elif alive is None and call.arrived_at < now - LONGEST_CALL:
             if close_lost_call(session, call, now, "nothing was heard of it for hours"):
                 done.closed.append(call.id)
+    gone = ServiceProcess.beat_at < now - PROCESS_KEEP
+    if session.scalar(select(ServiceProcess.id).where(gone).limit(1)) is not None:  # a read: no write lock
+        session.execute(delete(ServiceProcess).where(gone))
     return done
 
 

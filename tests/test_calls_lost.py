@@ -100,6 +100,18 @@ def test_calls_of_a_process_that_stopped_beating_are_closed_as_lost(factory, flo
     assert timer.cancelled_at is not None
 
 
+def test_the_sweep_forgets_processes_gone_for_a_day(factory, session, demo):  # noqa: ANN001
+    from callcenter.models import ServiceProcess
+
+    with session_scope(factory) as s:
+        beat(s, PROCESS, IN_HOURS)
+        beat(s, "agi:other:1:aaaaaa", IN_HOURS + timedelta(hours=23))
+    with session_scope(factory) as s:
+        sweep_lost_calls(s, IN_HOURS + timedelta(days=1, seconds=1))
+    session.expire_all()
+    assert [p.id for p in session.scalars(select(ServiceProcess))] == ["agi:other:1:aaaaaa"]
+
+
 def test_a_beating_process_keeps_its_calls(factory, flow, session, demo):  # noqa: ANN001
     queued_agi_call(factory, flow, "1795303247.3")
     for minute in range(1, 4):

@@ -409,11 +409,14 @@ def request_approval(session: Session, ticket: Ticket, *, kind: str, summary: st
     """Put a special request (permission change, device order, spare part) on hold until decided."""
     if kind not in {"permission_change", "device_order", "spare_part"}:
         raise TicketError(f"unknown approval kind {kind!r}")
-    if kind == "spare_part":
-        manager = session.get(StaffUser, approver_staff_id) if approver_staff_id else None
-        if manager is None or manager.role not in {"manager", "admin"}:
-            raise TicketError("a spare part is approved by a manager")
-    elif approver_contact_id is not None:
+    # Every named approver is checked, whatever the kind: an unknown id must be a clear refusal,
+    # never a foreign-key failure at flush.
+    manager = session.get(StaffUser, approver_staff_id) if approver_staff_id is not None else None
+    if approver_staff_id is not None and (manager is None or manager.role not in {"manager", "admin"}):
+        raise TicketError("the approving staff member must be a manager")
+    if kind == "spare_part" and manager is None:
+        raise TicketError("a spare part is approved by a manager")
+    if approver_contact_id is not None:
         contact = session.get(Contact, approver_contact_id)
         if contact is None or contact.company_id != ticket.company_id or not contact.can_authorize:
             raise TicketError("the approver must be an authorised contact of the ticket's company")

@@ -196,3 +196,16 @@ def test_domain_events_are_published(session, demo, now):
         events.unsubscribe(events.TicketChanged, record)
     assert [type(e).__name__ for e in seen] == ["TicketCreated", "TicketChanged"]
     assert seen[1].changes == {"assignee": [None, "Tóth Gábor"]}
+
+
+@pytest.mark.parametrize("kind", ["spare_part", "device_order", "permission_change"])
+def test_approval_naming_an_unknown_approver_is_refused_whatever_the_kind(session, demo, now, kind):
+    # Found by the API fuzzer: a spare part naming a contact id that does not exist reached the flush
+    # and answered 500 instead of a clear refusal.
+    t = svc.create_ticket(session, new(demo), now=now)
+    with pytest.raises(TicketError, match="authorised contact"):
+        svc.request_approval(session, t, kind=kind, summary="PSU", actor=svc.SYSTEM, now=now,
+                             approver_contact_id=681_042, approver_staff_id=demo.staff["manager"].id)
+    with pytest.raises(TicketError, match="manager"):
+        svc.request_approval(session, t, kind=kind, summary="PSU", actor=svc.SYSTEM, now=now,
+                             approver_staff_id=999_999)

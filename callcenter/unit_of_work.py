@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from . import events
 from .config import Settings
@@ -44,6 +44,7 @@ DISPATCH_BATCH = 50
 # The worker re-runs pending rows only once they are this old: a row younger than this may still be
 # on its way through its own process's after-commit dispatch.
 PENDING_GRACE_SECONDS = 10
+_COMMITTED_KEY = "domain_events_committed"
 _DUE = (DomainEventState.PENDING, DomainEventState.FAILED)
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
@@ -102,6 +103,19 @@ def install(factory: sessionmaker[Session]) -> None:
         if session.in_nested_transaction():
             return  # a savepoint's release (it fires this hook too): the transaction goes on
         rows = session.info.pop(events.PENDING_KEY, None)
+        if rows:
+            session.info[_COMMITTED_KEY] = rows
+
+    def after_rollback(session: Session) -> None:
+        if not session.in_nested_transaction():
+            session.info.pop(events.PENDING_KEY, None)
+
+    def after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+        # Dispatch once the committed transaction has given its connection back to the pool: a request
+        # never holds two connections (the pool is sized for one per thread).
+        if transaction.parent is not None:
+            return
+        rows = session.info.pop(_COMMITTED_KEY, None)
         if not rows:
             return
         ids = [row.id for row in rows if inspect(row).has_identity]  # a rolled-back savepoint's are gone
@@ -112,12 +126,9 @@ def install(factory: sessionmaker[Session]) -> None:
             except Exception:  # never the committer's problem: the worker runs the row later
                 log.exception("domain event %s: dispatch after commit failed; left for the worker", row_id)
 
-    def after_rollback(session: Session) -> None:
-        if not session.in_nested_transaction():
-            session.info.pop(events.PENDING_KEY, None)
-
     sa_event.listen(factory, "after_commit", after_commit)
     sa_event.listen(factory, "after_rollback", after_rollback)
+    sa_event.listen(factory, "after_transaction_end", after_transaction_end)
 
 
 def _now_of(row: DomainEvent) -> datetime:

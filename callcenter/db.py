@@ -191,7 +191,8 @@ def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> 
     if timeouts.statement > 0:
         options.append(f"-c statement_timeout={int(timeouts.statement * 1000)}")
     connect_args["options"] = " ".join([connect_args.get("options", ""), *options]).strip()
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _check_on_checkout(engine)
     bounded = _bounded_connection()
     limit = timeouts.statement + 1.0 if timeouts.statement > 0 else None
 
@@ -209,6 +210,54 @@ def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> 
         return connection
 
     return engine
+
+
+# A pooled connection idle for longer than this is pinged before use (a firewall or NAT may have dropped it
+# without a word); a busier one only when its socket says the server spoke or hung up.
+IDLE_PING_SECONDS = 10.0
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """True when an idle connection's socket has something to read: between transactions PostgreSQL
+    sends nothing unasked except to end the session (a restart, pg_terminate_backend, an idle timeout:
+    an error, then EOF), or a notice. No round trip."""
+    import select
+
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError):  # closed: no descriptor
+        return True
+    return bool(readable)
+
+
+def _check_on_checkout(engine: Engine) -> None:
+    """`pool_pre_ping` without its round trip on every checkout: a webhook's transaction is BEGIN, one
+    INSERT and COMMIT, and a ping before them was a fourth round trip, each a wait for a server process
+    on a busy machine. A connection is pinged only when it is not known to be good: it sat in the pool
+    longer than IDLE_PING_SECONDS, or the server sent something while it was idle. A failed ping does
+    what pre-ping does: every pooled connection from before is discarded and a new one is opened."""
+    from sqlalchemy import exc
+
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record):  # noqa: ANN001, ANN202
+        if dbapi_connection is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_unsure(dbapi_connection, record, _proxy):  # noqa: ANN001, ANN202
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:
+            return  # just connected
+        if time.monotonic() - idle_since < IDLE_PING_SECONDS and not _server_spoke(dbapi_connection):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None) or dbapi_connection.closed:
+                raise exc.InvalidatePoolError(f"the database connection was lost: {err}") from err
+            raise
 
 
 class HealthProbe:

@@ -398,7 +398,6 @@ def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) 
                 kwargs.setdefault("pool_timeout", timeouts.pool)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         write_lock = None if in_memory else _write_lock_for(path)
-        wal_sync = None if in_memory else _wal_sync_for(path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -409,10 +408,12 @@ def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) 
             cursor.execute("PRAGMA busy_timeout=30000")
             if isinstance(dbapi_connection, _WriteLockedConnection):
                 dbapi_connection.write_lock = write_lock
-                if str(journal).lower() == "wal":
+                # The file SQLite opened (the URL may carry a query): its WAL is what must reach the disk.
+                main_file = next((row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"), "")
+                if str(journal).lower() == "wal" and main_file:
                     # Durable as synchronous=FULL, with the disk flush after the write lock (see _WalSync).
                     cursor.execute("PRAGMA synchronous=NORMAL")
-                    dbapi_connection.wal_sync = wal_sync
+                    dbapi_connection.wal_sync = _wal_sync_for(main_file)
             cursor.close()
 
         @event.listens_for(engine, "before_cursor_execute")

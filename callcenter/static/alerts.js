@@ -27,7 +27,7 @@
     return form;
   }
 
-  function render(items) {
+  function render(items, updated) {
     var body = document.createElement("tbody");
     items.forEach(function (a) {
       var tr = document.createElement("tr");
@@ -35,8 +35,8 @@
       tr.dataset.alert = a.id;
       var first = document.createElement("td"), link = document.createElement("a");
       link.href = a.url; link.textContent = a.id; first.appendChild(link); tr.appendChild(first);
-      [a.status, a.summary, a.customer, a.ticket ? "#" + a.ticket : "", a.loop + "/" + a.step,
-       (a.created_at || "").replace("T", " ").slice(0, 16), a.acknowledged_by].forEach(function (v) {
+      [a.status_label || a.status, a.summary, a.customer, a.ticket ? "#" + a.ticket : "", a.loop + "/" + a.step,
+       a.created_local || (a.created_at || "").replace("T", " ").slice(0, 16), a.acknowledged_by].forEach(function (v) {
         tr.appendChild(cell(v));
       });
       var actions = document.createElement("td");
@@ -53,13 +53,13 @@
     }
     table.replaceChild(body, table.tBodies[0]);
     var stamp = document.getElementById("alerts-updated");
-    stamp.textContent = stamp.dataset.label + " " + new Date().toLocaleTimeString();
+    stamp.textContent = stamp.dataset.label + " " + (updated || "");
   }
 
   function poll() {
     fetch(table.dataset.poll, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (data) { render(data.items); })
+      .then(function (data) { render(data.items, data.updated); })
       .catch(function () { /* keep the last table; the next poll may succeed */ });
   }
 

@@ -30,7 +30,7 @@
       a.href = r.url; a.textContent = "#" + r.number; first.appendChild(a); tr.appendChild(first);
       [r.subject, r.company, r.category_label || r.category].forEach(function (v) { tr.appendChild(cell(v)); });
       tr.appendChild(cell(r.priority_label || r.priority, "prio-" + r.priority));
-      [r.status_label || r.status, r.level, r.assignee].forEach(function (v) { tr.appendChild(cell(v)); });
+      [r.status_label || r.status, r.level_label || r.level, r.assignee].forEach(function (v) { tr.appendChild(cell(v)); });
       var sla = cell("", "sla");
       sla.dataset.remaining = r.remaining_seconds === null ? "" : r.remaining_seconds;
       sla.dataset.running = r.clock_running ? "1" : "0";
@@ -67,7 +67,7 @@
       .then(function (data) {
         render(data.rows);
         var stamp = document.getElementById("queue-updated");
-        if (stamp) stamp.textContent = labels.updated + " " + new Date().toLocaleTimeString();
+        if (stamp) stamp.textContent = labels.updated + " " + data.at_local;
       })
       .catch(function () { /* keep counting; the next poll retries */ });
   }

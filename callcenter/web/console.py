@@ -47,6 +47,7 @@ from ..models import (
 from ..sla import clock_calendar, sla_state
 from .common import actor, now
 from .db import db_session
+from .formats import local_time
 from .labels import label
 from .login import WORKING_ROLES, csrf_check, roles_required
 from .params import int_arg
@@ -115,7 +116,7 @@ def queue_rows(db: Session, tickets: list[Ticket], at: datetime) -> list[dict]:
             "breached": state.breached, "due_at": t.response_due_at.isoformat() if t.response_due_at else None,
             "url": url_for("console.ticket", number=t.number),
             "category_label": str(label(t.category)), "priority_label": str(label(t.priority)),
-            "status_label": str(label(t.status)),
+            "status_label": str(label(t.status)), "level_label": str(label(t.level)) if t.level else "",
         })
     return rows
 
@@ -153,7 +154,8 @@ def queue_json():  # noqa: ANN201
     db = db_session()
     at = now()
     rows = queue_rows(db, svc.work_queue(db, _filter_from_request(), limit=100), at)
-    return jsonify(at=at.isoformat(), rows=rows)
+    # The page writes "updated 10:30:05" from at_local: the viewer's zone and a 24-hour clock, not the browser's.
+    return jsonify(at=at.isoformat(), at_local=local_time(at, fmt="%H:%M:%S"), rows=rows)
 
 
 @bp.get("/console/tickets")

@@ -18,6 +18,8 @@ from ..paging.rotations import RotationError, add_override, schedule, who_is_on_
 from .api_alerts import alert_json
 from .common import now
 from .db import db_session
+from .formats import local_time
+from .labels import label
 from .login import csrf_check, roles_required
 from .navigation import STAFF, add_nav_item
 from .params import int_arg
@@ -123,4 +125,8 @@ def act(alert_id: int, action: str):  # noqa: ANN201
 @bp.get("/alerts.json")
 @roles_required(*STAFF_ROLES)
 def alerts_json():  # noqa: ANN201
-    return jsonify(items=[{**alert_json(a), "url": url_for("oncall.alert", alert_id=a.id)} for a in _open_alerts()])
+    # updated: the server's time in the viewer's zone, 24-hour, so the page never shows the browser's clock.
+    return jsonify(items=[{**alert_json(a), "url": url_for("oncall.alert", alert_id=a.id),
+                           "status_label": str(label(a.status, "alert")),
+                           "created_local": local_time(a.created_at)} for a in _open_alerts()],
+                   updated=local_time(now(), fmt="%H:%M:%S"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from . import catalog_console, catalog_labels
+from . import catalog_console, catalog_labels, catalog_sweep
 from .catalog_source import EL, HU
 
 HERE = Path(__file__).resolve().parent
@@ -20,8 +20,8 @@ HERE = Path(__file__).resolve().parent
 
 def build() -> list[str]:
     missing: list[str] = []
-    for lang, table in (("hu", {**HU, **catalog_console.HU, **catalog_labels.HU}),
-                        ("el", {**EL, **catalog_console.EL, **catalog_labels.EL})):
+    for lang, table in (("hu", {**HU, **catalog_console.HU, **catalog_sweep.HU, **catalog_labels.HU}),
+                        ("el", {**EL, **catalog_console.EL, **catalog_sweep.EL, **catalog_labels.EL})):
         with open(HERE / "messages.pot", "rb") as fh:
             catalog = read_po(fh, locale=lang)
         for message in catalog:

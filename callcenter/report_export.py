@@ -181,7 +181,7 @@ def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500, words: PdfWo
             continue  # list styles carry no font of their own
         style.fontName = bold if "Bold" in style.fontName or style.name.startswith(("Heading", "Title")) else regular
     # Column heads wrap inside their cell: Hungarian and Greek heads are longer than the English ones.
-    head = ParagraphStyle("head", parent=styles["BodyText"], fontName=bold, fontSize=7, leading=8.5,
+    head = ParagraphStyle("head", parent=styles["BodyText"], fontName=bold, fontSize=6.5, leading=8,
                           textColor=colors.white)
     cell = ParagraphStyle("cell", parent=styles["BodyText"], fontName=regular, fontSize=7, leading=8.5)
     story = [
@@ -201,8 +201,14 @@ def quarterly_pdf(report: QuarterlyReport, breach_limit: int = 500, words: PdfWo
                      str(f.tickets), "" if f.target_minutes is None else w.number(f.target_minutes / 60),
                      str(f.measured), str(f.within), w.percent(f.share_within), w.number(f.median_hours),
                      w.number(f.worst_hours), str(f.breached), str(f.pending)])
-    table = Table(rows, repeatRows=1, colWidths=[40 * mm] + [15 * mm] * 9)
+    # Each figure column is as wide as the longest word of its head (a word is never split); the
+    # category column takes the rest of the line.
+    pad = 2.5
+    widths = [max(12 * mm, max(stringWidth(word, bold, 6.5) for word in w.t(k).split()) + 2 * pad + 2)
+              for k in keys[1:]]
+    table = Table(rows, repeatRows=1, colWidths=[max(28 * mm, 180 * mm - sum(widths)), *widths])
     table.setStyle(TableStyle([
+        ("LEFTPADDING", (0, 0), (-1, -1), pad), ("RIGHTPADDING", (0, 0), (-1, -1), pad),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f4e79")),
         ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
         ("FONTSIZE", (0, 0), (-1, -1), 8),

@@ -227,3 +227,67 @@ def test_no_raw_code_or_english_on_the_pages(app, world, messages, lang) -> None
                         found.setdefault(piece, set()).add(f"{user} {page.split('?')[0]}")
     assert not found, f"raw codes or English on {lang} pages:\n" + "\n".join(
         f"  {piece!r}: {sorted(where)[:3]}" for piece, where in sorted(found.items()))
+
+
+# ------------------------------------------------------------------------------- numbers, times, the PDF
+
+
+def test_numbers_hours_and_life_cycle_values_follow_the_reader(app) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from callcenter.web.formats import change_value, hours, minutes, number, percent
+
+    with app.test_request_context():
+        with force_locale("hu"):
+            assert (number(1.5), hours(1.5), minutes(79), percent(0.125)) == ("1,50", "1,50 ó", "79 perc", "12,5%")
+            assert change_value("79 min = 1.50 h (quick phone answer)", "time") == \
+                "79 perc = 1,50 ó (gyors telefonos válasz)"
+            assert change_value("follow_up #15001", "link") == "Folytatás #15001"
+            assert change_value("2026-08-08T12:41:00+00:00", "responded_at", "Europe/Athens") == "2026-08-08 15:41"
+        with force_locale("el"):
+            assert (number(1234.5), hours(2), percent(0.5)) == ("1.234,50", "2,00 ώ.", "50,0%")
+        with force_locale("en"):
+            assert (number(1234.5), hours(2)) == ("1,234.50", "2.00 h")
+        # Staff read the desk's zone with a 24-hour clock, whatever the browser's clock says.
+        from callcenter.web.formats import local_time
+
+        assert local_time(datetime(2026, 10, 6, 13, 5, tzinfo=UTC), fmt="%H:%M:%S") == "15:05:00"
+
+
+def test_the_pdf_report_is_in_the_customers_language_with_the_pending_column(
+        app, client, demo, monkeypatch) -> None:  # noqa: ANN001
+    from reportlab import rl_config
+
+    from callcenter import report_export
+    from callcenter.web import report_views
+
+    seen = []
+    real = report_export.quarterly_pdf
+
+    def spy(report, breach_limit=500, words=None):  # noqa: ANN001, ANN202
+        seen.append(words)
+        return real(report, breach_limit, words)
+
+    monkeypatch.setattr(report_views, "quarterly_pdf", spy)
+    # Nikos reads Greek: his company's report comes in Greek, numbers with a decimal comma.
+    assert login(client, "pbx@athens-demo.example").status_code == 302
+    r = client.get("/console/reports/quarterly.pdf?quarter=2026Q4")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF") and "-el.pdf" in r.headers["Content-Disposition"]
+    words = seen[-1]
+    assert (words.t("pending"), words.label("infrastructure"), words.number(4.5)) == \
+        ("Εκκρεμεί", "Πρόβλημα υποδομής", "4,50")
+    # A manager downloading Budapest's report gets it in Hungarian, the language Budapest's contacts read;
+    # `lang` asks for another.
+    client.post("/logout", data={"csrf_token": TOKEN.search(client.get("/portal/").get_data(as_text=True))[1]})
+    assert login(client, "admin").status_code == 302
+    assert "-hu.pdf" in client.get(f"/console/reports/quarterly.pdf?company={demo.budapest.id}&quarter=2026Q4")\
+        .headers["Content-Disposition"]
+    assert seen[-1].t("pending") == "Függőben" and seen[-1].percent(0.5) == "50,0%"
+    # The English PDF, uncompressed and in a built-in font so its words can be read back: every column is there.
+    monkeypatch.setattr(rl_config, "pageCompression", 0)
+    monkeypatch.setattr(report_export, "pdf_fonts", lambda: ("Helvetica", "Helvetica-Bold"))
+    pdf = client.get(f"/console/reports/quarterly.pdf?company={demo.budapest.id}&quarter=2026Q4&lang=en").data
+    for word in (b"Pending", b"Breached", b"Within", b"Worst \\(h\\)", b"Business hours support \\(Business hours\\)"):
+        assert word in pdf, word

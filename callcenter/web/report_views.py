@@ -18,7 +18,7 @@ from .common import now
 from .db import db_session
 from .formats import number
 from .i18n import LANGUAGES
-from .labels import label
+from .labels import LABELS, label
 from .login import REPORT_ROLES, csrf_check, roles_required
 from .params import int_arg
 
@@ -140,20 +140,25 @@ def customer_language(company_id: int) -> str | None:
 
 
 def pdf_words(lang: str) -> PdfWords:
+    """The PDF's words and code names in `lang`, resolved now: reportlab draws after the locale is gone."""
     with force_locale(lang):
-        return PdfWords(locale=lang, text={k: str(v) for k, v in PDF_TEXT.items()},
-                        label=_FrozenLabels(lang))
+        text = {k: str(v) for k, v in PDF_TEXT.items()}
+        names = {code: str(name) for code, name in LABELS.items()}
+    return PdfWords(locale=lang, text=text, label=lambda code: names.get(str(code), str(code)))
 
 
-class _FrozenLabels:
-    """label() in a fixed language, callable after the request's locale is gone (reportlab draws later)."""
+def standalone_pdf_words(lang: str) -> PdfWords:
+    """The same words for the command line, which has no console running (callcenter report quarterly)."""
+    from pathlib import Path
 
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
+    from flask import Flask
+    from flask_babel import Babel
 
-    def __call__(self, code: object) -> str:
-        with force_locale(self.lang):
-            return str(label(code))
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
+    Babel(app)
+    with app.test_request_context():
+        return pdf_words(lang)
 
 
 @bp.get("/quarterly.pdf")

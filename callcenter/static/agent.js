@@ -3,14 +3,17 @@
   "use strict";
   var POLL_MS = 2000;
 
+  // The console's one wait format (callcenter.web.formats.wait): m:ss, h:mm:ss from an hour on.
   function mmss(s) {
     s = Math.max(0, Math.trunc(s || 0));
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, "0");
+    return h ? h + ":" + String(m).padStart(2, "0") + ":" + sec : m + ":" + sec;
   }
   function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; }
   function link(t) {
     var li = el("li"), a = el("a", "#" + t.number + " " + t.subject);
-    a.href = t.url; li.appendChild(a); li.appendChild(el("span", " · " + t.status + " · " + t.priority));
+    a.href = t.url; li.appendChild(a);
+    li.appendChild(el("span", " · " + (t.status_label || t.status) + " · " + (t.priority_label || t.priority)));
     return li;
   }
   function fill(id, items, make) {
@@ -34,6 +37,9 @@
     var pop = document.getElementById("screen-pop"), shown = null;
     poll(state.dataset.source, function (d) {
       state.textContent = d.state_label;
+      document.querySelectorAll("#state-buttons button[name=state]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b.value === d.state ? "true" : "false");
+      });
       document.getElementById("agent-state-for").textContent = mmss(d.state_seconds);
       var c = d.call;
       if (!c) { pop.hidden = true; shown = null; return; }
@@ -42,10 +48,11 @@
       if (shown === c.call_id) return;  // keep what the agent is typing
       shown = c.call_id;
       var facts = [[labels.number, c.caller]];
+      if (c.waited !== null && c.waited !== undefined) facts.push([labels.waited, c.waited_text || mmss(c.waited)]);
       if (c.contact) facts.push([labels.contact, c.contact.name + (c.contact.role ? " (" + c.contact.role + ")" : "")]);
       if (c.company) facts.push([labels.company, c.company.name]);
       if (c.contract) facts.push([labels.contract, c.contract.name + " · " + c.contract.package + " · " +
-        c.contract.sla.map(function (s) { return s.category + " " + s.minutes / 60 + " h"; }).join(", ")]);
+        c.contract.sla.map(function (s) { return (s.category_label || s.category) + " " + s.minutes / 60 + " h"; }).join(", ")]);
       if (c.asset) facts.push([labels.asset, c.asset.identifier + " " + (c.asset.model || "")]);
       fill("pop-facts", facts, function (f) { var d = el("div"); d.appendChild(el("dt", f[0])); d.appendChild(el("dd", f[1])); return d; });
       var ivr = document.getElementById("pop-ivr");

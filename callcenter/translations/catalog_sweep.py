@@ -43,6 +43,25 @@ HU: dict[object, str] = {
     "Choose a report from the list.": "Válasszon jelentést a listából.",
     "The quarterly SLA report is for one company: choose a company.":
         "A negyedéves SLA-jelentés egy cégről szól: válasszon céget.",
+    # on-call pager (consoleB)
+    "Acknowledge selected": "Kijelöltek nyugtázása", "Acknowledged by %(name)s at %(time)s":
+        "Nyugtázta: %(name)s, %(time)s", "Acknowledged: %(alerts)s": "Nyugtázva: %(alerts)s",
+    "Alert %(id)s acknowledged: %(summary)s": "%(id)s. riasztás nyugtázva: %(summary)s",
+    "Alert %(id)s escalated to the next step: %(summary)s":
+        "%(id)s. riasztás a következő lépésre eszkalálva: %(summary)s",
+    "Alert %(id)s resolved: %(summary)s": "%(id)s. riasztás lezárva: %(summary)s",
+    "Not acknowledged (already acknowledged, resolved or not yours): %(alerts)s":
+        "Nincs nyugtázva (már nyugtázták, lezárták, vagy nem az Öné): %(alerts)s",
+    "Nothing to do for alert %(id)s (%(summary)s): it has moved on meanwhile.":
+        "A(z) %(id)s. riasztással (%(summary)s) nincs teendő: közben továbblépett.",
+    "Paging now": "Most riasztjuk", "Select alert %(id)s": "%(id)s. riasztás kijelölése",
+    "Select the alerts to acknowledge first.": "Előbb jelölje ki a nyugtázandó riasztásokat.",
+    "alert": "riasztás", "nobody reached yet": "még senkit sem értünk el", "nobody yet": "még senki",
+    "round %(loop)s": "%(loop)s. kör", "step %(step)s": "%(step)s. lépés",
+    "step %(step)s of %(steps)s": "%(step)s./%(steps)s lépés",
+    # call notification on every page, skip link (consoleB)
+    "Call for you": "Hívása van", "On a call with": "Hívásban:", "waited": "várt", "Open the desk": "A pult megnyitása",
+    "Skip to content": "Ugrás a tartalomra",
 }
 
 EL: dict[object, str] = {
@@ -86,4 +105,21 @@ EL: dict[object, str] = {
     "Choose a report from the list.": "Επιλέξτε αναφορά από τη λίστα.",
     "The quarterly SLA report is for one company: choose a company.":
         "Η τριμηνιαία αναφορά SLA αφορά μία εταιρεία: επιλέξτε εταιρεία.",
+    "Acknowledge selected": "Επιβεβαίωση επιλεγμένων", "Acknowledged by %(name)s at %(time)s":
+        "Επιβεβαιώθηκε από %(name)s στις %(time)s", "Acknowledged: %(alerts)s": "Επιβεβαιώθηκαν: %(alerts)s",
+    "Alert %(id)s acknowledged: %(summary)s": "Η ειδοποίηση %(id)s επιβεβαιώθηκε: %(summary)s",
+    "Alert %(id)s escalated to the next step: %(summary)s":
+        "Η ειδοποίηση %(id)s κλιμακώθηκε στο επόμενο βήμα: %(summary)s",
+    "Alert %(id)s resolved: %(summary)s": "Η ειδοποίηση %(id)s έκλεισε: %(summary)s",
+    "Not acknowledged (already acknowledged, resolved or not yours): %(alerts)s":
+        "Δεν επιβεβαιώθηκαν (ήδη επιβεβαιωμένες, κλειστές ή όχι δικές σας): %(alerts)s",
+    "Nothing to do for alert %(id)s (%(summary)s): it has moved on meanwhile.":
+        "Τίποτα να γίνει για την ειδοποίηση %(id)s (%(summary)s): προχώρησε στο μεταξύ.",
+    "Paging now": "Ειδοποιείται τώρα", "Select alert %(id)s": "Επιλογή ειδοποίησης %(id)s",
+    "Select the alerts to acknowledge first.": "Επιλέξτε πρώτα τις ειδοποιήσεις προς επιβεβαίωση.",
+    "alert": "ειδοποίηση", "nobody reached yet": "δεν βρέθηκε κανείς ακόμη", "nobody yet": "κανείς ακόμη",
+    "round %(loop)s": "γύρος %(loop)s", "step %(step)s": "βήμα %(step)s",
+    "step %(step)s of %(steps)s": "βήμα %(step)s από %(steps)s",
+    "Call for you": "Κλήση για εσάς", "On a call with": "Σε κλήση με", "waited": "αναμονή",
+    "Open the desk": "Άνοιγμα θέσης εργασίας", "Skip to content": "Μετάβαση στο περιεχόμενο",
 }

@@ -62,6 +62,15 @@ HU: dict[object, str] = {
     # call notification on every page, skip link (consoleB)
     "Call for you": "Hívása van", "On a call with": "Hívásban:", "waited": "várt", "Open the desk": "A pult megnyitása",
     "Skip to content": "Ugrás a tartalomra",
+    # queue and ticket list: counts, paging, saved filters, search, bulk changes (consoleA)
+    "%(count)d tickets changed.": "%(count)d jegy módosult.", "%(total)d tickets": "%(total)d jegy",
+    "All": "Mind", "Apply to selected": "Alkalmazás a kijelöltekre", "Breaching in 1 h": "1 órán belül lejár",
+    "My level": "Saját szintem", "Nothing was changed: %(reason)s": "Semmi sem változott: %(reason)s",
+    "Pages": "Oldalak", "Saved filters": "Mentett szűrők", "Search": "Keresés",
+    "Search subjects, messages, mails, caller numbers": "Keresés tárgyban, üzenetekben, levelekben, hívószámokban",
+    "Select all on this page": "Az oldal összes jegyének kijelölése", "Selected": "Kijelölve",
+    "page %(page)d of %(pages)d": "%(page)d. oldal / %(pages)d",
+    "the customers are told of a status change": "az ügyfelek értesülnek az állapotváltozásról",
 }
 
 EL: dict[object, str] = {
@@ -122,4 +131,12 @@ EL: dict[object, str] = {
     "step %(step)s of %(steps)s": "βήμα %(step)s από %(steps)s",
     "Call for you": "Κλήση για εσάς", "On a call with": "Σε κλήση με", "waited": "αναμονή",
     "Open the desk": "Άνοιγμα θέσης εργασίας", "Skip to content": "Μετάβαση στο περιεχόμενο",
+    "%(count)d tickets changed.": "Άλλαξαν %(count)d αιτήματα.", "%(total)d tickets": "%(total)d αιτήματα",
+    "All": "Όλα", "Apply to selected": "Εφαρμογή στα επιλεγμένα", "Breaching in 1 h": "Λήγουν σε 1 ώρα",
+    "My level": "Το επίπεδό μου", "Nothing was changed: %(reason)s": "Δεν άλλαξε τίποτα: %(reason)s",
+    "Pages": "Σελίδες", "Saved filters": "Αποθηκευμένα φίλτρα", "Search": "Αναζήτηση",
+    "Search subjects, messages, mails, caller numbers": "Αναζήτηση σε θέματα, μηνύματα, e-mail, αριθμούς καλούντων",
+    "Select all on this page": "Επιλογή όλων σε αυτή τη σελίδα", "Selected": "Επιλεγμένα",
+    "page %(page)d of %(pages)d": "σελίδα %(page)d από %(pages)d",
+    "the customers are told of a status change": "οι πελάτες ενημερώνονται για την αλλαγή κατάστασης",
 }

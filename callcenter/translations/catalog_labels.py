@@ -23,7 +23,7 @@ HU: dict[object, str] = {
     "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Feladva", "Not delivered": "Nem kézbesíthető",
     "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálja",
     "Reconciled": "Egyeztetve", "Sent again": "Újraküldve", "Unknown": "Ismeretlen",
-    "Worker stopped": "A feldolgozó leállt", "Attempt": "Kísérlet",
+    "Worker stopped": "A feldolgozó leállt", "Attempt": "Kísérlet", "Done": "Kész",
     # paging
     "Triggered": "Riaszt", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
     "Information": "Tájékoztató", "SMS": "SMS", "Voice call": "Hanghívás", "Command line": "Parancssor",
@@ -68,6 +68,7 @@ EL: dict[object, str] = {
     "Queued": "Σε αναμονή αποστολής", "Logged": "Καταγράφηκε", "Busy": "Κατειλημμένο",
     "Will retry": "Νέα προσπάθεια", "Reconciled": "Συμφωνήθηκε", "Sent again": "Στάλθηκε ξανά",
     "Unknown": "Άγνωστο", "Worker stopped": "Η διεργασία σταμάτησε", "Attempt": "Προσπάθεια",
+    "Done": "Ολοκληρώθηκε",
     "Triggered": "Ενεργή", ("alert", "Acknowledged"): "Επιβεβαιώθηκε", ("alert", "Resolved"): "Έκλεισε",
     "Information": "Πληροφορία", "SMS": "SMS", "Voice call": "Φωνητική κλήση", "Command line": "Γραμμή εντολών",
     "Standby line": "Γραμμή εφημερίας", "SLA clock": "Ρολόι SLA",

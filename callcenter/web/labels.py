@@ -73,7 +73,7 @@ LABELS = {
     "undelivered": _l("Not delivered"), "queued": _l("Queued"), "logged": _l("Logged"), "busy": _l("Busy"),
     "no-answer": _l("No answer"), "canceled": _l("Cancelled"), "retry": _l("Will retry"),
     "reconciled": _l("Reconciled"), "resend": _l("Sent again"), "unknown": _l("Unknown"),
-    "lost_claim": _l("Worker stopped"), "attempt": _l("Attempt"),
+    "lost_claim": _l("Worker stopped"), "attempt": _l("Attempt"), "done": _l("Done"),
     # paging: alert states, sources, severities, channels, audit trail, rotations
     "triggered": _l("Triggered"), "info": _l("Information"), "sms": _l("SMS"), "voice": _l("Voice call"),
     "cli": _l("Command line"), "hotline": _l("Hotline call"), "standby": _l("Standby line"), "sla": _l("SLA clock"),

@@ -105,6 +105,17 @@ def seed_demo_cmd(ctx: Context) -> None:
     click.echo(f"demo data: {created['companies']} companies, {created['staff']} staff users added")
 
 
+@cli.command("search-reindex")
+@pass_ctx
+def search_reindex_cmd(ctx: Context) -> None:
+    """Rebuild every ticket's full-text search document (after a bulk import, or to repair the index)."""
+    from .search import rebuild_all
+
+    with ctx.session() as session:
+        count = rebuild_all(session)
+    click.echo(f"search index: {count} tickets")
+
+
 @cli.group()
 def user() -> None:
     """Staff users and API tokens."""

@@ -28,6 +28,7 @@ from .paging import (
     Rotation,
     RotationOverride,
 )
+from .search import TicketSearch
 from .staff import ApiToken, Role, StaffUser
 from .ticket import (
     CATEGORIES_NEEDING_APPROVAL,
@@ -63,5 +64,5 @@ __all__ = [
     "ApiToken", "Role", "StaffUser", "LoginAttempt", "LoginThrottle",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",
-    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry", "TicketAttachment",
+    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry", "TicketAttachment", "TicketSearch",
 ]

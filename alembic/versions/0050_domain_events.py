@@ -1,7 +1,7 @@
 """Durable domain events: after-commit handlers run from these rows, retried by the worker.
 
 Revision ID: 0050
-Revises: 0020
+Revises: 0020, 0055 (also the merge point of the two heads main had: 0020 and 0055)
 Create Date: 2026-11-30 07:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import callcenter.models.base
 
 
 revision = '0050'
-down_revision = "0020"
+down_revision = ("0020", "0055")
 branch_labels = None
 depends_on = None
 

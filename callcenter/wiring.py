@@ -17,6 +17,8 @@ SERVICE_MODULES = [
     "callcenter.call_review",
     "callcenter.recording_sync",
     "callcenter.providers.asterisk_ami",
+    "callcenter.pbx_events",
+    "callcenter.providers.asterisk_events",
 ]
 
 

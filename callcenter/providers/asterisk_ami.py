@@ -104,15 +104,20 @@ def _act(manager, request) -> None:  # noqa: ANN001
                            f"{reply.response if reply else 'no reply'}")
 
 
-def connect(address: AmiAddress, timeout: float = 5):  # noqa: ANN201 - pystrix Manager
+def connect(address: AmiAddress, timeout: float = 5, *, events: bool = False):  # noqa: ANN201 - pystrix Manager
+    """A logged-in pystrix Manager; `events`: Asterisk sends this connection its events too."""
     from pystrix.ami import Manager, core
 
     manager = Manager(logger=log)
     manager.connect(address.host, address.port, timeout=timeout)
-    login = manager.send_action(core.Login(address.username, address.secret, events=False))
+    login = manager.send_action(core.Login(address.username, address.secret, events=events))
     if login is None or not login.success:
         manager.close()
         raise RuntimeError(f"AMI login as {address.username} on {address.host}:{address.port} refused")
+    if events:
+        # pystrix's socket has a read timeout, and Python's socket file cannot be read again after one:
+        # a connection idle for `timeout` seconds would die. Pings keep it busy and notice a dead PBX.
+        manager.monitor_connection(interval=min(2.0, timeout / 2))
     return manager
 
 

@@ -134,6 +134,9 @@ class CallRow:
     ticket_number: int | None
     recordings: int
     legal_hold: bool
+    agent_name: str | None = None   # who answered
+    talk_seconds: int | None = None
+    playable: int = 0               # recordings whose audio is in the store (the ones QA can score)
 
 
 def _day_start(day: date) -> datetime:
@@ -173,13 +176,19 @@ def list_calls(session: Session, flt: CallFilter, viewer: Viewer, *, now: dateti
     recs = (select(func.count(Recording.id)).where(Recording.call_id == Call.id,
                                                      Recording.status != RecordingStatus.DELETED)
             .scalar_subquery())
+    stored = (select(func.count(Recording.id)).where(Recording.call_id == Call.id,
+                                                       Recording.status == RecordingStatus.STORED)
+              .scalar_subquery())
+    agent = aliased(StaffUser)
     base = (select(Call.id).outerjoin(Contact, Contact.id == Call.contact_id))
     total = session.scalar(select(func.count()).select_from(_apply(base, flt, viewer).subquery())) or 0
     stmt = (
         select(Call.id, Call.channel, Call.caller_number, Contact.name, Company.name, Asset.identifier,
                Call.arrived_at, Call.answered_at, Call.ended_at, state, Call.wait_seconds, Call.queue_entered_at,
-               Call.menu_path, Call.outcome, Ticket.number, recs, Call.legal_hold)
+               Call.menu_path, Call.outcome, Ticket.number, recs, Call.legal_hold, agent.name, Call.talk_seconds,
+               stored)
         .outerjoin(Contact, Contact.id == Call.contact_id)
+        .outerjoin(agent, agent.id == Call.agent_id)
         .outerjoin(Company, Company.id == Call.company_id)
         .outerjoin(Asset, Asset.id == Call.asset_id)
         .outerjoin(Ticket, Ticket.id == Call.ticket_id)
@@ -188,12 +197,27 @@ def list_calls(session: Session, flt: CallFilter, viewer: Viewer, *, now: dateti
     )
     rows = []
     for (cid, channel, caller, contact, company, asset, arrived, answered, ended, st, wait, entered, path,
-         outcome, number, nrec, hold) in session.execute(_apply(stmt, flt, viewer)):
+         outcome, number, nrec, hold, agent_name, talk, nstored) in session.execute(_apply(stmt, flt, viewer)):
         if wait is None and st == "waiting" and entered is not None:
             wait = int((now - entered).total_seconds())
         rows.append(CallRow(cid, channel, caller, contact, company, asset, arrived, answered, ended, st, wait,
-                            path or "", outcome, number, int(nrec or 0), bool(hold)))
+                            path or "", outcome, number, int(nrec or 0), bool(hold), agent_name,
+                            talk_seconds(answered, ended, talk), int(nstored or 0)))
     return rows, int(total)
+
+
+def talk_seconds(answered: datetime | None, ended: datetime | None, talk: int | None) -> int | None:
+    """The agent's talk time: what distribution measured, else answer to hang-up (hotline-only calls)."""
+    if talk is not None:
+        return talk
+    if answered is not None and ended is not None:
+        return max(0, int((ended - answered).total_seconds()))
+    return None
+
+
+def has_audio(call: Call) -> bool:
+    """A reviewer scores what they can hear: a recording whose audio is in the store."""
+    return any(r.status == RecordingStatus.STORED for r in call.recordings)
 
 
 def call_state(call: Call) -> str:
@@ -246,8 +270,8 @@ def submit_review(session: Session, call: Call, reviewer: StaffUser, scores: dic
     """Score a recorded call: every criterion a whole number 0..5; refused (nothing stored) otherwise."""
     if reviewer.role not in REVIEW_ROLES:
         raise ReviewError("only quality reviewers, managers and admins score calls")
-    if not any(r.status != RecordingStatus.DELETED for r in call.recordings):
-        raise ReviewError("this call has no recording to review")
+    if not has_audio(call):
+        raise ReviewError("this call has no recording to listen to, so it cannot be scored")
     values: dict[str, int] = {}
     for criterion in REVIEW_CRITERIA:
         raw = str(scores.get(criterion, "")).strip()

@@ -246,36 +246,17 @@ def sla_due(ctx: Context, company: str, category: str, at: str) -> None:
         click.echo(due.astimezone(ZoneInfo(contract.timezone)).isoformat())
 
 
-EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
-
-
 @cli.command("mail-ingest")
 @click.option("--mailbox", default=None, help="mailbox it was delivered to (default: CALLCENTER_MAIL_FROM)")
 @pass_ctx
 def mail_ingest(ctx: Context, mailbox: str | None) -> None:
     """Take one RFC 822 message from stdin (for an MTA pipe). Exit 0 once it is committed to the mail
     spool (a worker makes the ticket within seconds), 75 when the database cannot take it: retry later."""
-    import signal
+    from .mailpipe import run_pipe
 
-    raw = sys.stdin.buffer.read()
-    s = ctx.settings
-
-    def give_up(_signum: int, _frame: object) -> None:
-        raise TimeoutError("the database did not answer in time")
-
-    # A stalled database must not hold the MTA's delivery agent: whatever blocks, give up in time.
-    signal.signal(signal.SIGALRM, give_up)
-    signal.setitimer(signal.ITIMER_REAL, s.db_connect_timeout + s.db_statement_timeout + 15)
-    try:
-        from .mailpipe import spool_message
-
-        spool_message(s.database_url, raw, (mailbox or s.mail_from).strip().lower(),
-                      connect_timeout=s.db_connect_timeout, statement_timeout=s.db_statement_timeout)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    except Exception as exc:  # nothing was written: the MTA keeps the mail and retries; stdout stays quiet
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        log.error("mail-ingest could not spool the message, the MTA will retry: %s: %s", type(exc).__name__, exc)
-        sys.exit(EX_TEMPFAIL)
+    code = run_pipe(ctx.settings, sys.stdin.buffer.read(), mailbox)
+    if code:
+        sys.exit(code)
 
 
 @cli.command("mail-listen")

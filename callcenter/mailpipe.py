@@ -10,12 +10,47 @@ stalled, locked, not migrated), nothing was written and the MTA retries (exit 75
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 INSERT = ("INSERT INTO mail_spool (mailbox, source, received_at, raw, attempts, next_attempt_at) "
           "VALUES ({p}, {p}, {p}, {p}, 0, {p})")
+EX_TEMPFAIL = 75  # sysexits.h: the MTA defers and retries (reference Part B.5)
 # How long the pipe waits for a busy SQLite database (another writer) before the MTA is told to retry.
 SQLITE_BUSY_SECONDS = 10.0
+
+
+def run_pipe(settings: Settings, raw: bytes, mailbox: str | None, *, configure_logging: bool = False) -> int:
+    """`callcenter mail-ingest`: spool one message and return the exit code for the MTA (0 once it is
+    committed, 75 when the database cannot take it). stdout stays quiet; the reason goes to the log
+    (`configure_logging`: set up the process's logging first, only then: it costs imports)."""
+    import signal
+
+    def give_up(_signum: int, _frame: object) -> None:
+        raise TimeoutError("the database did not answer in time")
+
+    # A stalled database must not hold the MTA's delivery agent: whatever blocks, give up in time.
+    signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, settings.db_connect_timeout + settings.db_statement_timeout + 15)
+    try:
+        spool_message(settings.database_url, raw, (mailbox or settings.mail_from).strip().lower(),
+                      connect_timeout=settings.db_connect_timeout, statement_timeout=settings.db_statement_timeout)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    except Exception as exc:  # nothing was written: the MTA keeps the mail and retries
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        import logging
+
+        if configure_logging:
+            from .logs import configure
+
+            configure(settings.log_format)
+        logging.getLogger("callcenter").error("mail-ingest could not spool the message, the MTA will retry: %s: %s",
+                                              type(exc).__name__, exc)
+        return EX_TEMPFAIL
+    return 0
 
 
 def spool_message(database_url: str, raw: bytes, mailbox: str, *, source: str = "pipe",

@@ -90,23 +90,24 @@ def test_agent_works_a_ticket_from_new_to_closed(browser, site, session) -> None
     by_css(browser, "#create-ticket").click()
     wait_for(lambda: by_css(browser, "#ticket-number"))
     assert status_of(browser) == "new"
+    # The one composer (issue 12): each step is one Update; the details are in test_browser_ticket.py.
     for status in ("acknowledged", "in_progress"):
-        select(browser, "#new-status", status)
-        by_css(browser, "#status-submit").click()
+        select(browser, "#composer-status", status)
+        by_css(browser, "#composer-submit").click()
         wait_for(lambda s=status: status_of(browser) == s)
-    by_css(browser, "#minutes").send_keys("20")
-    by_css(browser, "#time-submit").click()
-    wait_for(lambda: by_css(browser, "#time-total").text == "0.50 h")
-    select(browser, "#escalate-level", "L2")
-    by_css(browser, "#escalate-reason").send_keys("driver problem, needs an engineer")
-    by_css(browser, "#escalate-submit").click()
+    select(browser, "#composer-level", "L2")
+    by_css(browser, "#composer-body").send_keys("driver problem, needs an engineer")
+    by_css(browser, "#composer-hours").send_keys("0.5")
+    by_css(browser, "#composer-submit").click()
     wait_for(lambda: by_css(browser, "#ticket-level").get_attribute("data-level") == "L2")
-    select(browser, "#new-status", "resolved")
-    by_css(browser, "#status-note").send_keys("Driver reinstalled, queue cleared.")
-    by_css(browser, "#status-submit").click()
+    assert by_css(browser, "#time-total").text == "0.50 h"
+    select(browser, "#composer-status", "resolved")
+    by_css(browser, "#vis-public").click()
+    by_css(browser, "#composer-body").send_keys("Driver reinstalled, queue cleared.")
+    by_css(browser, "#composer-submit").click()
     wait_for(lambda: status_of(browser) == "resolved")
-    select(browser, "#new-status", "closed")
-    by_css(browser, "#status-submit").click()
+    select(browser, "#composer-status", "closed")
+    by_css(browser, "#composer-submit").click()
     wait_for(lambda: status_of(browser) == "closed")
     assert "Driver reinstalled, queue cleared." in by_css(browser, "#events").text
     session.expire_all()
@@ -196,7 +197,7 @@ def test_each_role_sees_its_menu(browser, site, username, sees, does_not_see) ->
     for item in does_not_see:
         assert item not in nav
     browser.get(f"{base}/console/tickets/{site['ath']}")
-    assert ("status-form" in browser.page_source) == (username != "qa")
+    assert ("composer-form" in browser.page_source) == (username != "qa")
 
 
 def test_language_switcher(browser, site) -> None:  # noqa: ANN001

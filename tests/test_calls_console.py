@@ -60,7 +60,10 @@ def test_staff_play_with_range_requests_and_every_playback_is_audited(client, ca
     login(client, "agent1")
     page = client.get(f"/console/calls/{calls['nikos']}").get_data(as_text=True)
     url = f"/console/recordings/{calls['rec_nikos']}/audio"
-    assert f'<audio controls preload="metadata" class="player" src="{url}"' in page
+    # preload="none": the browser fetches nothing until the user presses play, so opening the page
+    # is not a playback (it used to be, with preload="metadata").
+    assert f'<audio controls preload="none" class="player" src="{url}"' in page
+    assert audits(session, calls["rec_nikos"]) == []
     full = client.get(url)
     assert full.status_code == 200 and full.mimetype == "audio/wav" and full.data[:4] == b"RIFF"
     size = len(full.data)
@@ -108,6 +111,39 @@ def test_qa_scores_a_call(client, calls, session) -> None:  # noqa: ANN001
     assert client.post(f"{url}/reviews", data=scores).status_code == 400  # no CSRF token
     page = client.get("/console/calls/reviews").get_data(as_text=True)
     assert 'id="overall-total">21.00' in page
+
+
+def test_call_log_and_page_show_who_answered_and_talk_time(client, calls, session, demo) -> None:  # noqa: ANN001
+    from callcenter.models import Call
+
+    call = session.get(Call, calls["nikos"])
+    call.agent_id, call.talk_seconds = demo.staff["agent2"].id, 125
+    session.commit()
+    login(client, "qa")
+    log = client.get("/console/calls").get_data(as_text=True)
+    row = log[log.index(f'data-call="{calls["nikos"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Eleni Georgiou" in row and ">2:05<" in row
+    page = client.get(f"/console/calls/{calls['nikos']}").get_data(as_text=True)
+    assert '<dd id="call-agent">Eleni Georgiou</dd>' in page and '<dd id="call-talk">2:05</dd>' in page
+    # Scores start empty: the reviewer chooses each one, nothing is pre-selected.
+    form = page[page.index('id="review-form"'):page.index("</form>", page.index('id="review-form"'))]
+    assert "selected" not in form.replace('<option value="" selected>', "")
+
+
+def test_calls_without_audio_cannot_be_scored(client, calls, session) -> None:  # noqa: ANN001
+    from callcenter.models import Recording, RecordingStatus
+
+    rec = session.get(Recording, calls["rec_anna"])
+    rec.status, rec.local_path = RecordingStatus.ABSENT, None
+    session.commit()
+    login(client, "qa")
+    url = f"/console/calls/{calls['anna']}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="review-form"' not in page and 'id="review-no-audio"' in page
+    scores = {c: "4" for c in ("greeting", "identification", "problem_capture", "solution", "courtesy")}
+    r = client.post(f"{url}/reviews", data={**scores, "csrf_token": csrf(client, url)}, follow_redirects=True)
+    assert "cannot be scored" in r.get_data(as_text=True) and session.query(CallReview).count() == 0
 
 
 def test_agents_do_not_score_calls(client, calls, session) -> None:  # noqa: ANN001

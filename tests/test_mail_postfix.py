@@ -135,7 +135,7 @@ def pipe_install(workdir: Path, user: str) -> Path:
     site = next((REPO / ".venv" / "lib").glob("python3.*/site-packages"))
     (root / ".venv" / "lib" / "python3.11" / "site-packages" / "hotline-repo.pth").write_text(f"{REPO}\n{site}\n")
     script = root / ".venv" / "bin" / "callcenter"
-    script.write_text(f"#!{root}/.venv/bin/python\nfrom callcenter.cli import main\nmain()\n")
+    script.write_text(f"#!{root}/.venv/bin/python\nfrom callcenter.entry import main\nmain()\n")  # as pip writes it
     script.chmod(0o755)
     return root
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import events, outbox, tickets
 from ..config import Settings, load_settings
-from ..customer_portal import visible_changes
+from ..customer_portal import CUSTOMER_APPROVAL_KINDS, visible_changes
 from ..models import (
     Approval,
     AutoReplyCounter,
@@ -229,8 +229,8 @@ def on_approval_requested(session: Session, event: events.ApprovalRequested) -> 
 
 def on_approval_decided(session: Session, event: events.ApprovalDecided) -> None:
     approval = session.get(Approval, event.approval_id)
-    if approval is None:
-        return
+    if approval is None or approval.kind not in CUSTOMER_APPROVAL_KINDS:
+        return  # a spare part is our managers' decision: the portal does not show it, no mail tells of it
     ticket = approval.ticket
     if not ticket.reporter_email:
         return

@@ -226,10 +226,13 @@ def update_ticket(number: int):  # noqa: ANN201
         if body.level is not None and body.level != ticket.level:
             svc.escalate(session, ticket, body.level, actor=who, now=now, reason=body.note,
                          assignee_id=body.assignee_id)
+        # With a level change the note is the escalation's reason, for colleagues only: it must not
+        # ride on the status event too, whose note is mailed to the customer.
+        status_note = None if body.level is not None else body.note
         if body.reopen:
-            svc.reopen(session, ticket, actor=who, now=now, note=body.note)
+            svc.reopen(session, ticket, actor=who, now=now, note=status_note)
         elif body.status is not None and body.status != ticket.status:
-            svc.change_status(session, ticket, body.status, actor=who, now=now, note=body.note,
+            svc.change_status(session, ticket, body.status, actor=who, now=now, note=status_note,
                               resolution=body.resolution)
         elif body.note and not (body.level or body.status):
             svc.add_note(session, ticket, body.note, actor=who, now=now, public=True)

@@ -36,15 +36,6 @@ CRITERIA_LABELS = {"greeting": _l("Greeting"), "identification": _l("Identificat
                    "problem_capture": _l("Problem capture"), "solution": _l("Solution"), "courtesy": _l("Courtesy")}
 
 
-@bp.app_template_filter("ms")
-def minutes_seconds(seconds: float | None) -> str:
-    """Waits are minutes and seconds (the console's `hm` filter is for hours)."""
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def viewer() -> svc.Viewer:
     return svc.Viewer(current_user.kind, current_user.record_id, current_user.name, current_user.role,
                       current_user.company_id)
@@ -104,8 +95,11 @@ def detail(call_id: int):  # noqa: ANN201
         ticket = None
     reviews = svc.reviews_for_call(db, call.id) if not v.is_customer else []
     audit = svc.audit_trail(db, call_id=call.id, limit=50) if svc.may_hold(v) else []
+    agent = db.get(StaffUser, call.agent_id) if call.agent_id else None
     return render_template(
         "call.html", c=call, state=svc.call_state(call), ticket=ticket, reviews=reviews, audit=audit,
+        agent=agent, talk=svc.talk_seconds(call.answered_at, call.ended_at, call.talk_seconds),
+        has_audio=svc.has_audio(call),
         can_hear=svc.may_hear(v, call), can_review=svc.may_review(v), can_hold=svc.may_hold(v),
         criteria=REVIEW_CRITERIA, criteria_labels=CRITERIA_LABELS, deleted=RecordingStatus.DELETED,
         stored=RecordingStatus.STORED,
@@ -119,6 +113,8 @@ def audio(recording_id: int):  # noqa: ANN201
 
     Audited once per playback: the first request of a playback asks for the start of the file (no
     Range, or a Range from byte 0); the seeks and continuations that follow are not new playbacks.
+    The call page's player has preload="none", so the browser asks for nothing until the user
+    presses play: opening the page is not a playback and leaves no trace here.
     """
     db = db_session()
     v = viewer()

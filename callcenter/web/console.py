@@ -45,6 +45,7 @@ from ..models import (
     TicketEvent,
 )
 from ..sla import clock_calendar, sla_state
+from . import ticket_views
 from .common import actor, now
 from .db import db_session
 from .labels import label
@@ -226,32 +227,37 @@ def _new_ticket_form(db: Session) -> str:
 def ticket(number: int):  # noqa: ANN201
     if current_user.is_customer:
         return redirect(url_for("portal.ticket", number=number))
+    return _ticket_page(number)
+
+
+def _ticket_page(number: int, form: dict | None = None) -> str:
+    """The staff ticket page; `form` keeps a refused composer update's values."""
     db = db_session()
     t = _ticket_or_404(number)
     at = now()
-    events_q = select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.at, TicketEvent.id)
-    if current_user.is_customer:
-        events_q = events_q.where(TicketEvent.public.is_(True))
+    events = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                        .order_by(TicketEvent.at, TicketEvent.id)).all()
     asset_history = []
     if t.asset_id is not None:
         asset_history = db.scalars(select(Ticket).where(Ticket.asset_id == t.asset_id, Ticket.id != t.id)
                                    .order_by(Ticket.created_at.desc()).limit(50)).all()
-    links = svc.linked_tickets(db, t)
-    if current_user.is_customer:
-        links = [(kind, other) for kind, other in links if other.company_id == current_user.company_id]
     staff = db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
-    events = db.scalars(events_q).all()
+    company_ids = [t.company_id] if t.company_id else []
     return render_template(
-        "ticket.html", t=t, sla=sla_state(db, t, at), events=events, links=links,
-        customer_visible={e.id for e in events if customer_sees(e)},
+        "ticket.html", t=t, sla=sla_state(db, t, at), timeline=ticket_views.ticket_timeline(db, t, events),
+        links=svc.linked_tickets(db, t), customer_visible={e.id for e in events if customer_sees(e)},
         asset_history=asset_history, staff=staff, managers=[s for s in staff if s.role in {"manager", "admin"}],
         contacts=t.company.contacts if t.company else [],
         authorisers=[c for c in (t.company.contacts if t.company else []) if c.can_authorize and c.active],
         transitions=sorted(svc.TRANSITIONS[t.status], key=lambda s: list(Status).index(Status(s))),
-        levels=[lv.value for lv in LEVEL_ORDER if lv != t.level], resolutions=RESOLUTIONS, link_kinds=LINK_KINDS,
+        all_levels=[lv.value for lv in LEVEL_ORDER], resolutions=RESOLUTIONS, link_kinds=LINK_KINDS,
         total_hours=sum((e.billable_hours for e in t.time_entries), start=0),
-        can_work=current_user.can_work, is_open=t.status in OPEN_STATUSES,
+        can_work=current_user.can_work, is_open=t.status in OPEN_STATUSES, form=form or {},
+        companies=db.scalars(select(Company).order_by(Company.name)).all(),
+        assets=db.scalars(select(Asset).where(Asset.company_id.in_(company_ids))
+                          .order_by(Asset.identifier)).all() if company_ids else [],
         calls=db.scalars(select(Call).where(Call.ticket_id == t.id).order_by(Call.arrived_at)).all(),
+        **_choices(),
     )
 
 
@@ -447,5 +453,7 @@ def asset(asset_id: int):  # noqa: ANN201
     history = db.scalars(select(Ticket).where(Ticket.asset_id == a.id).order_by(Ticket.created_at.desc())).all()
     return render_template("asset.html", a=a, history=history)
 
+
+ticket_views.register(bp, _ticket_page)
 
 __all__ = ["bp", "queue_rows", "WORKING_ROLES"]

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from ..validation import MAX_DB_INT, InvalidInput, optional_int, text_problem
+from .errors import error_page
 
 
 def digits_up_to(limit: int) -> str:
@@ -80,6 +81,11 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _plain() -> bool:
+    """The voice webhooks answer machines, not people: they keep Werkzeug's plain error answers."""
+    return request.path.startswith("/twilio/")
+
+
 def init_params(app: Flask) -> None:
     """Call before any blueprint is registered: the `int` converter is looked up when rules are added."""
     app.url_map.converters["int"] = DbIntConverter
@@ -89,13 +95,24 @@ def init_params(app: Flask) -> None:
     def _invalid_input(exc: InvalidInput) -> tuple[Response, int] | tuple[str, int, dict]:
         if _wants_json():
             return jsonify(error=str(exc), details=None), 400
-        return str(exc), 400, {"Content-Type": "text/plain; charset=utf-8"}
+        if _plain():
+            return str(exc), 400, {"Content-Type": "text/plain; charset=utf-8"}
+        return error_page(400, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # noqa: ANN202
         """JSON under /api/ (routing errors too: 404, and 405 with its `Allow` header); HTML elsewhere."""
         if not _wants_json():
-            return exc
+            if _plain() or (exc.code or 500) < 400:
+                return exc
+            # The console's own page (menu, language, a way back); a description given to abort() is shown.
+            custom = exc.description if exc.description != type(exc).description else None
+            body, code = error_page(exc.code or 500, custom)
+            response = Response(body, status=code, mimetype="text/html")
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
         response = jsonify(error=exc.description or exc.name, details=None)
         response.status_code = exc.code or 500
         for name, value in exc.get_headers():

@@ -52,7 +52,7 @@ def index():  # noqa: ANN201
         companies = db.scalars(select(Company).order_by(Company.name)).all()
     current = Quarter.containing(now().date())
     quarters = [current, current.previous(), current.previous().previous(), current.previous().previous().previous()]
-    return render_template("reports.html", companies=companies, quarters=quarters)
+    return render_template("reports.html", companies=companies, quarters=quarters, chosen=request.args)
 
 
 PAGE_BREACHES = 500  # the page and the PDF list this many; the CSV every breach
@@ -163,9 +163,22 @@ def _l_day(name: str) -> object:
 @bp.get("/go")
 @roles_required(*VIEW_ROLES)
 def go():  # noqa: ANN201
+    """The Reports form: whatever it sends, the answer is a report or the form again with what to fix."""
     kind = request.args.get("kind", "quarterly")
-    if kind not in {"quarterly", "helpdesk", "hotline"}:
-        flash("unknown report", "error")
-        return redirect(url_for("reports.index"))
-    return redirect(url_for(f"reports.{kind}", company=request.args.get("company", ""),
-                            quarter=request.args.get("quarter", "")))
+    company, quarter = request.args.get("company", ""), request.args.get("quarter", "")
+    problem = None
+    if kind not in {"quarterly", "helpdesk", "hotline"} or (current_user.is_customer and kind != "quarterly"):
+        problem = _("Choose a report from the list.")
+    elif kind == "quarterly" and not current_user.is_customer and not company:
+        problem = _("The quarterly SLA report is for one company: choose a company.")
+    elif company and not company.isdigit():
+        problem = _("Choose a company from the list.")
+    else:
+        try:
+            Quarter.parse(quarter or Quarter.containing(now().date()).label)
+        except ReportError:
+            problem = _("Choose a quarter from the list.")
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("reports.index", kind=kind, company=company, quarter=quarter))
+    return redirect(url_for(f"reports.{kind}", company=company, quarter=quarter))

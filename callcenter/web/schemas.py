@@ -54,7 +54,9 @@ class TicketUpdate(Strict):
     # Not nullable: the default only means "not given" (null is refused, as the columns refuse it).
     status: StatusName = Field(default=None)
     reopen: bool = False
-    note: str | None = Field(default=None, max_length=100_000, description="the text the customer's mail carries")
+    note: str | None = Field(default=None, max_length=100_000,
+                             description="the text the customer's mail carries; with a level change, "
+                                         "the internal reason for it (never mailed)")
     resolution: str | None = Field(default=None, max_length=30)
     assignee_id: DbId = Field(default=None, description="assign to this staff user (unassign: true to clear)")
     unassign: bool = False

@@ -92,7 +92,7 @@ def _channel_gone(session: Session, timer: object, now: datetime) -> None:
         return
     if call.callback_of_id is not None:
         # A callback whose AGI session never ended it: over, and back on the list unless it connected.
-        from .distribution import callback_finished
+        from .callbacks import callback_finished
 
         callback_finished(session, call, now, connected=call.answered_at is not None)
         return

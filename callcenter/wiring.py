@@ -14,6 +14,7 @@ SERVICE_MODULES = [
     "callcenter.paging.sources",
     "callcenter.agents",
     "callcenter.distribution",
+    "callcenter.callbacks",
     "callcenter.call_review",
     "callcenter.recording_sync",
     "callcenter.providers.asterisk_ami",

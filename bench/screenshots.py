@@ -1,11 +1,14 @@
-"""README screenshots from the real app with demo data.  Run: python bench/screenshots.py
+"""README screenshots from the real app with demo data.  Run: python bench/screenshots.py [NAME ...]
 
 Seeds a throw-away SQLite database with the demo customers and a few weeks of tickets, serves the
-app on 127.0.0.1 and photographs the main pages with headless Chromium into docs/screenshots/.
+app on 127.0.0.1 and photographs the main pages with headless Chromium into docs/screenshots/, the
+on-call page, an alert and the queue also phone-sized (390×844). Names given on the command line
+take only those pictures; SCREENSHOTS_DIR writes them elsewhere (to look before replacing).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sys
@@ -24,9 +27,10 @@ from callcenter.app import create_app  # noqa: E402
 from callcenter.config import load_settings  # noqa: E402
 from callcenter.demo import seed_demo  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Call, CallReview, Company, Contact, StaffUser  # noqa: E402
+from callcenter.models import Alert, Call, CallReview, Company, Contact, StaffUser  # noqa: E402
 
-OUT = ROOT / "docs" / "screenshots"
+OUT = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "docs" / "screenshots")
+PHONE = (390, 844)
 SUBJECTS = {
     "user": ["Outlook keeps asking for the password", "Printer on 2nd floor offline", "VPN drops every hour"],
     "system": ["File server share read-only", "Backup job failed overnight", "Domain controller slow"],
@@ -116,7 +120,15 @@ def populate_alert(app, settings, now: datetime) -> None:  # noqa: ANN001
         policy = s.query(EscalationPolicy).filter_by(name="Default").one()
         alerts.raise_alert(s, source="hotline", dedup_key="screenshot", summary="Hotline call not answered for 15 min",
                            details="Caller +302105550102 waited 15 min in the queue.", policy=policy, ticket=ticket,
-                           now=now)
+                           now=now - timedelta(minutes=12))
+        taken, _ = alerts.raise_alert(s, source="api", dedup_key="screenshot-switch", severity="high",
+                                      summary="Core switch port flapping", customer="Budapest Demo Kft.",
+                                      policy=policy, now=now - timedelta(minutes=6))
+        alerts.raise_alert(s, source="sla", dedup_key="screenshot-sla", summary="Ticket response due in 30 min",
+                           customer="Athens Demo A.E.", policy=policy, now=now - timedelta(minutes=2))
+        s.flush()
+        on_call = s.query(StaffUser).filter_by(username="eng3").one()
+        alerts.acknowledge(s, taken, staff=on_call, channel="sms", now=now - timedelta(minutes=4))
         s.commit()
     Ticker(settings, app.extensions["engine"], clock=lambda: now).tick()
     populate_wallboard(app, now)
@@ -168,8 +180,12 @@ def main() -> None:
             driver.find_element("id", "password").send_keys("demo")
             driver.find_element("id", "login-submit").click()
 
-        def shot(path: str, name: str, height: int = 900) -> None:
-            driver.set_window_size(1360, height)
+        only = set(sys.argv[1:])
+
+        def shot(path: str, name: str, height: int = 900, width: int = 1360) -> None:
+            if only and name not in only:
+                return
+            driver.set_window_size(width, height)
             driver.get(f"{base}{path}")
             driver.save_screenshot(str(OUT / f"{name}.png"))
             print("wrote", OUT / f"{name}.png")
@@ -185,10 +201,19 @@ def main() -> None:
         shot("/console/calls", "calls", 900)
         with app.extensions["session_factory"]() as s:
             reviewed = s.query(CallReview).first().call_id
+            alert_id = s.query(Alert).order_by(Alert.id).first().id
         shot(f"/console/calls/{reviewed}", "call", 800)
         shot("/console/reports/hotline?quarter=2026Q4", "report_hotline", 900)
         shot("/console/oncall", "oncall", 1000)
-        shot("/wallboard", "wallboard", 700)
+        shot("/wallboard", "wallboard", 760)
+        shot("/console/nowhere", "error_404", 420)
+        # The engineer's phone at 3 a.m.: the on-call page, an alert, the queue.
+        login("eng3")
+        shot("/console/oncall", "oncall_phone", PHONE[1], PHONE[0])
+        shot(f"/console/alerts/{alert_id}", "alert_phone", PHONE[1], PHONE[0])
+        shot("/console/queue", "queue_phone", PHONE[1], PHONE[0])
+        login("agent1")
+        shot("/agent", "agent_desk", 800)
         login("anna@budapest-demo.example")
         shot("/console/tickets", "customer_tickets", 600)
 

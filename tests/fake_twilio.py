@@ -366,6 +366,9 @@ class FakeTwilio:
         # Calls Twilio holds in its queue (account rate limit): 'queued', no request made yet.
         self.hold_calls_queued = False
         self.held_calls: set[str] = set()
+        # Seconds between accepting a new message or call and answering the request: Twilio has it,
+        # the sender does not know yet (a sender killed meanwhile must find it by reconciliation).
+        self.accept_delay = 0.0
         # Set to make every outgoing signature wrong, to test the app's 403 path.
         self.tamper_signatures = False
         self._rejected: dict[str, tuple[int, str, int]] = {}
@@ -950,6 +953,8 @@ class FakeTwilio:
             with self._cond:
                 self.messages.append(msg)
                 self._cond.notify_all()
+            if self.accept_delay:
+                time.sleep(self.accept_delay)
             return _json(201, self._message_json(msg))
 
         @app.get(prefix + "/Messages/<sid>.json")
@@ -1007,6 +1012,8 @@ class FakeTwilio:
                 if self.hold_calls_queued:
                     self.held_calls.add(call.sid)
                 self._cond.notify_all()
+            if self.accept_delay:
+                time.sleep(self.accept_delay)
             return _json(201, self._call_json(call))
 
         @app.get(prefix + "/Calls/<sid>.json")

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import outbox, timers
+from ..db import begin_write
 from ..models import Alert, AlertEvent, AlertStatus, OutboxMessage, OutboxState, Page, StaffUser, Timer
 from .notify import SOURCE_KIND, enqueue_notification
 from .policies import DEFAULT_STEP_MINUTES, resolve_targets, rules_for
@@ -43,9 +44,17 @@ def record(session: Session, alert: Alert, kind: str, now: datetime, *, staff_id
 
 
 def lock_alert(session: Session, alert_id: int) -> Alert | None:
-    """The alert row, locked on PostgreSQL so an ack and a step advance never interleave."""
-    return session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update()
-                          .execution_options(populate_existing=True))
+    """The alert row, locked and read afresh inside the lock, so an ack and a step advance never interleave.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite: the database's write lock, taken before reading; without it
+    two acknowledgements could both read 'triggered' before either wrote (seen: one alert acknowledged four
+    times by duplicate SMS replies)."""
+    stmt = select(Alert).where(Alert.id == alert_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "sqlite":
+        begin_write(session)
+    else:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
 
 
 def _lock_alert_of_timer(session: Session, payload: dict) -> bool:
@@ -59,7 +68,11 @@ def _lock_alert_of_timer(session: Session, payload: dict) -> bool:
 
 
 def _lock_alert_of_message(session: Session, payload: dict) -> None:
-    if payload.get("alert_id") is not None:
+    if payload.get("alert_id") is None:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        begin_write(session)
+    else:
         session.execute(select(Alert.id).where(Alert.id == payload["alert_id"]).with_for_update())
 
 

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -437,24 +437,20 @@ def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) 
 
 def make_session_factory(engine: Engine, settings: object | None = None) -> sessionmaker[Session]:
     """Sessions carry the process settings in `session.info["settings"]`: domain-event subscribers
-    (mail ids, distribution) get only a session, yet need the installation's settings."""
+    (mail ids, distribution) get only a session, yet need the installation's settings. Every session
+    dispatches its transaction's domain events after it commits (callcenter/unit_of_work.py)."""
     from . import directory  # noqa: F401  (its flush listeners keep the directory version for every session)
+    from .unit_of_work import install
     from .validation import refuse_unstorable
 
     factory = sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
     event.listen(factory, "before_flush", refuse_unstorable)
+    install(factory)
     return factory
 
 
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on any error."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def session_scope(factory: sessionmaker[Session]) -> AbstractContextManager[Session]:
+    """The unit of work (callcenter.unit_of_work.unit_of_work), under the name most callers import."""
+    from .unit_of_work import unit_of_work
+
+    return unit_of_work(factory)

@@ -275,7 +275,7 @@ def _offer_timeout(session: Session, timer: object, now: datetime) -> None:
 timers.register(OFFER_TIMER, _offer_timeout)
 
 
-def _on_call_ended(session: Session, event: events.CallEnded) -> None:
+def on_call_ended(session: Session, event: events.CallEnded) -> None:
     """A caller who hangs up while an agent's phone rings: the offer is cancelled, the agent freed."""
     for offer in session.scalars(select(CallOffer).where(CallOffer.call_id == event.call_id,
                                                          CallOffer.status.in_(OPEN_OFFER_STATUSES))):
@@ -284,17 +284,12 @@ def _on_call_ended(session: Session, event: events.CallEnded) -> None:
         _release(session, offer)
 
 
-def _on_queued(session: Session, event: events.CallQueued) -> None:
+def on_queued(session: Session, event: events.CallQueued) -> None:
     dispatch(session, event.now)
 
 
-def _on_available(session: Session, event: agents.AgentAvailable) -> None:
+def on_available(session: Session, event: agents.AgentAvailable) -> None:
     dispatch(session, event.now)
-
-
-events.subscribe(events.CallEnded, _on_call_ended)
-events.subscribe(events.CallQueued, _on_queued)
-events.subscribe(agents.AgentAvailable, _on_available)
 
 
 @scheduler.periodic("agents.dispatch", 5)

@@ -1,5 +1,5 @@
-"""Imports the services that register timer handlers, outbox hooks, periodic jobs and domain-event
-subscribers, so every process (web, agi, worker) reacts the same way."""
+"""Imports the services that register timer handlers, outbox hooks and periodic jobs, and wires every
+domain-event handler (callcenter/handlers.py), so every process (web, agi, worker) reacts the same way."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ SERVICE_MODULES = [
     "callcenter.call_review",
     "callcenter.recording_sync",
     "callcenter.providers.asterisk_ami",
+    "callcenter.unit_of_work",
+    "callcenter.handlers",
 ]
 
 

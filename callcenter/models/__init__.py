@@ -7,6 +7,7 @@ from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, Reco
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
+from .domain_event import DomainEvent, DomainEventState
 from .installation import InstallationSecret
 from .mail import (
     AutoReplyCounter,
@@ -57,7 +58,7 @@ __all__ = [
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "MailSpool",
     "OutboundMail",
-    "InstallationSecret",
+    "InstallationSecret", "DomainEvent", "DomainEventState",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",

@@ -21,6 +21,7 @@ from ..models import Company, StaffUser, Ticket
 from ..sla import clock_calendar, sla_state, status_pauses_many
 from .common import actor, now
 from .db import db_session
+from .formats import local_time
 from .labels import label
 from .params import int_arg
 
@@ -114,7 +115,9 @@ def register(bp, staff_roles: tuple[str, ...], choices) -> None:  # noqa: ANN001
     def queue_json():  # noqa: ANN202
         at = now()
         found = _find(True, at)
-        return jsonify(at=at.isoformat(), rows=queue_rows(db_session(), found.tickets, at), total=found.total,
+        # at_local: "updated 10:30:05" in the viewer's zone on a 24-hour clock, never the browser's clock.
+        return jsonify(at=at.isoformat(), at_local=local_time(at, fmt="%H:%M:%S"),
+                       rows=queue_rows(db_session(), found.tickets, at), total=found.total,
                        page=found.page, pages=found.pages)
 
     @bp.get("/console/tickets")

@@ -155,3 +155,19 @@ def test_desk_shows_the_current_state_and_a_visible_dismiss(wired, client, sessi
     login(client, "qa")
     assert 'id="call-notice"' not in client.get("/console/calls").get_data(as_text=True)
     assert client.get("/agent/notify.json").status_code == 403
+
+
+def test_wallboard_tiles(wired, client, session, demo, now):  # noqa: ANN001
+    queued(session, now - timedelta(seconds=90), ANNA)
+    queued(session, now - timedelta(seconds=400), NIKOS)
+    agent = agents.agent_for(session, demo.staff["agent2"].id, now)
+    agents.set_state(session, agent, "away", now - timedelta(minutes=3))
+    session.commit()
+    login(client, "manager")
+    board = client.get("/wallboard.json").get_json()
+    assert board["waiting_count"] == 2 and board["longest_wait"] == 400 and board["longest_wait_text"] == "6:40"
+    assert {s["state"]: s["count"] for s in board["by_state"]}["away"] == 1
+    assert [s["state"] for s in board["by_state"]] == ["available", "on_call", "wrap_up", "away", "offline"]
+    assert board["within_share"] is None and board["answered_today"] == 0
+    page = client.get("/wallboard").get_data(as_text=True)
+    assert 'id="wb-waiting-count"' in page and 'id="wb-longest"' in page and 'id="wb-state-away"' in page

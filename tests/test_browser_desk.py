@@ -84,3 +84,24 @@ def test_dismiss_is_visible_and_dismisses(browser, site, session, demo, now) -> 
     wait_for(lambda: f"dismiss-{missed.id}" not in browser.page_source)
     session.expire_all()
     assert session.get(Call, missed.id).callback_state == "dismissed"
+
+
+def test_wallboard_is_a_wall_display_that_does_not_flicker(browser, site, session, demo, now) -> None:  # noqa: ANN001
+    ctx = calls.start_call(session, channel="twilio", provider_call_id="CA-wall", caller=NIKOS,
+                           now=now - timedelta(seconds=130))
+    calls.enter_queue(session, ctx, now - timedelta(seconds=125))
+    agents.set_state(session, agents.agent_for(session, demo.staff["agent2"].id, now), "away", now)
+    session.commit()
+    login(browser, site, "manager")
+    browser.get(f"{site}/wallboard")
+    wait_for(lambda: by_css(browser, "#wb-waiting-count").text == "1")
+    assert by_css(browser, "#wb-longest").text == "2:05" and by_css(browser, "#wb-state-away").text == "1"
+    # Readable from across a room: the numbers are big.
+    size = browser.execute_script("return parseFloat(getComputedStyle(arguments[0]).fontSize);",
+                                  by_css(browser, "#wb-waiting-count"))
+    assert size >= 40
+    # The next polls edit the text in place: the same row elements, never redrawn.
+    browser.execute_script("document.querySelector('#wb-waiting tr').__kept = 1;")
+    stamp = by_css(browser, "#wb-updated").text
+    wait_for(lambda: by_css(browser, "#wb-updated").text != stamp)
+    assert browser.execute_script("return document.querySelector('#wb-waiting tr').__kept;") == 1

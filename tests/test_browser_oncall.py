@@ -65,7 +65,7 @@ def choose_language(driver, lang: str) -> None:  # noqa: ANN001
     wait_for(lambda: driver.find_element("tag name", "html").get_attribute("lang") == lang)
 
 
-@pytest.mark.parametrize("lang", ["en", "el"])
+@pytest.mark.parametrize("lang", ["en", "hu", "el"])
 def test_engineer_acknowledges_on_a_phone(phone, site, session, lang) -> None:  # noqa: ANN001
     base, (oldest, middle, newest) = site["base"], site["ids"]
     login(phone, base, "eng3")  # Dimitris Alexiou is on call this week: the first step pages him

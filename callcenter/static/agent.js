@@ -66,21 +66,44 @@
     });
   }
 
+  // The wallboard changes only the text that changed: rows are kept and reused, so nothing flickers.
+  function setText(node, text) { if (node.textContent !== String(text)) node.textContent = text; }
+  function rows(id, items, cells, rowClass) {
+    var body = document.getElementById(id);
+    while (body.rows.length > items.length) body.deleteRow(-1);
+    items.forEach(function (item, i) {
+      var values = cells(item), tr = body.rows[i] || body.insertRow(-1);
+      while (tr.cells.length < values.length) tr.insertCell(-1);
+      values.forEach(function (v, j) { setText(tr.cells[j], v); });
+      var cls = rowClass ? rowClass(item) : "";
+      if (tr.className !== cls) tr.className = cls;
+    });
+  }
+
   var board = document.getElementById("wallboard");
   if (board) {
+    var full = document.getElementById("wb-fullscreen");
+    if (full && document.documentElement.requestFullscreen) {
+      full.addEventListener("click", function () { board.requestFullscreen().catch(function () {}); });
+    } else if (full) { full.hidden = true; }
     poll(board.dataset.source, function (d) {
-      fill("wb-waiting", d.waiting, function (w) {
-        var tr = el("tr"); [w.caller, w.company || "", mmss(w.waited), w.offered_to || ""].forEach(function (t) { tr.appendChild(el("td", t)); });
-        return tr;
+      rows("wb-waiting", d.waiting, function (w) {
+        return [w.caller, w.company || "", w.waited_text || mmss(w.waited), w.offered_to || ""];
       });
-      fill("wb-agents", d.agents, function (a) {
-        var tr = el("tr"); tr.className = "state-" + a.state;
-        [a.name, a.state_label, mmss(a.seconds)].forEach(function (t) { tr.appendChild(el("td", t)); });
-        return tr;
+      rows("wb-agents", d.agents, function (a) { return [a.name, a.state_label, a.for_text || mmss(a.seconds)]; },
+           function (a) { return "state-" + a.state; });
+      setText(document.getElementById("wb-waiting-count"), d.waiting_count);
+      setText(document.getElementById("wb-longest"), d.longest_wait_text);
+      setText(document.getElementById("wb-share"), d.within_share === null ? "—" : d.within_share + " %");
+      setText(document.getElementById("wb-answered"), d.answered_today);
+      setText(document.getElementById("wb-within"), d.answered_within_threshold);
+      setText(document.getElementById("wb-missed"), d.missed_today);
+      document.getElementById("tile-waiting").classList.toggle("alarm", d.waiting_count > 0);
+      d.by_state.forEach(function (s) {
+        var b = document.getElementById("wb-state-" + s.state);
+        if (b) setText(b, s.count);
       });
-      document.getElementById("wb-answered").textContent = d.answered_today;
-      document.getElementById("wb-within").textContent = d.answered_within_threshold;
-      document.getElementById("wb-missed").textContent = d.missed_today;
+      setText(document.getElementById("wb-updated"), new Date().toLocaleTimeString([], {hour12: false}));
     });
   }
 })();

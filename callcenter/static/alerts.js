@@ -30,13 +30,20 @@
     showCount();
   }
 
+  var at = "";
+
   function poll() {
     fetch(box.dataset.poll, {credentials: "same-origin", headers: {"Accept": "text/html"}})
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (r) {
+        if (!r.ok) return Promise.reject(r.status);
+        // The server's time in the viewer's zone (24-hour), not the browser's clock.
+        at = r.headers.get("X-Local-Time") || "";
+        return r.text();
+      })
       .then(function (html) {
         swap(html.trim());
         var stamp = document.getElementById("alerts-updated");
-        stamp.textContent = stamp.dataset.label + " " + new Date().toLocaleTimeString([], {hour12: false});
+        stamp.textContent = stamp.dataset.label + " " + at;
       })
       .catch(function () { /* keep the last cards; the next poll may succeed */ });
   }

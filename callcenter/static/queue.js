@@ -122,7 +122,7 @@
         var total = document.getElementById("queue-total");
         if (total && typeof data.total === "number") total.textContent = data.total;
         var stamp = document.getElementById("queue-updated");
-        if (stamp) stamp.textContent = labels.updated + " " + new Date().toLocaleTimeString();
+        if (stamp) stamp.textContent = labels.updated + " " + data.at_local;
       })
       .catch(function () { /* keep counting; the next poll retries */ });
   }

@@ -1,6 +1,6 @@
 """Agents' desk (availability, screen-pop, wrap-up, callbacks) and the managers' wallboard.
 
-Thin views over `callcenter.agents` and `callcenter.distribution`; the screen-pop and the
+Thin views over `callcenter.agents` and `callcenter.callbacks`; the screen-pop and the
 wallboard poll small JSON endpoints, so they change without a page reload.
 """
 
@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import agents, distribution, tickets
+from .. import agents, callbacks, tickets
 from ..models import (
     OPEN_OFFER_STATUSES,
     OPEN_STATUSES,
@@ -45,6 +45,8 @@ bp.before_request(csrf_check)
 DESK_ROLES = ("agent", "engineer", "manager")
 BOARD_ROLES = ("manager",)
 CONSOLE_STATES = [AgentState.AVAILABLE, AgentState.AWAY, AgentState.OFFLINE]
+# The wallboard's "agents by state" tiles, in the order a supervisor reads them.
+BOARD_STATES = [AgentState.AVAILABLE, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AWAY, AgentState.OFFLINE]
 
 
 def init_agents(app: Flask) -> None:
@@ -260,10 +262,10 @@ def call_back(call_id: int):  # noqa: ANN201
         if request.form.get("dismiss"):
             agents.dismiss_callback(db, call)
         else:
-            distribution.start_callback(db, call, _me(db), now())
+            callbacks.start_callback(db, call, _me(db), now())
             flash(_("Your phone will ring first, then the customer is dialled."), "ok")
         db.commit()
-    except distribution.CallbackError as exc:
+    except callbacks.CallbackError as exc:
         db.rollback()
         flash(str(exc), "error")
     return redirect(url_for("agents.desk"))
@@ -272,7 +274,7 @@ def call_back(call_id: int):  # noqa: ANN201
 @bp.get("/wallboard")
 @roles_required(*BOARD_ROLES)
 def wallboard():  # noqa: ANN201
-    return render_template("wallboard.html")
+    return render_template("wallboard.html", states=BOARD_STATES)
 
 
 def _day_start(at: datetime) -> datetime:
@@ -284,10 +286,17 @@ def _day_start(at: datetime) -> datetime:
 @roles_required(*BOARD_ROLES)
 def wallboard_json():  # noqa: ANN201
     b = agents.board(db_session(), now(), _day_start(now()))
+    counts = {state: 0 for state in BOARD_STATES}
+    for a in b.agents:
+        counts[a.state] = counts.get(a.state, 0) + 1
+    longest = max((w.waited for w in b.waiting), default=None)
+    share = round(100 * b.answered_within_threshold / b.answered_today) if b.answered_today else None
     return jsonify(
-        waiting=[{"caller": w.caller, "company": w.company, "waited": w.waited, "offered_to": w.offered_to}
-                 for w in b.waiting],
+        waiting=[{"caller": w.caller, "company": w.company, "waited": w.waited, "waited_text": wait(w.waited),
+                  "offered_to": w.offered_to} for w in b.waiting],
         agents=[{"name": a.name, "state": a.state, "state_label": str(LABELS.get(a.state, a.state)),
-                 "seconds": a.seconds} for a in b.agents],
+                 "seconds": a.seconds, "for_text": wait(a.seconds)} for a in b.agents],
+        by_state=[{"state": state, "label": str(LABELS.get(state, state)), "count": n} for state, n in counts.items()],
+        waiting_count=len(b.waiting), longest_wait=longest, longest_wait_text=wait(longest) if longest else "0:00",
         answered_today=b.answered_today, answered_within_threshold=b.answered_within_threshold,
-        missed_today=b.missed_today)
+        within_share=share, missed_today=b.missed_today)

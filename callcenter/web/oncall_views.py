@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,6 +22,7 @@ from ..paging.rotations import RotationError, add_override, schedule, who_is_on_
 from .api_alerts import alert_json
 from .common import now
 from .db import db_session
+from .formats import local_time
 from .login import csrf_check, roles_required, safe_next
 from .navigation import STAFF, add_nav_item
 from .params import int_arg
@@ -129,7 +130,11 @@ def alert(alert_id: int):  # noqa: ANN201
 @roles_required(*STAFF_ROLES)
 def alert_cards():  # noqa: ANN201
     """The open alerts' cards alone: the on-call page swaps them in when they change (no reload, no flicker)."""
-    return render_template("_alert_cards.html", cards=_pager_cards(_open_alerts()))
+    response = make_response(render_template("_alert_cards.html", cards=_pager_cards(_open_alerts())))
+    # The page writes "updated 10:30:05" from this: the server's time in the viewer's zone, 24-hour,
+    # never the browser's own clock.
+    response.headers["X-Local-Time"] = local_time(now(), fmt="%H:%M:%S")
+    return response
 
 
 def _back(alert_id: int | None = None) -> str:

@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
     login.csrf.init_app(app)
     login.login_manager.init_app(app)
-    i18n.babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     formats.register(app)
     app.context_processor(_console_globals)
 

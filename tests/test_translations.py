@@ -303,3 +303,13 @@ def test_tickets_the_hotline_opens_carry_a_subject_in_the_callers_language() -> 
         assert spec.subject_in("hu") != spec.subject and spec.subject_in("el") != spec.subject
         assert spec.subject_in("en") == spec.subject_in(None) == spec.subject
     assert flow.tickets["critical_fault"].subject_in("hu") == "Telefonon bejelentett kritikus hiba"
+
+
+def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo, now) -> None:  # noqa: ANN001
+    """The queue, the pager and the wallboard write "updated 10:00:00" from the server: 24-hour, in the
+    reader's zone (Budapest for staff), not from the browser's clock and its 12-hour format."""
+    app.config["CLOCK"] = lambda: now  # 08:00 UTC: 10:00 in Budapest
+    assert login(client, "manager").status_code == 302
+    assert client.get("/console/queue.json").get_json()["at_local"] == "10:00:00"
+    assert client.get("/console/oncall/alerts").headers["X-Local-Time"] == "10:00:00"
+    assert client.get("/wallboard.json").get_json()["updated"] == "10:00:00"

@@ -33,7 +33,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"
 
 # Written the same way in Hungarian or Greek (names, abbreviations, product words).
 SAME_IN = {
-    "hu": {"Web", "API", "E-mail", "SMS", "Hotline", "Twilio", "Asterisk", "OK", "PDF", "CSV", "Projekt"},
+    "hu": {"Web", "API", "E-mail", "SMS", "Hotline", "Twilio", "Asterisk", "OK", "PDF", "CSV", "Fax"},
     "el": {"Web", "API", "E-mail", "SMS", "Twilio", "Asterisk", "OK", "PDF", "CSV"},
 }
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]")
@@ -313,3 +313,19 @@ def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo
     assert client.get("/console/queue.json").get_json()["at_local"] == "10:00:00"
     assert client.get("/console/oncall/alerts").headers["X-Local-Time"] == "10:00:00"
     assert client.get("/wallboard.json").get_json()["updated"] == "10:00:00"
+
+
+def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: ANN001
+    from flask_babel import force_locale
+
+    from callcenter.web.alert_trail import alert_detail
+
+    with app.test_request_context(), force_locale("hu"):
+        assert alert_detail("loop 1, step 2: Dimitris Alexiou") == "1. kör, 2. lépés: Dimitris Alexiou"
+        assert alert_detail("sms to +302105550183 (rule 1, outbox 488)") == \
+            "SMS ide: +302105550183 (1. szabály, kimenő üzenet 488)"
+        assert alert_detail("hotline i18n; policy Default") == "Ügyfélszolgálati hívás i18n; eszkalációs rend: Default"
+        assert alert_detail("something the engine never wrote") == "something the engine never wrote"
+    with app.test_request_context(), force_locale("el"):
+        assert alert_detail("by Eleni Georgiou: paging starts over") == \
+            "από Eleni Georgiou: η ειδοποίηση ξεκινά από την αρχή"

@@ -38,34 +38,48 @@ def _variants(value: str | None) -> list[str]:
     return out
 
 
+def documents(session: Session, tickets: list[Ticket]) -> dict[int, str]:
+    """The text search looks in, for each of these tickets (four queries whatever their number)."""
+    parts: dict[int, list[str]] = {}
+    for t in tickets:
+        parts[t.id] = [t.subject or "", t.description or "", t.reporter_name or ""]
+        parts[t.id] += _variants(t.reporter_email) + _variants(t.reporter_phone)
+    ids = list(parts)
+    if not ids:
+        return {}
+    for ticket_id, body in session.execute(select(TicketEvent.ticket_id, TicketEvent.body).where(
+            TicketEvent.ticket_id.in_(ids), TicketEvent.body.is_not(None), TicketEvent.kind != "created")
+            .order_by(TicketEvent.ticket_id, TicketEvent.id)):
+        parts[ticket_id].append(body)
+    for ticket_id, subject, sender in session.execute(
+            select(InboundMail.ticket_id, InboundMail.subject, InboundMail.from_address)
+            .where(InboundMail.ticket_id.in_(ids))):
+        parts[ticket_id] += [subject or ""] + _variants(sender)
+    for ticket_id, number in session.execute(select(Call.ticket_id, Call.caller_number)
+                                             .where(Call.ticket_id.in_(ids))):
+        parts[ticket_id] += _variants(number)
+    # The same text often arrives twice (the description is also the first mail's body).
+    return {ticket_id: "\n".join(dict.fromkeys(p.strip() for p in texts if p and p.strip()))[:MAX_DOCUMENT]
+            for ticket_id, texts in parts.items()}
+
+
 def document(session: Session, ticket: Ticket) -> str:
     """The text search looks in for one ticket."""
-    parts: list[str] = [ticket.subject or "", ticket.description or "", ticket.reporter_name or ""]
-    parts += _variants(ticket.reporter_email) + _variants(ticket.reporter_phone)
-    parts += session.scalars(select(TicketEvent.body).where(
-        TicketEvent.ticket_id == ticket.id, TicketEvent.body.is_not(None), TicketEvent.kind != "created")
-        .order_by(TicketEvent.id)).all()
-    for subject, sender in session.execute(select(InboundMail.subject, InboundMail.from_address)
-                                           .where(InboundMail.ticket_id == ticket.id)):
-        parts += [subject or ""] + _variants(sender)
-    for number in session.scalars(select(Call.caller_number).where(Call.ticket_id == ticket.id)):
-        parts += _variants(number)
-    # The same text often arrives twice (the description is also the first mail's body).
-    unique = dict.fromkeys(p.strip() for p in parts if p and p.strip())
-    return "\n".join(unique)[:MAX_DOCUMENT]
+    return documents(session, [ticket])[ticket.id]
 
 
 def refresh(session: Session, ticket_ids: set[int], now: datetime | None = None) -> None:
     """Rebuild the documents of these tickets in the session's transaction."""
     stamp = now or utcnow()
-    for ticket_id in sorted(ticket_ids):  # one order for the row locks of concurrent commits
-        # Lock first, read after: of two concurrent commits on one ticket the second rebuilds with the
-        # first one's text (READ COMMITTED sees it once the lock is ours).
-        row = session.get(TicketSearch, ticket_id, with_for_update=True, populate_existing=True)
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None:
-            continue
-        text_ = document(session, ticket)
+    ordered = sorted(ticket_ids)  # one order for the row locks of concurrent commits
+    # Lock first, read after: of two concurrent commits on one ticket the second rebuilds with the
+    # first one's text (READ COMMITTED sees it once the lock is ours).
+    rows = {r.ticket_id: r for r in session.scalars(
+        select(TicketSearch).where(TicketSearch.ticket_id.in_(ordered)).order_by(TicketSearch.ticket_id)
+        .with_for_update().execution_options(populate_existing=True))}
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ordered))).all()
+    for ticket_id, text_ in documents(session, list(tickets)).items():
+        row = rows.get(ticket_id)
         if row is None:
             session.add(TicketSearch(ticket_id=ticket_id, document=text_, updated_at=stamp))
         elif row.document != text_:

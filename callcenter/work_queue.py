@@ -43,9 +43,7 @@ def find(session: Session, flt: svc.TicketFilter, *, sort: str = "queue", descen
     sort = sort if sort in SORTS else "queue"
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     stmt = svc._filtered(flt, session.get_bind().dialect.name)  # noqa: SLF001 (one filter for list and queue)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = max(1, min(page, pages))
+    page = max(1, page)
     if sort == "queue":
         order = svc.queue_order()
         if descending:
@@ -66,10 +64,23 @@ def find(session: Session, flt: svc.TicketFilter, *, sort: str = "queue", descen
                    "level": Ticket.level, "due": Ticket.response_due_at, "created": Ticket.created_at}[sort]
         tie = Ticket.id.desc() if descending else Ticket.id
         order = [key.desc().nulls_last() if descending else key.asc().nulls_last(), tie]
-    rows = session.scalars(stmt.options(selectinload(Ticket.company), selectinload(Ticket.assignee),
-                                        selectinload(Ticket.contract))
-                           .order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
-    return ResultPage(list(rows), total, page, per_page, sort, descending)
+    # Sort the narrow ids first, then load the page's fifty whole rows: sorting thousands of full
+    # tickets (descriptions included) to keep fifty was most of the page's database time.
+    # The total comes with the page (a window count): one pass over the matches instead of two.
+    def page_ids(number: int) -> tuple[list[int], int]:
+        rows = session.execute(stmt.with_only_columns(Ticket.id, func.count().over()).order_by(*order)
+                               .offset((number - 1) * per_page).limit(per_page)).all()
+        return [r[0] for r in rows], (rows[0][1] if rows else 0)
+
+    ids, total = page_ids(page)
+    if not ids and page > 1:  # past the end (the list shrank, or a hand-made URL): the last page
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        page = max(1, -(-total // per_page))
+        ids, total = page_ids(page)
+    loaded = {t.id: t for t in session.scalars(
+        select(Ticket).where(Ticket.id.in_(ids)).options(
+            selectinload(Ticket.company), selectinload(Ticket.assignee), selectinload(Ticket.contract)))}
+    return ResultPage([loaded[i] for i in ids], total, page, per_page, sort, descending)
 
 
 @dataclass

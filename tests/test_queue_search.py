@@ -49,6 +49,8 @@ def test_queue_counts_pages_and_sorts(client, pinned, session, demo, now) -> Non
     assert data["total"] == 57 and data["pages"] == 2 and len(data["rows"]) == 50
     second = client.get("/console/queue.json?page=2").get_json()["rows"]
     assert len(second) == 7 and not {r["number"] for r in second} & {r["number"] for r in data["rows"]}
+    past = client.get("/console/queue.json?page=99").get_json()
+    assert past["page"] == 2 and past["total"] == 57 and len(past["rows"]) == 7
     page = client.get("/console/queue").get_data(as_text=True)
     # agent1 reads Hungarian: "page 1 of 2"
     assert 'id="queue-total">57<' in page and "1. oldal / 2" in page and 'id="page-next"' in page

@@ -71,6 +71,9 @@ HU: dict[object, str] = {
     "Select all on this page": "Az oldal összes jegyének kijelölése", "Selected": "Kijelölve",
     "page %(page)d of %(pages)d": "%(page)d. oldal / %(pages)d",
     "the customers are told of a status change": "az ügyfelek értesülnek az állapotváltozásról",
+    # wallboard (consoleB)
+    "Agents by state": "Munkatársak állapot szerint", "Answered within threshold today": "Ma küszöbön belül fogadva",
+    "Full screen": "Teljes képernyő", "Longest wait": "Leghosszabb várakozás", "Now": "Most",
 }
 
 EL: dict[object, str] = {
@@ -139,4 +142,6 @@ EL: dict[object, str] = {
     "Select all on this page": "Επιλογή όλων σε αυτή τη σελίδα", "Selected": "Επιλεγμένα",
     "page %(page)d of %(pages)d": "σελίδα %(page)d από %(pages)d",
     "the customers are told of a status change": "οι πελάτες ενημερώνονται για την αλλαγή κατάστασης",
+    "Agents by state": "Συνεργάτες ανά κατάσταση", "Answered within threshold today": "Απαντήθηκαν σήμερα εντός ορίου",
+    "Full screen": "Πλήρης οθόνη", "Longest wait": "Μεγαλύτερη αναμονή", "Now": "Τώρα",
 }

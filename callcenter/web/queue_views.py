@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from .. import tickets as svc
 from .. import work_queue
 from ..models import Company, StaffUser, Ticket
-from ..sla import clock_calendar, sla_state
+from ..sla import clock_calendar, sla_state, status_pauses_many
 from .common import actor, now
 from .db import db_session
 from .formats import local_time
@@ -61,8 +61,9 @@ def _page_request() -> tuple[str, bool, int]:
 def queue_rows(db: Session, tickets: list[Ticket], at: datetime) -> list[dict]:
     """What the queue shows per ticket, with the working time left on its response clock."""
     rows = []
+    pauses = status_pauses_many(db, tickets)
     for t in tickets:
-        state = sla_state(db, t, at)
+        state = sla_state(db, t, at, pauses[t.id])
         running = False
         if state.remaining is not None and t.responded_at is None and not t.sla_paused and t.contract is not None:
             running = clock_calendar(t.contract, t.sla_clock or "working").is_open_at(at)

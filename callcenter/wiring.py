@@ -14,9 +14,12 @@ SERVICE_MODULES = [
     "callcenter.paging.sources",
     "callcenter.agents",
     "callcenter.distribution",
+    "callcenter.callbacks",
     "callcenter.call_review",
     "callcenter.recording_sync",
     "callcenter.providers.asterisk_ami",
+    "callcenter.pbx_events",
+    "callcenter.providers.asterisk_events",
     "callcenter.unit_of_work",
     "callcenter.handlers",
 ]

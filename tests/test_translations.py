@@ -291,3 +291,15 @@ def test_the_pdf_report_is_in_the_customers_language_with_the_pending_column(
     pdf = client.get(f"/console/reports/quarterly.pdf?company={demo.budapest.id}&quarter=2026Q4&lang=en").data
     for word in (b"Pending", b"Breached", b"Within", b"Worst \\(h\\)", b"Business hours support \\(Business hours\\)"):
         assert word in pdf, word
+
+
+def test_tickets_the_hotline_opens_carry_a_subject_in_the_callers_language() -> None:
+    """The subject reaches the customer (auto-reply, status mails, portal): Anna reads it in Hungarian."""
+    from callcenter.ivr.flow import load_flow
+
+    flow = load_flow()
+    for spec in flow.tickets.values():
+        assert {"hu", "el"} <= set(spec.subjects), spec.subject
+        assert spec.subject_in("hu") != spec.subject and spec.subject_in("el") != spec.subject
+        assert spec.subject_in("en") == spec.subject_in(None) == spec.subject
+    assert flow.tickets["critical_fault"].subject_in("hu") == "Telefonon bejelentett kritikus hiba"

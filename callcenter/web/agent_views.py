@@ -1,6 +1,6 @@
 """Agents' desk (availability, screen-pop, wrap-up, callbacks) and the managers' wallboard.
 
-Thin views over `callcenter.agents` and `callcenter.distribution`; the screen-pop and the
+Thin views over `callcenter.agents` and `callcenter.callbacks`; the screen-pop and the
 wallboard poll small JSON endpoints, so they change without a page reload.
 """
 
@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import agents, distribution, tickets
+from .. import agents, callbacks, tickets
 from ..models import (
     OPEN_OFFER_STATUSES,
     OPEN_STATUSES,
@@ -262,10 +262,10 @@ def call_back(call_id: int):  # noqa: ANN201
         if request.form.get("dismiss"):
             agents.dismiss_callback(db, call)
         else:
-            distribution.start_callback(db, call, _me(db), now())
+            callbacks.start_callback(db, call, _me(db), now())
             flash(_("Your phone will ring first, then the customer is dialled."), "ok")
         db.commit()
-    except distribution.CallbackError as exc:
+    except callbacks.CallbackError as exc:
         db.rollback()
         flash(str(exc), "error")
     return redirect(url_for("agents.desk"))

@@ -233,3 +233,43 @@ def test_run_retries_a_conflict_and_gives_up_on_other_errors(session_factory) ->
     with pytest.raises(ValueError):
         uow.run(session_factory, broken)
     assert len(calls) == 1
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+def test_an_sms_ack_that_loses_a_deadlock_is_run_again_not_answered_500(settings, engine, session_factory, demo,
+                                                                         app, now, fake, monkeypatch):  # noqa: ANN001
+    """Twilio does not retry a webhook that failed: the ack must survive losing a lock race."""
+    from paging_harness import Pager
+    from sqlalchemy.exc import OperationalError
+
+    from callcenter.models import AlertStatus
+    from callcenter.paging import commands
+
+    fake.attach_app(app, settings.public_url)
+    pager = Pager(settings, engine, session_factory, fake, now)
+    app.config["PAGING_CLOCK"] = lambda: pager.t
+    pager.put_on_call("eng2")
+    alert_id, number = pager.raise_alert()
+    pager.tick()
+    fake.wait_for_message(to="+3615550182")
+
+    real, tries = commands.sms_command, []
+
+    def first_loses(session: Session, **kwargs: object) -> str | None:
+        tries.append(1)
+        result = real(session, **kwargs)
+        if len(tries) == 1:
+            session.flush()
+            raise OperationalError("UPDATE alerts ...", {}, _Deadlock("deadlock detected"))
+        return result
+
+    monkeypatch.setattr(commands, "sms_command", first_loses)
+    reply = pager.sms_reply("+3615550182", f"ACK {number}")
+    assert reply.status_code == 200 and "acknowledged" in reply.text and len(tries) == 2
+    with session_factory() as s:
+        assert s.get(Alert, alert_id).status == AlertStatus.ACKNOWLEDGED
+    pager.settle()
+    fake.assert_nothing_unexpected()

@@ -47,7 +47,7 @@ bench: install
 
 # Console catalogs: extract the strings, rebuild hu/el .po and the committed .mo files.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location -o callcenter/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_pgettext:1c,2 --no-location -o callcenter/translations/messages.pot .
 	$(BIN)/python -m callcenter.translations.build
 
 # README screenshots from the real app with demo data (needs chromium + chromium-driver).

@@ -59,7 +59,7 @@ def timed(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> tuple[fl
 
 
 def slowest_imports(env: dict[str, str], top: int = 12) -> list[str]:
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-X", "importtime", "-m", "callcenter.cli",
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-X", "importtime", "-m", "callcenter.entry",
                            "mail-ingest"], input=PLAIN, env=env, capture_output=True, check=True)
     rows = []
     for line in proc.stderr.decode().splitlines():

@@ -1,11 +1,14 @@
-"""README screenshots from the real app with demo data.  Run: python bench/screenshots.py
+"""README screenshots from the real app with demo data.  Run: python bench/screenshots.py [NAME ...]
 
 Seeds a throw-away SQLite database with the demo customers and a few weeks of tickets, serves the
-app on 127.0.0.1 and photographs the main pages with headless Chromium into docs/screenshots/.
+app on 127.0.0.1 and photographs the main pages with headless Chromium into docs/screenshots/, the
+on-call page, an alert and the queue also phone-sized (390×844). Names given on the command line
+take only those pictures; SCREENSHOTS_DIR writes them elsewhere (to look before replacing).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sys
@@ -24,9 +27,10 @@ from callcenter.app import create_app  # noqa: E402
 from callcenter.config import load_settings  # noqa: E402
 from callcenter.demo import seed_demo  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Call, CallReview, Company, Contact, StaffUser  # noqa: E402
+from callcenter.models import Alert, Call, CallReview, Company, Contact, StaffUser, Ticket  # noqa: E402
 
-OUT = ROOT / "docs" / "screenshots"
+OUT = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "docs" / "screenshots")
+PHONE = (390, 844)
 SUBJECTS = {
     "user": ["Outlook keeps asking for the password", "Printer on 2nd floor offline", "VPN drops every hour"],
     "system": ["File server share read-only", "Backup job failed overnight", "Domain controller slow"],
@@ -116,28 +120,51 @@ def populate_alert(app, settings, now: datetime) -> None:  # noqa: ANN001
         policy = s.query(EscalationPolicy).filter_by(name="Default").one()
         alerts.raise_alert(s, source="hotline", dedup_key="screenshot", summary="Hotline call not answered for 15 min",
                            details="Caller +302105550102 waited 15 min in the queue.", policy=policy, ticket=ticket,
-                           now=now)
+                           now=now - timedelta(minutes=12))
+        taken, _ = alerts.raise_alert(s, source="api", dedup_key="screenshot-switch", severity="high",
+                                      summary="Core switch port flapping", customer="Budapest Demo Kft.",
+                                      policy=policy, now=now - timedelta(minutes=6))
+        alerts.raise_alert(s, source="sla", dedup_key="screenshot-sla", summary="Ticket response due in 30 min",
+                           customer="Athens Demo A.E.", policy=policy, now=now - timedelta(minutes=2))
+        s.flush()
+        on_call = s.query(StaffUser).filter_by(username="eng3").one()
+        alerts.acknowledge(s, taken, staff=on_call, channel="sms", now=now - timedelta(minutes=4))
         s.commit()
     Ticker(settings, app.extensions["engine"], clock=lambda: now).tick()
     populate_wallboard(app, now)
 
 
 def populate_wallboard(app, now: datetime) -> None:  # noqa: ANN001
-    """Two agents in different states and one critical-fault caller waiting in the queue."""
+    """Agent1 on a call with Nikos (taken from the queue), agent2 away, and Anna waiting in the queue."""
     from datetime import timedelta
 
-    from callcenter import agents
-    from callcenter.models import Call, StaffUser
+    from callcenter import agents, distribution
+    from callcenter.models import Call, CallOffer, StaffUser
 
     with app.extensions["session_factory"]() as s:
+        s.info["settings"] = app.config["SETTINGS"]
         athens = s.query(Company).filter_by(name="Athens Demo A.E.").one()
-        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-waiting", caller_number="+302105550102",
-                   arrived_at=now - timedelta(minutes=3), queue_entered_at=now - timedelta(minutes=2, seconds=40),
+        budapest = s.query(Company).filter_by(name="Budapest Demo Kft.").one()
+        nikos = s.query(Contact).filter_by(email="pbx@athens-demo.example").one()
+        anna = s.query(Contact).filter_by(email="anna@budapest-demo.example").one()
+        ticket = s.query(Ticket).filter(Ticket.company_id == athens.id).order_by(Ticket.id.desc()).first()
+        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-taken", caller_number=nikos.phone,
+                   contact_id=nikos.id, asset_id=athens.assets[0].id, ticket_id=ticket.id,
+                   arrived_at=now - timedelta(minutes=4), queue_entered_at=now - timedelta(minutes=3, seconds=30),
                    company_id=athens.id, contract_id=athens.contracts[0].id, menu_path="1", language="el"))
-        for username, state, since in (("agent2", "away", 9), ("agent1", "available", 1)):
+        s.flush()
+        for username, state, since in (("agent2", "away", 9), ("agent1", "available", 3)):
             user = s.query(StaffUser).filter_by(username=username).one()
             agent = agents.agent_for(s, user.id, now - timedelta(hours=1))
             agents.set_state(s, agent, state, now - timedelta(minutes=since))
+        s.flush()
+        offer = s.query(CallOffer).order_by(CallOffer.id.desc()).first()
+        if offer is not None:
+            distribution.offer_accepted(s, offer, now - timedelta(minutes=2, seconds=50))
+        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-waiting", caller_number=anna.phone,
+                   contact_id=anna.id, arrived_at=now - timedelta(minutes=2),
+                   queue_entered_at=now - timedelta(minutes=1, seconds=35), company_id=budapest.id,
+                   contract_id=budapest.contracts[0].id, menu_path="2", language="hu"))
         s.commit()
 
 
@@ -168,8 +195,12 @@ def main() -> None:
             driver.find_element("id", "password").send_keys("demo")
             driver.find_element("id", "login-submit").click()
 
-        def shot(path: str, name: str, height: int = 900) -> None:
-            driver.set_window_size(1360, height)
+        only = set(sys.argv[1:])
+
+        def shot(path: str, name: str, height: int = 900, width: int = 1360) -> None:
+            if only and name not in only:
+                return
+            driver.set_window_size(width, height)
             driver.get(f"{base}{path}")
             driver.save_screenshot(str(OUT / f"{name}.png"))
             print("wrote", OUT / f"{name}.png")
@@ -185,10 +216,19 @@ def main() -> None:
         shot("/console/calls", "calls", 900)
         with app.extensions["session_factory"]() as s:
             reviewed = s.query(CallReview).first().call_id
+            alert_id = s.query(Alert).order_by(Alert.id).first().id
         shot(f"/console/calls/{reviewed}", "call", 800)
         shot("/console/reports/hotline?quarter=2026Q4", "report_hotline", 900)
         shot("/console/oncall", "oncall", 1000)
-        shot("/wallboard", "wallboard", 700)
+        shot("/wallboard", "wallboard", 760)
+        shot("/console/nowhere", "error_404", 420)
+        # The engineer's phone at 3 a.m.: the on-call page, an alert, the queue.
+        login("eng3")
+        shot("/console/oncall", "oncall_phone", PHONE[1], PHONE[0])
+        shot(f"/console/alerts/{alert_id}", "alert_phone", PHONE[1], PHONE[0])
+        shot("/console/queue", "queue_phone", PHONE[1], PHONE[0])
+        login("agent1")
+        shot("/agent", "agent_desk", 1000)
         login("anna@budapest-demo.example")
         shot("/console/tickets", "customer_tickets", 600)
 

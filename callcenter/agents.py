@@ -174,7 +174,7 @@ def link_ticket(session: Session, call: Call, ticket: Ticket) -> None:
 # ---------------------------------------------------------------------------- missed calls
 
 
-def _call_ended(session: Session, event: events.CallEnded) -> None:
+def on_call_ended(session: Session, event: events.CallEnded) -> None:
     call = session.get(Call, event.call_id)
     if call is None or call.answered_at is not None or call.callback_of_id is not None:
         return
@@ -190,8 +190,6 @@ def _call_ended(session: Session, event: events.CallEnded) -> None:
         # Out of hours nobody reads the list: a standby customer's missed call pages the on-call engineer.
         calls.raise_unanswered(session, call, event.now)
 
-
-events.subscribe(events.CallEnded, _call_ended)
 
 
 def callback_list(session: Session, limit: int = 200) -> list[Call]:

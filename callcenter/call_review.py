@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from . import scheduler
+from .db import session_scope
 from .models import (
     MAX_SCORE,
     REVIEW_CRITERIA,
@@ -457,9 +458,8 @@ def purge_expired_recordings(session: Session, store: Path, now: datetime, *, de
 
 @scheduler.periodic("recording_retention", 6 * 3600)
 def _retention_job(factory, settings, now: datetime) -> None:  # noqa: ANN001
-    with factory() as session:
+    with session_scope(factory) as session:
         deleted = purge_expired_recordings(session, settings.recordings_path, now,
                                            default_days=settings.recording_retention_days)
-        session.commit()
     if deleted:
         log.info("recording retention: %d recording(s) deleted", len(deleted))

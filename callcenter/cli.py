@@ -105,6 +105,17 @@ def seed_demo_cmd(ctx: Context) -> None:
     click.echo(f"demo data: {created['companies']} companies, {created['staff']} staff users added")
 
 
+@cli.command("search-reindex")
+@pass_ctx
+def search_reindex_cmd(ctx: Context) -> None:
+    """Rebuild every ticket's full-text search document (after a bulk import, or to repair the index)."""
+    from .search import rebuild_all
+
+    with ctx.session() as session:
+        count = rebuild_all(session)
+    click.echo(f"search index: {count} tickets")
+
+
 @cli.group()
 def user() -> None:
     """Staff users and API tokens."""
@@ -766,8 +777,10 @@ def report() -> None:
 @click.option("--format", "fmt", type=click.Choice(["pdf", "csv"]), default="pdf", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True,
               help="file to write, - for stdout (csv)")
+@click.option("--lang", type=click.Choice(["en", "hu", "el"]), default="en", show_default=True,
+              help="language of the PDF")
 @pass_ctx
-def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output: str) -> None:
+def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output: str, lang: str) -> None:
     """Quarterly SLA compliance of one customer as PDF or CSV."""
     from .customers import UnknownCompany
     from .report_export import quarterly_csv, quarterly_pdf
@@ -791,7 +804,9 @@ def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output:
         if output == "-":
             raise click.ClickException("write the PDF to a file (--output report.pdf)")
         with open(output, "wb") as fh:
-            fh.write(quarterly_pdf(result))
+            from .web.report_views import standalone_pdf_words
+
+            fh.write(quarterly_pdf(result, words=standalone_pdf_words(lang)))
     click.echo(f"{result.company_name} {result.quarter.label}: {result.total.tickets} tickets, "
                f"{result.breach_count} breaches -> {output}", err=True)
 

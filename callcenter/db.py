@@ -8,11 +8,12 @@ after which every round trip fails at once and nothing is committed.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,77 @@ def _write_lock_for(path: str) -> threading.Lock:
         return _write_locks.setdefault(key, threading.Lock())
 
 
+class _WalSync:
+    """Group commit for a WAL database: the commit itself writes the WAL without waiting for the disk
+    (synchronous=NORMAL) and releases the write lock; the committer then waits for an fdatasync of the
+    WAL file that started after its commit. Concurrent committers share one, so N webhooks that commit
+    together wait for one disk flush instead of N flushes in a row behind the write lock. Every commit
+    is on disk before commit() returns, as with synchronous=FULL: a power loss loses nothing that was
+    acknowledged (WAL frames carry checksums, so recovery keeps a prefix of whole transactions)."""
+
+    def __init__(self, database_path: str) -> None:
+        self.wal_path = database_path + "-wal"
+        self.directory = os.path.dirname(database_path) or "."
+        self._cond = threading.Condition()
+        self._started = 0  # syncs begun
+        self._done = 0  # the last sync that finished (each one covers every commit before its start)
+        self._running = False
+        self._directory_synced = False
+
+    def sync(self) -> None:
+        """Return once every commit this thread made so far is on disk."""
+        with self._cond:
+            needed = self._started + 1  # one already running may have started before this commit
+            while self._done < needed:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                self._started += 1
+                number = self._started
+                self._cond.release()
+                try:
+                    self._flush()
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    self._cond.notify_all()
+                self._done = max(self._done, number)
+
+    def _flush(self) -> None:
+        try:
+            fd = os.open(self.wal_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # checkpointed into the database and removed: SQLite synced the database file first
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        if not self._directory_synced:
+            # The WAL file's directory entry, once (SQLite does the same for a journal it creates).
+            fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._directory_synced = True
+
+
+_wal_syncs: dict[str, _WalSync] = {}
+
+
+def _wal_sync_for(path: str) -> _WalSync:
+    key = str(Path(path).resolve())
+    with _write_locks_guard:
+        return _wal_syncs.setdefault(key, _WalSync(key))
+
+
 class _WriteLockedConnection(sqlite3.Connection):
     """A SQLite connection that holds its process's write lock from its first write to commit/rollback."""
 
     write_lock: threading.Lock | None = None
     holds_write_lock = False
+    wal_sync: _WalSync | None = None  # group commit (synchronous=NORMAL plus our own WAL flush)
 
     def take_write_lock(self) -> None:
         lock = self.write_lock
@@ -66,6 +133,7 @@ class _WriteLockedConnection(sqlite3.Connection):
             self.write_lock.release()
 
     def commit(self) -> None:
+        wrote = self.in_transaction  # pysqlite opens a transaction only to write
         try:
             if past_deadline():
                 # The caller was already told the turn failed: nothing of it may be committed.
@@ -73,6 +141,8 @@ class _WriteLockedConnection(sqlite3.Connection):
             super().commit()
         finally:
             self._release_write_lock()
+        if wrote and self.wal_sync is not None:
+            self.wal_sync.sync()  # outside the write lock: the next writer goes on meanwhile
 
     def rollback(self) -> None:
         try:
@@ -191,7 +261,8 @@ def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> 
     if timeouts.statement > 0:
         options.append(f"-c statement_timeout={int(timeouts.statement * 1000)}")
     connect_args["options"] = " ".join([connect_args.get("options", ""), *options]).strip()
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _check_on_checkout(engine)
     bounded = _bounded_connection()
     limit = timeouts.statement + 1.0 if timeouts.statement > 0 else None
 
@@ -209,6 +280,54 @@ def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> 
         return connection
 
     return engine
+
+
+# A pooled connection idle for longer than this is pinged before use (a firewall or NAT may have dropped it
+# without a word); a busier one only when its socket says the server spoke or hung up.
+IDLE_PING_SECONDS = 10.0
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """True when an idle connection's socket has something to read: between transactions PostgreSQL
+    sends nothing unasked except to end the session (a restart, pg_terminate_backend, an idle timeout:
+    an error, then EOF), or a notice. No round trip."""
+    import select
+
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError):  # closed: no descriptor
+        return True
+    return bool(readable)
+
+
+def _check_on_checkout(engine: Engine) -> None:
+    """`pool_pre_ping` without its round trip on every checkout: a webhook's transaction is BEGIN, one
+    INSERT and COMMIT, and a ping before them was a fourth round trip, each a wait for a server process
+    on a busy machine. A connection is pinged only when it is not known to be good: it sat in the pool
+    longer than IDLE_PING_SECONDS, or the server sent something while it was idle. A failed ping does
+    what pre-ping does: every pooled connection from before is discarded and a new one is opened."""
+    from sqlalchemy import exc
+
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record):  # noqa: ANN001, ANN202
+        if dbapi_connection is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_unsure(dbapi_connection, record, _proxy):  # noqa: ANN001, ANN202
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:
+            return  # just connected
+        if time.monotonic() - idle_since < IDLE_PING_SECONDS and not _server_spoke(dbapi_connection):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None) or dbapi_connection.closed:
+                raise exc.InvalidatePoolError(f"the database connection was lost: {err}") from err
+            raise
 
 
 class HealthProbe:
@@ -285,11 +404,17 @@ def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) 
             # WAL lets the web, AGI and worker threads read while one writes.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            journal = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
             if isinstance(dbapi_connection, _WriteLockedConnection):
                 dbapi_connection.write_lock = write_lock
+                # The file SQLite opened (the URL may carry a query): its WAL is what must reach the disk.
+                main_file = next((row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"), "")
+                if str(journal).lower() == "wal" and main_file:
+                    # Durable as synchronous=FULL, with the disk flush after the write lock (see _WalSync).
+                    cursor.execute("PRAGMA synchronous=NORMAL")
+                    dbapi_connection.wal_sync = _wal_sync_for(main_file)
+            cursor.close()
 
         @event.listens_for(engine, "before_cursor_execute")
         def _take_write_lock(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
@@ -312,24 +437,20 @@ def make_engine(url: str, *, timeouts: DbTimeouts | None = None, **kwargs: Any) 
 
 def make_session_factory(engine: Engine, settings: object | None = None) -> sessionmaker[Session]:
     """Sessions carry the process settings in `session.info["settings"]`: domain-event subscribers
-    (mail ids, distribution) get only a session, yet need the installation's settings."""
+    (mail ids, distribution) get only a session, yet need the installation's settings. Every session
+    dispatches its transaction's domain events after it commits (callcenter/unit_of_work.py)."""
     from . import directory  # noqa: F401  (its flush listeners keep the directory version for every session)
+    from .unit_of_work import install
     from .validation import refuse_unstorable
 
     factory = sessionmaker(engine, expire_on_commit=False, info={"settings": settings} if settings else {})
     event.listen(factory, "before_flush", refuse_unstorable)
+    install(factory)
     return factory
 
 
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on any error."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def session_scope(factory: sessionmaker[Session]) -> AbstractContextManager[Session]:
+    """The unit of work (callcenter.unit_of_work.unit_of_work), under the name most callers import."""
+    from .unit_of_work import unit_of_work
+
+    return unit_of_work(factory)

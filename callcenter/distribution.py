@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 OFFER_TIMER = "agents.offer_timeout"
 OFFER_SOURCE = "agent_offer"
-CALLBACK_SOURCE = "agent_callback"
 # Channels whose calls can be offered to agents here.
 OFFER_CHANNELS = (CallChannel.TWILIO, CallChannel.ASTERISK)
 # Channels whose agents' phones the worker rings (push); Asterisk sessions dial agents themselves (pull).
@@ -179,14 +178,14 @@ def dispatch(session: Session, now: datetime, settings: Settings | None = None) 
     return offers
 
 
-def _url(settings: Settings, path: str, **query: object) -> str:
+def public_url(settings: Settings, path: str, **query: object) -> str:
     return settings.public_url.rstrip("/") + path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
 
 
 def _ring_agent(session: Session, offer: CallOffer, staff: StaffUser, settings: Settings, now: datetime) -> None:
     outbox.enqueue(session, key=f"agent-offer:{offer.id}", channel="voice", destination=staff.phone or "",
-                   payload={"url": _url(settings, "/twilio/agent/offer", offer=offer.id),
-                            "status_callback": _url(settings, "/twilio/agent/status", offer=offer.id),
+                   payload={"url": public_url(settings, "/twilio/agent/offer", offer=offer.id),
+                            "status_callback": public_url(settings, "/twilio/agent/status", offer=offer.id),
                             "timeout": settings.agent_offer_seconds, "machine_detection": "Enable"},
                    now=now, source_kind=OFFER_SOURCE, source_id=offer.id, max_attempts=1)
 
@@ -275,7 +274,7 @@ def _offer_timeout(session: Session, timer: object, now: datetime) -> None:
 timers.register(OFFER_TIMER, _offer_timeout)
 
 
-def _on_call_ended(session: Session, event: events.CallEnded) -> None:
+def on_call_ended(session: Session, event: events.CallEnded) -> None:
     """A caller who hangs up while an agent's phone rings: the offer is cancelled, the agent freed."""
     for offer in session.scalars(select(CallOffer).where(CallOffer.call_id == event.call_id,
                                                          CallOffer.status.in_(OPEN_OFFER_STATUSES))):
@@ -284,17 +283,12 @@ def _on_call_ended(session: Session, event: events.CallEnded) -> None:
         _release(session, offer)
 
 
-def _on_queued(session: Session, event: events.CallQueued) -> None:
+def on_queued(session: Session, event: events.CallQueued) -> None:
     dispatch(session, event.now)
 
 
-def _on_available(session: Session, event: agents.AgentAvailable) -> None:
+def on_available(session: Session, event: agents.AgentAvailable) -> None:
     dispatch(session, event.now)
-
-
-events.subscribe(events.CallEnded, _on_call_ended)
-events.subscribe(events.CallQueued, _on_queued)
-events.subscribe(agents.AgentAvailable, _on_available)
 
 
 @scheduler.periodic("agents.dispatch", 5)
@@ -417,12 +411,6 @@ REASONS = {
     "other": {"hu": "hibabejelentés", "el": "αναφορά βλάβης", "en": "fault report"},
 }
 CALLER_GONE = {"hu": "A hívó már letette.", "el": "Ο καλών έκλεισε.", "en": "The caller has already hung up."}
-CALLBACK_WHISPER = {
-    "hu": "Visszahívás: {name}, {company}. Kapcsoljuk.",
-    "el": "Επανάκληση: {name}, {company}. Σύνδεση.",
-    "en": "Calling back {name}, {company}. Connecting.",
-}
-
 
 def _reason(session: Session, call: Call) -> str:
     ticket = session.get(Ticket, call.ticket_id) if call.ticket_id else None
@@ -441,73 +429,3 @@ def whisper(session: Session, call: Call, lang: str, now: datetime) -> str:
     waited = int((now - call.queue_entered_at).total_seconds()) if call.queue_entered_at else 0
     return WHISPER[lang].format(company=company.name if company else (call.caller_number or "?"),
                                 reason=REASONS[reason][lang], minutes=waited // 60)
-
-
-# ---------------------------------------------------------------------------- callbacks
-
-
-class CallbackError(ValueError):
-    pass
-
-
-def start_callback(session: Session, missed: Call, staff: StaffUser, now: datetime,
-                   settings: Settings | None = None) -> Call:
-    """"Call back": the agent's phone rings first, then the customer is dialled and the call recorded."""
-    settings = settings or settings_of(session)
-    if missed.callback_state not in ("pending", None):
-        raise CallbackError("this call is already being called back or was dealt with")
-    if not staff.phone:
-        raise CallbackError("you have no registered phone number to be called on")
-    if not missed.caller_number:
-        raise CallbackError("the caller's number is unknown")
-    attempt = session.scalar(select(Call.id).where(Call.callback_of_id == missed.id).order_by(Call.id.desc()))
-    back = Call(channel=CallChannel.TWILIO, provider_call_id=f"callback:{missed.id}:{(attempt or 0) + 1}",
-                caller_number=missed.caller_number, contact_id=missed.contact_id, company_id=missed.company_id,
-                contract_id=missed.contract_id, asset_id=missed.asset_id, language=missed.language,
-                arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0, agent_id=staff.id,
-                callback_of_id=missed.id, ticket_id=missed.ticket_id, step="callback")
-    session.add(back)
-    session.flush()
-    missed.callback_state = "dialling"
-    outbox.enqueue(session, key=f"agent-callback:{back.id}", channel="voice", destination=staff.phone,
-                   payload={"url": _url(settings, "/twilio/agent/callback", call=back.id),
-                            "status_callback": _url(settings, "/twilio/agent/callback-status", call=back.id),
-                            "timeout": settings.agent_offer_seconds},
-                   now=now, source_kind=CALLBACK_SOURCE, source_id=back.id, max_attempts=3)
-    return back
-
-
-def _callback_sent(session: Session, msg: OutboxMessage, now: datetime) -> None:
-    back = session.get(Call, msg.source_id) if msg.source_id else None
-    if back is None:
-        return
-    if msg.state in (OutboxState.FAILED, OutboxState.DEAD):
-        callback_finished(session, back, now, connected=False)
-    elif msg.provider_ref and back.provider_call_id.startswith("callback:"):
-        # Recording callbacks name the agent's leg: the callback row takes its CallSid.
-        back.provider_call_id = msg.provider_ref
-
-
-outbox.on_sent(CALLBACK_SOURCE, _callback_sent)
-
-
-def callback_connected(session: Session, back: Call, now: datetime) -> None:
-    if back.answered_at is None:
-        back.answered_at = now
-
-
-def callback_finished(session: Session, back: Call, now: datetime, *, connected: bool,
-                      talk_seconds: int | None = None) -> None:
-    """The callback is over: done when the customer was reached, else back on the list."""
-    missed = session.get(Call, back.callback_of_id) if back.callback_of_id else None
-    if back.ended_at is None:
-        back.ended_at = now
-    if connected:
-        back.outcome = "callback"
-        back.talk_seconds = talk_seconds
-        if missed is not None:
-            missed.callback_state = "done"
-    else:
-        back.outcome = "callback_failed"
-        if missed is not None and missed.callback_state == "dialling":
-            missed.callback_state = "pending"

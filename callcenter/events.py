@@ -1,21 +1,41 @@
-"""In-process domain events: services publish, other services react in the same transaction.
+"""Domain events: services publish, other services react. Two kinds of handler, wired in
+callcenter/handlers.py:
 
-Handlers must not do network I/O: they write rows (outbox messages, alerts, timers) in the
-caller's session, so a ticket change and the mail or page it causes commit together or not at all.
+- in-turn handlers run at once, in the publisher's session and transaction: what must commit with the
+  change or not at all (a critical fault's alert and its escalation timers, the call queue's offers).
+  Their failure fails the turn, so only what the turn cannot do without belongs here.
+- after-commit handlers (customer mail, notifications, statistics) never share the publisher's fate:
+  publish() writes one durable `domain_events` row per handler in the publisher's transaction, and
+  callcenter/unit_of_work.py runs each after the commit in a transaction of its own (the worker retries
+  what failed or was never dispatched). Their failure is logged and kept; the change stays.
+
+Handlers must not do network I/O either way: they write rows (outbox messages, alerts, timers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .models import DomainEvent
+
 Handler = Callable[[Session, Any], None]
-_handlers: dict[type, list[Handler]] = defaultdict(list)
+_in_turn: dict[type, list[Handler]] = defaultdict(list)
+_after_commit: dict[type, list[Handler]] = defaultdict(list)
+_types: dict[str, type] = {}
+_by_name: dict[str, Handler] = {}
+
+# session.info keys: what the publisher's transaction wants its after-commit handlers to know
+# (a JSON-able dict, stored with the event), and the rows to dispatch once it commits.
+CAUSE_KEY = "event_cause"
+PENDING_KEY = "domain_events_pending"
 
 
 @dataclass(frozen=True)
@@ -52,19 +72,82 @@ class ApprovalDecided:
     now: datetime
 
 
-def subscribe(event_type: type, handler: Handler) -> None:
-    if handler not in _handlers[event_type]:
-        _handlers[event_type].append(handler)
+def handler_name(handler: Handler) -> str:
+    return f"{handler.__module__}:{handler.__qualname__}"
+
+
+def subscribe(event_type: type, handler: Handler, *, after_commit: bool = False) -> None:
+    """Register a handler; `after_commit` ones must be module-level functions (found again by name)."""
+    table = _after_commit if after_commit else _in_turn
+    if handler not in table[event_type]:
+        table[event_type].append(handler)
+    if after_commit:
+        _types[event_type.__name__] = event_type
+        _by_name[handler_name(handler)] = handler
 
 
 def unsubscribe(event_type: type, handler: Handler) -> None:
-    if handler in _handlers[event_type]:
-        _handlers[event_type].remove(handler)
+    for table in (_in_turn, _after_commit):
+        if handler in table[event_type]:
+            table[event_type].remove(handler)
 
 
 def publish(session: Session, event: object) -> None:
-    for handler in list(_handlers[type(event)]):
+    """Run the in-turn handlers now; record one durable row per after-commit handler, dispatched once
+    this session commits (nothing happens if it rolls back)."""
+    for handler in list(_in_turn[type(event)]):
         handler(session, event)
+    later = _after_commit[type(event)]
+    if not later:
+        return
+    payload = encode(event)
+    due = getattr(event, "now", None)
+    cause = session.info.get(CAUSE_KEY)
+    for handler in list(later):
+        row = DomainEvent(event_type=type(event).__name__, handler=handler_name(handler), payload=payload,
+                          cause=dict(cause) if cause else None, state="pending", attempts=0,
+                          **({"next_attempt_at": due, "created_at": due} if isinstance(due, datetime) else {}))
+        session.add(row)
+        session.info.setdefault(PENDING_KEY, []).append(row)
+
+
+def after_commit_handler(name: str) -> Handler | None:
+    return _by_name.get(name)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$datetime"}:
+            return datetime.fromisoformat(value["$datetime"])
+        if set(value) == {"$date"}:
+            return date.fromisoformat(value["$date"])
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return value
+
+
+def encode(event: object) -> dict:
+    return {f.name: _plain(getattr(event, f.name)) for f in dataclasses.fields(event)}
+
+
+def decode(event_type: str, payload: dict) -> object:
+    """The event again from its row (KeyError for a type no after-commit handler subscribes to)."""
+    return _types[event_type](**{k: _typed(v) for k, v in payload.items()})
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,21 @@ def due_for(contract: Contract, category: str, start: datetime) -> datetime | No
     return add_working_time(start, target.duration, clock_calendar(contract, target.clock))
 
 
+def status_pauses_many(session: Session, tickets: list[Ticket]) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """`status_pauses` for a page of tickets in one query (the queue shows fifty clocks at once)."""
+    history: dict[int, list[tuple[datetime, str]]] = {t.id: [] for t in tickets}
+    if tickets:
+        rows = session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.changes)
+            .where(TicketEvent.ticket_id.in_(list(history)), TicketEvent.kind == "status")
+            .order_by(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.id)).all()
+        for ticket_id, at, changes in rows:
+            if "status" in (changes or {}):
+                history[ticket_id].append((at, changes["status"][1]))
+    return {t.id: [p for p in pauses_from_history(history[t.id], PAUSED_STATUSES)
+                   if t.sla_started_at is None or p[1] is None or p[1] > t.sla_started_at] for t in tickets}
+
+
 def status_pauses(session: Session, ticket: Ticket, since: datetime) -> list[tuple[datetime, datetime | None]]:
     rows = session.execute(
         select(TicketEvent.at, TicketEvent.changes)
@@ -104,14 +119,17 @@ class SlaState:
     responded_at: datetime | None
 
 
-def sla_state(session: Session, ticket: Ticket, now: datetime) -> SlaState:
-    """Where the ticket's response clock stands at `now`, in the contract's working time."""
+def sla_state(session: Session, ticket: Ticket, now: datetime,
+              pauses: list[tuple[datetime, datetime | None]] | None = None) -> SlaState:
+    """Where the ticket's response clock stands at `now`, in the contract's working time; `pauses` may
+    be given when the caller loaded them for many tickets at once (`status_pauses_many`)."""
     contract = ticket.contract
     if contract is None or ticket.sla_response_minutes is None or ticket.sla_started_at is None:
         return SlaState(None, None, False, False, ticket.responded_at)
     cal = clock_calendar(contract, ticket.sla_clock or ClockKind.WORKING)
     end = ticket.responded_at or now
-    pauses = status_pauses(session, ticket, ticket.sla_started_at)
+    if pauses is None:
+        pauses = status_pauses(session, ticket, ticket.sla_started_at)
     used = working_time_between(ticket.sla_started_at, end, cal, pauses)
     remaining = timedelta(minutes=ticket.sla_response_minutes) - used
     breached = ticket.response_breached or remaining < timedelta(0)

@@ -15,6 +15,7 @@ from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from . import events
+from . import search as _search  # noqa: F401  (keeps the full-text index current at each commit)
 from .customers import contract_at
 from .models import (
     CATEGORIES_NEEDING_APPROVAL,
@@ -484,6 +485,8 @@ class TicketFilter:
     priority: str | None = None
     asset_id: int | None = None
     query: str | None = None
+    # Not yet responded to and due by then (the queue's "breaching in 1 h").
+    due_before: datetime | None = None
 
 
 def queue_order() -> list:
@@ -498,7 +501,7 @@ def queue_order() -> list:
     ]
 
 
-def _filtered(flt: TicketFilter):  # noqa: ANN202
+def _filtered(flt: TicketFilter, dialect: str = "sqlite"):  # noqa: ANN202
     stmt = select(Ticket)
     if flt.status:
         stmt = stmt.where(Ticket.status.in_(flt.status))
@@ -516,15 +519,26 @@ def _filtered(flt: TicketFilter):  # noqa: ANN202
         stmt = stmt.where(Ticket.priority == flt.priority)
     if flt.asset_id is not None:
         stmt = stmt.where(Ticket.asset_id == flt.asset_id)
+    if flt.due_before is not None:
+        stmt = stmt.where(Ticket.responded_at.is_(None), Ticket.response_due_at <= flt.due_before)
     if flt.query:
-        like = f"%{flt.query.lower()}%"
-        stmt = stmt.where(or_(func.lower(Ticket.subject).like(like), func.lower(Ticket.description).like(like)))
+        stmt = stmt.where(_search_condition(flt.query, dialect))
     return stmt
+
+
+def _search_condition(query: str, dialect: str):  # noqa: ANN202
+    """Full-text search (subject, bodies, mails, caller numbers), or the ticket number itself."""
+    number = query.strip().lstrip("#")
+    ids = _search.matching_ids(dialect, query)
+    condition = Ticket.id.in_(ids) if ids is not None else Ticket.id.is_(None)
+    if number.isdigit() and len(number) < 10:
+        condition = or_(condition, Ticket.number == int(number))
+    return condition
 
 
 def list_tickets(session: Session, flt: TicketFilter, *, page: int = 1, per_page: int = 50,
                  queue: bool = False) -> tuple[list[Ticket], int]:
-    stmt = _filtered(flt)
+    stmt = _filtered(flt, session.get_bind().dialect.name)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = queue_order() if queue else [Ticket.created_at.desc(), Ticket.id.desc()]
     rows = session.scalars(stmt.order_by(*order).offset((page - 1) * per_page).limit(per_page))

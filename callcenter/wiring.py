@@ -1,5 +1,5 @@
-"""Imports the services that register timer handlers, outbox hooks, periodic jobs and domain-event
-subscribers, so every process (web, agi, worker) reacts the same way."""
+"""Imports the services that register timer handlers, outbox hooks and periodic jobs, and wires every
+domain-event handler (callcenter/handlers.py), so every process (web, agi, worker) reacts the same way."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ SERVICE_MODULES = [
     "callcenter.paging.sources",
     "callcenter.agents",
     "callcenter.distribution",
+    "callcenter.callbacks",
     "callcenter.call_review",
     "callcenter.recording_sync",
     "callcenter.providers.asterisk_ami",
+    "callcenter.pbx_events",
+    "callcenter.providers.asterisk_events",
+    "callcenter.unit_of_work",
+    "callcenter.handlers",
 ]
 
 

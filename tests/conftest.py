@@ -18,6 +18,10 @@ from callcenter.config import Settings, load_settings
 from callcenter.db import make_engine, make_session_factory
 from callcenter.migrate import upgrade
 from callcenter.models import Base
+from callcenter.wiring import load_services
+
+# Every process wires the same handlers (callcenter/handlers.py); so does every test, whichever it imports.
+load_services()
 
 TEST_DB = os.environ.get("CALLCENTER_TEST_DATABASE_URL", "sqlite")
 

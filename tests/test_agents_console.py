@@ -118,3 +118,56 @@ def test_team_contracts_go_to_team_agents_and_standby_missed_calls_page(session,
         calls.end_call(session, ctx.call, OUT_OF_HOURS)  # hung up in the menu, out of hours, 24/7 customer
         assert ctx.call.callback_state == "pending"
         assert [e.call_id for e in seen.unanswered] == [ctx.call.id]
+
+
+def test_every_page_hears_of_an_offered_then_answered_call(wired, client, session, demo, now):  # noqa: ANN001
+    login(client, "agent1")
+    assert client.get("/agent/notify.json").get_json() == {"state": None, "offered": None, "call": None}
+    # The notice is on every console page of the people who take calls, not only the desk.
+    page = client.get("/console/calls").get_data(as_text=True)
+    assert 'id="call-notice"' in page and "/static/notify.js" in page
+    call = queued(session, now - timedelta(seconds=75), NIKOS)
+    available(session, demo.staff["agent1"], now)
+    [offer] = session.scalars(select(CallOffer)).all()
+    note = client.get("/agent/notify.json").get_json()
+    assert note["call"] is None and note["offered"]["id"] == call.id
+    assert note["offered"]["caller"] == "Nikos Papadopoulos" and note["offered"]["company"] == "Athens Demo A.E."
+    assert note["offered"]["waited"] == 75 and note["offered"]["waited_text"] == "1:15"
+    distribution.offer_accepted(session, offer, now + timedelta(seconds=5))
+    session.commit()
+    note = client.get("/agent/notify.json").get_json()
+    assert note["offered"] is None and note["call"]["id"] == call.id and note["state"] == "on_call"
+    # The screen-pop says how long the caller waited and names statuses in the agent's language.
+    pop = client.get("/agent/screen-pop.json").get_json()["call"]
+    assert pop["waited_text"] == note["call"]["waited_text"]
+    assert all("status_label" in t and "priority_label" in t for t in pop["open_tickets"])
+
+
+def test_desk_shows_the_current_state_and_a_visible_dismiss(wired, client, session, demo, now):  # noqa: ANN001
+    login(client, "agent2")
+    client.post("/agent/state", data={"state": "away", "csrf_token": csrf(client, "/agent")})
+    page = client.get("/agent").get_data(as_text=True)
+    assert 'id="state-away" aria-pressed="true"' in page and 'id="state-available" aria-pressed="false"' in page
+    start = page.index('id="state-buttons"')
+    assert "disabled" not in page[start:page.index("</form>", start)]
+    # Customers and QA have no desk and no notice.
+    client.post("/logout", data={"csrf_token": csrf(client, "/agent")})
+    login(client, "qa")
+    assert 'id="call-notice"' not in client.get("/console/calls").get_data(as_text=True)
+    assert client.get("/agent/notify.json").status_code == 403
+
+
+def test_wallboard_tiles(wired, client, session, demo, now):  # noqa: ANN001
+    queued(session, now - timedelta(seconds=90), ANNA)
+    queued(session, now - timedelta(seconds=400), NIKOS)
+    agent = agents.agent_for(session, demo.staff["agent2"].id, now)
+    agents.set_state(session, agent, "away", now - timedelta(minutes=3))
+    session.commit()
+    login(client, "manager")
+    board = client.get("/wallboard.json").get_json()
+    assert board["waiting_count"] == 2 and board["longest_wait"] == 400 and board["longest_wait_text"] == "6:40"
+    assert {s["state"]: s["count"] for s in board["by_state"]}["away"] == 1
+    assert [s["state"] for s in board["by_state"]] == ["available", "on_call", "wrap_up", "away", "offline"]
+    assert board["within_share"] is None and board["answered_today"] == 0
+    page = client.get("/wallboard").get_data(as_text=True)
+    assert 'id="wb-waiting-count"' in page and 'id="wb-longest"' in page and 'id="wb-state-away"' in page

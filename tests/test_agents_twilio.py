@@ -9,7 +9,7 @@ from fake_twilio import FakeTwilio
 from hotline_helpers import ANNA, HOTLINE_NUMBER, IN_HOURS, NIKOS, Captured, call_row
 from sqlalchemy import select
 
-from callcenter import agents, distribution, tickets
+from callcenter import agents, callbacks, tickets
 from callcenter.models import Agent, AgentStateChange, CallOffer, Contact, StaffUser, Ticket
 from callcenter.providers.twilio import TwilioProvider
 from callcenter.scheduler import Ticker
@@ -189,7 +189,7 @@ def test_no_answer_skips_agent_hangup_goes_to_callbacks_threshold_only_for_unans
         # Call back Béla: agent1's phone first, then Béla, recorded.
         clock.advance(60)
         agents.set_state(session, agents.agent_for(session, agent1.id, clock.now), "available", clock.now, "call")
-        back = distribution.start_callback(
+        back = callbacks.start_callback(
             session, call_row(session, bela.sid), session.get(StaffUser, agent1.id), clock.now, settings)
         session.commit()
         leg = fake.answer_call(agent_rings(fake, line, agent1).sid)

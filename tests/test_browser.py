@@ -100,7 +100,7 @@ def test_agent_works_a_ticket_from_new_to_closed(browser, site, session) -> None
     by_css(browser, "#composer-hours").send_keys("0.5")
     by_css(browser, "#composer-submit").click()
     wait_for(lambda: by_css(browser, "#ticket-level").get_attribute("data-level") == "L2")
-    assert by_css(browser, "#time-total").text == "0.50 h"
+    assert by_css(browser, "#time-total").text == "0,50 ó"  # agent1 reads Hungarian: decimal comma, óra
     select(browser, "#composer-status", "resolved")
     by_css(browser, "#vis-public").click()
     by_css(browser, "#composer-body").send_keys("Driver reinstalled, queue cleared.")
@@ -174,10 +174,10 @@ def test_customer_cannot_reach_another_companys_ticket(browser, site, session, d
     browser.get(f"{base}/console/tickets/{own.number}")
     assert "VPN slow" in browser.find_element("tag name", "h1").text
     browser.get(f"{base}/console/tickets/{site['ath']}")
-    body = browser.find_element("tag name", "body").text
-    assert "Not Found" in body and "PBX trunk down" not in body
+    body = browser.find_element("tag name", "body").text  # Anna reads Hungarian: the page's code, not its words
+    assert 'data-code="404"' in browser.page_source and "PBX trunk down" not in body
     browser.get(f"{base}/console/queue")
-    assert "Forbidden" in browser.find_element("tag name", "body").text
+    assert 'data-code="403"' in browser.page_source
     browser.get(f"{base}/console/tickets")
     listing = by_css(browser, "#tickets").text
     assert "VPN slow" in listing and "PBX trunk down" not in listing

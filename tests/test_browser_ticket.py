@@ -86,3 +86,59 @@ def test_sidebar_fields_save_in_place_without_reloading(browser, site, session) 
     assert browser.execute_script("return window.__same") == 1  # no reload
     session.expire_all()
     assert session.scalar(select(Ticket.priority).where(Ticket.number == number)) == "critical"
+
+
+def test_queue_search_sort_bulk_and_a_refresh_that_keeps_focus_and_scroll(browser, site, session, demo) -> None:  # noqa: ANN001
+    base = site["base"]
+    at = utcnow()
+    for i in range(40):
+        svc.create_ticket(session, svc.NewTicket(subject=f"Switch port {i:02d} flapping", channel="phone",
+                                                 category="infrastructure", reporter_contact_id=demo.nikos.id),
+                          now=at)
+    session.commit()
+    login(browser, base, "agent1")
+    browser.set_window_size(1200, 700)
+    browser.get(f"{base}/console/queue?sort=subject")
+    assert by_css(browser, "#queue-total").text == "41"
+    assert "Printer queue stuck" in by_css(browser, "#queue tbody tr:first-child").text
+    assert "Switch port 00" in by_css(browser, "#queue tbody tr:nth-child(2)").text
+    # Tick two rows, scroll down, focus a checkbox: the next refreshes keep all three.
+    wait_for(lambda: by_css(browser, "#queue-updated").text)  # the first poll has replaced the rows
+    picks = browser.find_elements("css selector", "#queue input.pick")
+    picks[0].click()
+    picks[1].click()
+    target = picks[30]
+    target_value = target.get_attribute("value")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", target)
+    scrolled = browser.execute_script("return window.scrollY")
+    assert scrolled > 0
+    stamp = by_css(browser, "#queue-updated").text
+    wait_for(lambda: by_css(browser, "#queue-updated").text != stamp, timeout=20)
+    stamp = by_css(browser, "#queue-updated").text
+    wait_for(lambda: by_css(browser, "#queue-updated").text != stamp, timeout=20)
+    assert browser.execute_script("return window.scrollY") == scrolled
+    assert browser.execute_script("return document.activeElement.value") == target_value
+    assert by_css(browser, "#bulk-count b").text == "2"
+    ticked = [p.get_attribute("value") for p in browser.find_elements("css selector", "#queue input.pick:checked")]
+    assert len(ticked) == 2
+    # Bulk: take both and acknowledge them.
+    browser.execute_script("window.scrollTo(0, 0)")
+    choose(browser, "#bulk-assignee", "me")
+    choose(browser, "#bulk-status", "acknowledged")
+    by_css(browser, "#bulk-submit").click()
+    wait_for(lambda: "2 tickets changed" in browser.page_source)
+    session.expire_all()
+    for number in ticked:
+        t = session.scalar(select(Ticket).where(Ticket.number == int(number)))
+        assert t.status == "acknowledged" and t.assignee_id == demo.staff["agent1"].id
+    # Search, then the saved filter "my tickets".
+    search_box = by_css(browser, "#search")
+    search_box.clear()
+    search_box.send_keys("flapping 07\n")
+    wait_for(lambda: "q=flapping" in browser.current_url)
+    rows = browser.find_elements("css selector", "#queue tbody tr")
+    assert len(rows) == 1 and "Switch port 07" in rows[0].text
+    browser.get(f"{base}/console/queue")
+    by_css(browser, "#view-mine").click()
+    wait_for(lambda: "view=mine" in browser.current_url)
+    assert by_css(browser, "#queue-total").text == "2"

@@ -45,7 +45,8 @@ def test_reports_form_never_answers_a_bare_400(client, demo) -> None:  # noqa: A
     r = client.get("/console/reports/go?kind=quarterly&company=&quarter=2026Q3")
     assert r.status_code == 302 and "/console/reports/?" in r.headers["Location"]
     page = client.get(r.headers["Location"]).get_data(as_text=True)
-    assert "choose a company" in page and 'class="flash error"' in page
+    # The manager reads Hungarian: the reason is said in her language.
+    assert "válasszon céget" in page and 'class="flash error"' in page
     assert '<option selected>2026Q3</option>' in page or 'selected>2026Q3' in page
     for query in ("kind=nonsense", "kind=helpdesk&quarter=2026Q9", "kind=hotline&company=abc"):
         r = client.get(f"/console/reports/go?{query}")

@@ -20,11 +20,13 @@ ANNA = "anna@budapest-demo.example"
 
 def run(session, settings, raw, now):  # noqa: ANN001, ANN201
     result = ingest(session, raw, settings=settings, now=now)
-    session.flush()
+    session.commit()  # our mails are after-commit handlers (callcenter/handlers.py)
+    session.expire_all()
     return result
 
 
 def our_mail(session, address):  # noqa: ANN001, ANN201
+    session.commit()  # a ticket change's mail is queued once the change commits
     return session.scalars(select(OutboxMessage).where(OutboxMessage.destination == address)
                            .order_by(OutboxMessage.id)).all()[-1].payload
 

@@ -29,8 +29,10 @@ NIKOS = "pbx@athens-demo.example"
 
 
 def run(session, settings, raw, now, **kw):
+    # Committed, as every intake does: the auto-replies are after-commit handlers (callcenter/handlers.py).
     result = ingest(session, raw, settings=settings, now=now, **kw)
-    session.flush()
+    session.commit()
+    session.expire_all()  # the handlers wrote in their own transactions
     return result
 
 
@@ -213,6 +215,7 @@ def test_phase_mails(session, settings, demo, now):
     tickets.add_note(session, t, "We replaced the trunk card.", actor=tickets.SYSTEM, now=now, public=True)
     tickets.start_work(session, t, actor=tickets.SYSTEM, now=now)
     tickets.change_status(session, t, Status.RESOLVED, actor=tickets.SYSTEM, now=now)
+    session.commit()  # the phase mails are queued after the commit
     subjects = [m.payload["subject"] for m in mails_to(session, NIKOS)]
     assert subjects[0].startswith(f"[#{t.number}] Καταχώριση")
     # Assignment and escalation are internal (who works it, and why): no mail, the reason never leaves.

@@ -111,7 +111,7 @@ def test_a_reply_with_a_status_change_is_one_mail_and_shows_in_the_portal(client
     phase = [m for m in mails(session, t.id) if m["kind"] == "phase"]
     assert len(phase) == 1 and reply in phase[0]["text"]
     page = client.get(f"/console/tickets/{ticket}").get_data(as_text=True)
-    assert "Mail to the customer" in page and 'data-state="pending"' in page  # the outbox status, in the timeline
+    assert "✉" in page and 'data-state="pending"' in page  # the mail and its outbox status, in the timeline
     client.post("/logout", data={"csrf_token": csrf(client, "/console/queue")})
     login(client, "anna@budapest-demo.example")
     assert reply in client.get(f"/portal/tickets/{ticket}").get_data(as_text=True)

@@ -13,53 +13,42 @@ Queued callers: with CALLCENTER_ASTERISK_AGENT_DIAL set, the session holding the
 `U()` confirmation subroutine, which runs the `agent-offer` script below on the agent's channel:
 whisper, press 1) and holds the caller with music-on-hold slices while nobody is free. Without it
 the caller waits in Queue() with the contract's threshold as its timeout.
+
+This module is the session's course and its database turns; `agi_performer` turns instructions into
+AGI commands, `agi_agents` is the agents' side, `agi_callback` the console's *Call back*.
 """
+
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from callcenter import calls, distribution, logs, metrics, recordings
+from callcenter import calls, logs, metrics, recordings
 from callcenter.call_presence import Heartbeat
 from callcenter.config import Settings
 from callcenter.db import deadline, make_session_factory, session_scope
-from callcenter.ivr.engine import (
-    Announce,
-    Dial,
-    Enqueue,
-    FlowEngine,
-    Gather,
-    Hangup,
-    Input,
-    Later,
-    Record,
-    Say,
-    StartRecording,
-    Turn,
-)
-from callcenter.ivr.prompts import company_prompt_key, spoken_number_keys
-from callcenter.models import CallOffer, Contact, OfferStatus
+from callcenter.ivr.engine import Announce, FlowEngine, Turn
+from callcenter.models import Contact
 
-from .agi_protocol import AGICommandError, AGIHangup
+from .agi_agents import AgentsAGI
+from .agi_callback import CallbackAGI
+from .agi_performer import Channel, Performer, SessionChannel, TurnWritesFailed
+from .agi_protocol import AGIHangup
 from .agi_server import FastAGIServer
-from .agi_session import PROMPT_SECONDS, AGISession
+from .agi_session import AGISession
 
 log = logging.getLogger(__name__)
 
-ESCAPE_DIGITS = "0123456789*#"
-SAMPLES_PER_SECOND = 8000  # RECORD FILE endpos is in samples; Asterisk records voice at 8 kHz
 # Threads for the calls' database turns. Few: SQLite has one writer and every ORM turn holds the
 # GIL most of the time, so more threads only take the event loop's turn away from the other calls;
 # on PostgreSQL it stays well below the engine's connection pool (10 + 20 overflow).
@@ -69,245 +58,10 @@ ANNOUNCE_YIELD_SECONDS = 0.002
 # starts, defers to turns callers are waiting on for at most this long: it never starves.
 BACKGROUND_THREADS = 2
 BACKGROUND_DEFER_SECONDS = 0.02
+CALLBACK_SCRIPTS = ("callback", "callback-answered", "callback-failed")
 
 
-class TurnWritesFailed(Exception):
-    """An announced turn's database writes failed while its prompts played."""
-
-
-class Channel(Protocol):
-    """What the performer needs from an AGI connection (FastAGI session or classic pyst2 script)."""
-
-    hungup: bool
-
-    async def answer(self) -> None: ...
-    async def play(self, file: str, escape_digits: str = "") -> str | None: ...
-    async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None: ...
-    async def record(self, file: str, max_ms: int, silence_s: int) -> int: ...
-    async def exec(self, app: str, *args: object) -> None: ...
-    async def set_variable(self, name: str, value: str) -> None: ...
-    async def get_variable(self, name: str) -> str | None: ...
-    async def hangup(self) -> None: ...
-
-
-class SessionChannel:
-    """A FastAGI connection (webhooks.agi_session.AGISession)."""
-
-    def __init__(self, session: AGISession) -> None:
-        self.session = session
-
-    @property
-    def hungup(self) -> bool:
-        return self.session.hungup
-
-    async def answer(self) -> None:
-        await self.session.answer()
-
-    async def play(self, file: str, escape_digits: str = "") -> str | None:
-        try:
-            return await self.session.stream_file(file, escape_digits)
-        except AGICommandError:
-            # A missing prompt file must not cost the caller the call.
-            log.warning("AGI %s: could not play %s", self.session.env.uniqueid, file)
-            return None
-
-    async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
-        return await self.session.get_data(file, timeout_ms, max_digits)
-
-    async def record(self, file: str, max_ms: int, silence_s: int) -> int:
-        resp = await self.session.command("RECORD FILE", file, "wav", "#", max_ms, 0, f"s={silence_s}",
-                                          timeout=max_ms / 1000 + PROMPT_SECONDS)
-        if resp.result == -1 and resp.data == "hangup":
-            self.session._mark_hungup("hangup during RECORD FILE")
-        elif resp.result == -1:
-            raise AGICommandError(f"RECORD FILE failed ({resp.data})", "RECORD FILE", resp)
-        return resp.endpos or 0
-
-    async def exec(self, app: str, *args: object) -> None:
-        resp = await self.session.exec(app, *args)
-        if resp.result == -1:
-            # Applications return -1 when the channel hangs up; Asterisk's HANGUP line may only follow later.
-            self.session._mark_hungup(f"EXEC {app} returned -1")
-
-    async def set_variable(self, name: str, value: str) -> None:
-        await self.session.set_variable(name, value)
-
-    async def get_variable(self, name: str) -> str | None:
-        return await self.session.get_variable(name)
-
-    async def hangup(self) -> None:
-        await self.session.hangup()
-
-
-class Performer:
-    """Runs the engine's instructions on one AGI channel; returns the input for the waiting step."""
-
-    def __init__(self, settings: Settings, channel: Channel, uniqueid: str,
-                 queue_agents: Callable[[Performer, Enqueue], Any] | None = None, *,
-                 clock: Callable[[], datetime] | None = None, agi_base: str | None = None) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.call_id = uniqueid
-        # agi://host:port of the server this call came through (FastAGI only): Queue() runs our
-        # `queue-connected` script there when an agent answers.
-        self.agi_base = agi_base
-        # Set when this process distributes Asterisk callers to agents itself (HotlineAGI.queue_agents).
-        self.queue_agents = queue_agents
-        self.channel = channel
-        self.uid = re.sub(r"[^A-Za-z0-9._-]", "_", uniqueid) or "unknown"
-        self.prompts = settings.prompts_path
-        self.recordings = settings.recordings_path
-        # The database writes of the turn being played, when it was announced before they finished.
-        self.writes: asyncio.Future | None = None
-
-    async def settle(self) -> None:
-        """Wait for the playing turn's writes: before a value they decide, before waiting for the caller
-        and before the turn ends. Their failure ends the turn (TurnWritesFailed)."""
-        writes, self.writes = self.writes, None
-        if writes is not None:
-            try:
-                await writes
-            except Exception as exc:
-                raise TurnWritesFailed(str(exc)) from exc
-
-    def prompt_file(self, lang: str, key: str) -> str:
-        return str(self.prompts / lang / key)  # STREAM FILE wants no extension
-
-    def has_prompt(self, lang: str, key: str) -> bool:
-        return (self.prompts / lang / f"{key}.wav").is_file()
-
-    async def say(self, say: Say, escape_digits: str = "") -> str | None:
-        for seg in say.segments:
-            if seg.kind == "text":
-                digit = await self.channel.play(self.prompt_file(say.lang, seg.key), escape_digits)
-                if digit:
-                    return digit
-            else:
-                value = await self._value(say, seg.text, "" if seg.kind == "digits" else "0")
-                await self.say_value(say.lang, value, as_number=seg.kind == "number")
-        return None
-
-    async def say_value(self, lang: str, value: str, *, as_number: bool) -> None:
-        """A ticket number or an hour in the caller's language, from the files `prompts build` made:
-        Asterisk's SAY DIGITS would read it in English, or say nothing without Asterisk's sounds."""
-        keys = spoken_number_keys(value, as_number)
-        files = [self.prompt_file(lang, key) for key in keys if self.has_prompt(lang, key)]
-        if len(files) < len(keys):
-            log.warning("AGI %s: number files missing in %s/%s: run `callcenter prompts build`",
-                        self.uid, self.prompts, lang)
-        if files:
-            # One command for the whole number: Playback plays `a&b&c` in turn.
-            await self.channel.exec("Playback", "&".join(files))
-
-    async def _value(self, say: Say, name: str, default: str) -> str:
-        value = say.values.get(name, default)
-        if isinstance(value, Later) and value.value is None:
-            await self.settle()
-        return str(value)
-
-    async def gather(self, ins: Gather) -> Input:
-        *before, last = ins.prompts
-        max_digits = ins.num_digits or 20
-        for say in before:
-            digit = await self.say(say, ESCAPE_DIGITS)
-            if digit and max_digits == 1:
-                return Input("digits", digits=digit)
-        # GET DATA plays the last prompt itself: digits pressed between two commands would be lost.
-        *head, tail = last.segments
-        if tail.kind == "text":
-            for seg in head:
-                await self.say(Say(last.prompt, last.lang, [seg], last.values))
-            file = self.prompt_file(last.lang, tail.key)
-        else:
-            await self.say(last)
-            file = str(self.prompts / "silence")
-        digits = await self.channel.get_data(file, ins.timeout * 1000, max_digits)
-        return Input("digits", digits=digits) if digits else Input("timeout")
-
-    async def record(self, ins: Record) -> Input:
-        relative = f"asterisk/{self.uid}-{ins.step}"
-        (self.recordings / "asterisk").mkdir(parents=True, exist_ok=True)
-        await self.channel.play(str(self.prompts / "beep"))  # our tone: Asterisk's beep is not ours to rely on
-        endpos = await self.channel.record(str(self.recordings / relative), ins.max_seconds * 1000,
-                                           ins.silence_seconds)
-        seconds = endpos // SAMPLES_PER_SECOND
-        if seconds <= 0:
-            return Input("timeout")
-        return Input("recording", recording_id=f"asterisk:{self.uid}:{ins.step}", local_path=relative + ".wav",
-                     duration=seconds)
-
-    async def enqueue(self, ins: Enqueue) -> Input:
-        if self.queue_agents is not None:
-            return await self.queue_agents(self, ins)
-        timeout = ins.timeout_seconds
-        if ins.deadline is not None and self.clock is not None:
-            # The read-back prompts played since the turn was decided: the threshold still holds.
-            timeout = max(1, int((ins.deadline - self.clock()).total_seconds()))
-        # Queue() returns only when the call is over; when an agent answers, Asterisk runs our
-        # `queue-connected` script on the caller's channel, which notes the answer time then.
-        connected = (f"{self.agi_base}/queue-connected?call={urllib.parse.quote(self.call_id)}"
-                     if self.agi_base else "")
-        started = time.monotonic()
-        # QUEUESTATUS is not cleared by Queue() and not set at all when an agent answers.
-        await self.channel.set_variable("QUEUESTATUS", "")
-        await self.channel.exec("Queue", ins.queue, "", "", "", timeout, *((connected,) if connected else ()))
-        in_queue = int(time.monotonic() - started)
-        answered = await self.channel.get_variable("ANSWEREDTIME")
-        status = (await self.channel.get_variable("QUEUESTATUS") or "").upper()
-        if answered and answered.isdigit() and int(answered) > 0:
-            # Without queue-connected (classic AGI) the wait is estimated from Queue()'s own duration.
-            return Input("queue", queue_result="bridged", waited=max(0, in_queue - int(answered)))
-        # The wait runs from entering the queue (the key press) to now: the engine counts it.
-        if status == "TIMEOUT":
-            return Input("queue", queue_result="timeout")
-        if self.channel.hungup:
-            return Input("queue", queue_result="hangup")
-        return Input("queue", queue_result=status.lower() or "error")
-
-    async def dial(self, ins: Dial) -> None:
-        target = self.settings.asterisk_dial.format(number=ins.number)
-        await self.channel.exec("Dial", target, ins.timeout)
-
-    async def start_recording(self) -> str:
-        relative = f"asterisk/{self.uid}.wav"
-        (self.recordings / "asterisk").mkdir(parents=True, exist_ok=True)
-        await self.channel.exec("MixMonitor", str(self.recordings / relative))
-        return relative
-
-    async def perform(self, turn: Turn, on_recording: Callable[[str], Any] | None = None,
-                      writes: asyncio.Future | None = None) -> tuple[str, Input] | None:
-        """Run the instructions; (step, input) when the flow waits for the caller, None when it ended.
-
-        `writes`: the turn was announced before its database writes finished; its prompts play while
-        they run, and nothing that waits for the caller, dials or hangs up starts before they are done.
-        """
-        self.writes = writes
-        for ins in turn.instructions:
-            if isinstance(ins, Say):
-                await self.say(ins)
-                continue
-            if isinstance(ins, StartRecording):
-                relative = await self.start_recording()
-                if on_recording is not None:
-                    await on_recording(relative)
-                continue
-            await self.settle()
-            if isinstance(ins, Gather):
-                return ins.step, await self.gather(ins)
-            elif isinstance(ins, Record):
-                return ins.step, await self.record(ins)
-            elif isinstance(ins, Enqueue):
-                return ins.step, await self.enqueue(ins)
-            elif isinstance(ins, Dial):
-                await self.dial(ins)
-            elif isinstance(ins, Hangup):
-                await self.channel.hangup()
-                return None
-        await self.settle()
-        return None
-
-
-class HotlineAGI:
+class HotlineAGI(AgentsAGI, CallbackAGI):
     """The `hotline` script: one instance serves every call; per-call state lives in the database."""
 
     def __init__(self, settings: Settings, db_engine: Engine, *, clock: Callable[[], datetime] | None = None,
@@ -423,9 +177,22 @@ class HotlineAGI:
         if script == "queue-connected":
             await self.queue_connected(env.query_value("call") or "")
             return
+        if script in CALLBACK_SCRIPTS:
+            try:
+                back_id = int(env.query_value("call") or "")
+            except ValueError:
+                log.warning("AGI %s without a valid call id: %r", script, env.script)
+                return
+            if script == "callback":
+                await self.callback(SessionChannel(session), env.uniqueid, back_id)
+            elif script == "callback-answered":
+                await self.callback_answered(back_id)
+            else:
+                await self.callback_failed(back_id)
+            return
         if script != "hotline":
-            log.warning("AGI script %r is not served here (only 'hotline', 'agent-offer', 'queue-connected')",
-                        env.script)
+            log.warning("AGI script %r is not served here (only 'hotline', 'agent-offer', 'queue-connected', %s)",
+                        env.script, ", ".join(f"'{name}'" for name in CALLBACK_SCRIPTS))
             return
         agi_base = env.request.rsplit("/", 1)[0] if env.request.startswith("agi://") else None
         await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"),
@@ -568,131 +335,6 @@ class HotlineAGI:
                 # After the emergency route too: the call's row gets its end if the database lets it.
                 await self._finish(uniqueid, performer, emergency=not db_ok)
             self.live.discard(uniqueid)
-
-    # -- agents (CALLCENTER_ASTERISK_AGENT_DIAL)
-
-    async def queue_agents(self, performer: Performer, uniqueid: str, ins: Enqueue) -> Input:
-        """Hold the caller until distribution gives them an agent who takes the call, or the threshold passes."""
-        channel, settings = performer.channel, self.settings
-        hold_seconds = max(1, settings.asterisk_hold_seconds)
-        announce_every = max(1, 60 // hold_seconds)  # "all our engineers are busy" about once a minute
-        holds = 0
-
-        def look(s: Session) -> tuple[str, int | None, str, int, str]:
-            call = calls.get_call(s, uniqueid)
-            if call is None:
-                return "gone", None, "", 0, settings.default_language
-            got = distribution.claim_for_caller(s, call, self.clock(), settings)
-            lang = self.engine.flow.language(call.language, settings.default_language)
-            return got.action, got.offer.id if got.offer else None, got.target, got.remaining, lang
-
-        while True:
-            action, offer_id, target, remaining, lang = await self._db(look)
-            if action == "dial":
-                args: list[object] = [target, settings.agent_offer_seconds]
-                if settings.asterisk_agent_confirm:
-                    args.append(f"U({settings.asterisk_agent_confirm}^{offer_id})")
-                dial_started = time.monotonic()
-                await channel.exec("Dial", *args)
-                dial_seconds = int(time.monotonic() - dial_started)
-                status = await channel.get_variable("DIALSTATUS") or ""
-                reported = await channel.get_variable("ANSWEREDTIME") or ""
-                # Asterisk 22 counts ANSWEREDTIME from the caller's answer, not the agent's: never more
-                # than this Dial lasted (the confirmed path does not use it at all).
-                answered = min(int(reported), dial_seconds) if reported.isdigit() else None
-                took = await self._db(lambda s, o=offer_id, st=status, a=answered: distribution.dial_finished(
-                    s, s.get(CallOffer, o), st, a, self.clock()))
-                if took:
-                    return Input("queue", queue_result="bridged")
-                if channel.hungup:
-                    return Input("queue", queue_result="hangup")
-                continue
-            if action in ("answered", "gone"):
-                return Input("queue", queue_result="bridged" if action == "answered" else "hangup")
-            if action == "timeout":
-                # The engine raises the no-answer alert (once, shared with the worker's queue timer).
-                return Input("queue", queue_result="timeout")
-            if channel.hungup:
-                return Input("queue", queue_result="hangup")
-            if holds % announce_every == 0:
-                await performer.say(self.engine.say("queue_hold", lang))
-            holds += 1
-            await self.hold(channel, max(1, min(hold_seconds, remaining)))
-            if channel.hungup:
-                return Input("queue", queue_result="hangup")
-
-    async def queue_connected(self, uniqueid: str) -> None:
-        """Queue()'s AGI on the caller's channel as an agent answers: the call is answered now."""
-        def answered(s: Session) -> None:
-            call = calls.get_call(s, uniqueid)
-            if call is not None and call.answered_at is None:
-                calls.mark_answered(s, call, self.clock())
-        try:
-            await self._db(answered)
-        except Exception:
-            log.exception("hotline AGI %s: could not note the queue's answer", uniqueid)
-
-    async def hold(self, channel: Channel, seconds: int) -> None:
-        """One hold slice: music on hold, or silence when Asterisk has no music to play. MusicOnHold()
-        returns at once without a music class (or fails without res_musiconhold): looking again at once
-        would spin, replaying the "all busy" prompt back to back."""
-        if not self.moh_missing:
-            started = time.monotonic()
-            try:
-                await channel.exec("MusicOnHold", "", seconds)
-            except AGICommandError:
-                pass
-            if channel.hungup or time.monotonic() - started >= seconds / 2:
-                return
-            self.moh_missing = True
-            log.warning("Asterisk played no music on hold (no [default] class in musiconhold.conf, or no "
-                        "res_musiconhold): callers hold in silence")
-        await channel.exec("Wait", seconds)
-
-    async def agent_offer(self, channel: Channel, uniqueid: str, offer_id: int) -> None:
-        """On the agent's channel (Dial `U()` subroutine): whisper, press 1 to take the caller.
-
-        Leaving GOSUB_RESULT empty lets Dial bridge the two; BUSY hangs up on the agent and returns
-        the caller's Dial() with DIALSTATUS=BUSY, so the caller's session offers the next agent.
-        """
-        performer = Performer(self.settings, channel, uniqueid)
-
-        def details(s: Session) -> tuple[str, str, int, int | None] | None:
-            found = distribution.confirmation(s, offer_id, self.clock())
-            if found is None:
-                return None
-            _, call, lang, reason, minutes = found
-            return self.engine.flow.language(lang, self.settings.default_language), reason, minutes, call.company_id
-
-        def decided(s: Session, took: bool) -> bool:
-            offer = s.get(CallOffer, offer_id)
-            if offer is None:
-                return False
-            if took:
-                return distribution.offer_accepted(s, offer, self.clock()) is not None
-            distribution.offer_failed(s, offer, self.clock(), OfferStatus.DECLINED)
-            return False
-
-        try:
-            found = await self._db(details)
-            lang = found[0] if found else self.settings.default_language
-            if found is not None:
-                _, reason, minutes, company_id = found
-                if company_id is not None and performer.has_prompt(lang, company_prompt_key(company_id)):
-                    # The customer's name, from `callcenter prompts build` (no synthesis mid-call).
-                    await performer.say(self.engine.say("agent_offer_company", lang))
-                    await channel.play(performer.prompt_file(lang, company_prompt_key(company_id)))
-                inp = await performer.gather(Gather([self.engine.say(f"agent_offer_{reason}", lang, minutes=minutes)],
-                                                    "agent_offer", 1, "", 8))
-                if await self._db(lambda s: decided(s, inp.kind == "digits" and inp.digits[:1] == "1")):
-                    return
-                if inp.kind == "digits" and inp.digits[:1] == "1":
-                    await performer.say(self.engine.say("agent_caller_gone", lang))
-            else:
-                await performer.say(self.engine.say("agent_caller_gone", lang))
-            await channel.set_variable("GOSUB_RESULT", "BUSY")
-        except AGIHangup:
-            await self._db(lambda s: decided(s, False))
 
     async def _finish(self, uniqueid: str, performer: Performer, *, emergency: bool = False) -> None:
         def finish(s: Session) -> None:

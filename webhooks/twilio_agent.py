@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from callcenter import distribution
+from callcenter import callbacks, distribution
 from callcenter.db import session_scope
 from callcenter.models import Call, CallOffer, Company, Contact, OfferStatus, StaffUser
 from callcenter.validation import optional_int
@@ -147,7 +147,7 @@ def callback():  # noqa: ANN201
         lang = staff.language if staff and staff.language in LOCALES else "en"
         contact = session.get(Contact, back.contact_id) if back.contact_id else None
         company = session.get(Company, back.company_id) if back.company_id else None
-        _say(resp, distribution.CALLBACK_WHISPER[lang].format(
+        _say(resp, callbacks.CALLBACK_WHISPER[lang].format(
             name=contact.name if contact else back.caller_number, company=company.name if company else ""), lang)
         if back.provider_call_id.startswith("callback:") and request.form.get("CallSid"):
             back.provider_call_id = request.form["CallSid"]
@@ -169,8 +169,8 @@ def callback_done():  # noqa: ANN201
             return _bad("callback")
         connected = request.form.get("DialCallStatus") in ("completed", "answered")
         if connected:
-            distribution.callback_connected(session, back, _now())
-        distribution.callback_finished(session, back, _now(), connected=connected,
+            callbacks.callback_connected(session, back, _now())
+        callbacks.callback_finished(session, back, _now(), connected=connected,
                                        talk_seconds=_int("DialCallDuration"))
     resp = VoiceResponse()
     resp.hangup()
@@ -185,5 +185,5 @@ def callback_status():  # noqa: ANN201
         if back is None:
             return _bad("callback")
         if request.form.get("CallStatus") in FINAL_FAILED and back.ended_at is None:
-            distribution.callback_finished(session, back, _now(), connected=False)
+            callbacks.callback_finished(session, back, _now(), connected=False)
     return _twiml(VoiceResponse())

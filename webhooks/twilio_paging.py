@@ -1,7 +1,9 @@
 """Twilio adapters for on-call paging: page calls (TwiML, keypress), SMS replies, status callbacks.
 
-Thin: signature check, one call into callcenter.paging.commands, TwiML. No network I/O here; any
-SMS or call that results is an outbox row sent by the worker.
+Thin: signature check, one call into callcenter.paging.commands in a unit of work, TwiML. No network
+I/O here; any SMS or call that results is an outbox row sent by the worker. Twilio does not retry a
+failed webhook, so a turn that lost a deadlock or serialisation race is run again here (the commands
+read the state they act on under its lock), never answered with a 500.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.paging import commands, notify
+from callcenter.unit_of_work import run
 from callcenter.validation import optional_int
-from callcenter.web.db import db_session
+from callcenter.web.db import session_factory
 
 from .twilio_signature import twilio_signed
 from .twilio_voice import answered_by_machine
@@ -75,21 +78,17 @@ def _render(call: commands.PageCall | None, repeat: str = "0") -> Response:
 @twilio_signed
 def page_voice() -> Response:
     """The page call was answered: read the alert, then wait for a key (a voicemail never presses one)."""
-    session = db_session()
-    answered_by = request.form.get("AnsweredBy")
-    call = commands.answered(session, message_id=_message_id(), answered_by=answered_by,
-                             machine=answered_by_machine(answered_by), now=_now())
-    session.commit()
+    answered_by, message_id, now = request.form.get("AnsweredBy"), _message_id(), _now()
+    call = run(session_factory(), lambda s: commands.answered(
+        s, message_id=message_id, answered_by=answered_by, machine=answered_by_machine(answered_by), now=now))
     return _render(call, request.args.get("r", "0"))
 
 
 @paging_twilio.post("/twilio/page/voice/key")
 @twilio_signed
 def page_voice_key() -> Response:
-    session = db_session()
-    call = commands.key_pressed(session, message_id=_message_id(), digits=request.form.get("Digits", ""),
-                                now=_now())
-    session.commit()
+    message_id, digits, now = _message_id(), request.form.get("Digits", ""), _now()
+    call = run(session_factory(), lambda s: commands.key_pressed(s, message_id=message_id, digits=digits, now=now))
     return _render(call)
 
 
@@ -98,10 +97,9 @@ def page_voice_key() -> Response:
 def page_sms_status() -> Response:
     sid, status = request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
     if sid and status:
-        session = db_session()
-        commands.status_report(session, provider_ref=sid, status=status, now=_now(),
-                               error_code=request.form.get("ErrorCode") or None, claim_ref=request.args.get("o"))
-        session.commit()
+        now, error_code, claim_ref = _now(), request.form.get("ErrorCode") or None, request.args.get("o")
+        run(session_factory(), lambda s: commands.status_report(s, provider_ref=sid, status=status, now=now,
+                                                                error_code=error_code, claim_ref=claim_ref))
     return _empty()
 
 
@@ -110,12 +108,11 @@ def page_sms_status() -> Response:
 def page_call_status() -> Response:
     sid, status = request.form.get("CallSid", ""), request.form.get("CallStatus", "")
     if sid and status:
-        session = db_session()
-        answered_by = request.form.get("AnsweredBy")
-        commands.status_report(session, provider_ref=sid, status=status, now=_now(), sequence=_seq(),
-                               error_code=request.form.get("ErrorCode") or None, claim_ref=request.args.get("o"),
-                               answered_by=answered_by, machine=answered_by_machine(answered_by))
-        session.commit()
+        answered_by, now, seq = request.form.get("AnsweredBy"), _now(), _seq()
+        error_code, claim_ref = request.form.get("ErrorCode") or None, request.args.get("o")
+        run(session_factory(), lambda s: commands.status_report(
+            s, provider_ref=sid, status=status, now=now, sequence=seq, error_code=error_code, claim_ref=claim_ref,
+            answered_by=answered_by, machine=answered_by_machine(answered_by)))
     return _empty()
 
 
@@ -123,10 +120,8 @@ def page_call_status() -> Response:
 @twilio_signed
 def inbound_sms() -> Response:
     """Replies to pages: ACK 15789 / 1 / ESC 15789 / RES 15789 (the language is in paging.commands)."""
-    session = db_session()
-    text = commands.sms_command(session, sender=request.form.get("From", ""), body=request.form.get("Body", ""),
-                                now=_now())
-    session.commit()
+    sender, body, now = request.form.get("From", ""), request.form.get("Body", ""), _now()
+    text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
     response = MessagingResponse()
     if text is not None:
         response.message(text)

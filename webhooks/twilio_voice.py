@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
@@ -21,7 +20,7 @@ from twilio.twiml.voice_response import Start, VoiceResponse
 
 from callcenter import calls, recordings
 from callcenter.config import Settings
-from callcenter.db import deadline, session_scope
+from callcenter.db import deadline
 from callcenter.distribution import queue_name
 from callcenter.ivr.engine import (
     Dial,
@@ -37,6 +36,7 @@ from callcenter.ivr.engine import (
     StartRecording,
     Turn,
 )
+from callcenter.unit_of_work import run
 from callcenter.validation import optional_int
 
 from .twilio_signature import twilio_signed
@@ -153,12 +153,13 @@ def render_cached(turn: Turn) -> str:
 
 
 def _run(work: Callable[..., Turn]) -> Response:
-    """Run one engine turn in its own transaction; any failure, or a database that does not let it finish
-    within the turn's time, routes the caller to the emergency number (and nothing of the turn is kept)."""
+    """Run one engine turn in its own unit of work (run again after a deadlock or serialisation failure:
+    a turn reads its call under the call's lock and says nothing before it commits); any failure, or a
+    database that does not let it finish within the turn's time, routes the caller to the emergency
+    number (and nothing of the turn is kept)."""
     try:
-        with deadline(_settings().voice_turn_seconds), \
-                session_scope(current_app.extensions["session_factory"]) as session:
-            turn = work(session)
+        with deadline(_settings().voice_turn_seconds):
+            turn = run(current_app.extensions["session_factory"], work)
         return Response(render_cached(turn), mimetype="text/xml")
     except Exception:
         log.exception("hotline: %s failed for call %s; routing to the emergency number",
@@ -217,13 +218,11 @@ def fallback():  # noqa: ANN201
     return _emergency()
 
 
-@contextmanager
-def _callback_unit() -> Iterator[Session]:
+def _callback(work: Callable[[Session], object]) -> None:
     """A status report's unit of work, bounded like a turn: a stalled database must not hold the web
     server's threads that callers' turns need (a missed report is made up by the ghost sweep)."""
-    with deadline(_settings().voice_turn_seconds), \
-            session_scope(current_app.extensions["session_factory"]) as session:
-        yield session
+    with deadline(_settings().voice_turn_seconds):
+        run(current_app.extensions["session_factory"], work)
 
 
 def _empty() -> Response:
@@ -237,10 +236,10 @@ def status():  # noqa: ANN201
     form = request.form
     if not form.get("CallSid") or not form.get("CallStatus"):
         return Response("CallSid and CallStatus are required", status=400, mimetype="text/plain")
-    with _callback_unit() as session:
-        calls.status_callback(session, provider_call_id=form["CallSid"], status=form["CallStatus"], now=_now(),
-                              sequence=_int("SequenceNumber"), duration=_int("CallDuration"),
-                              caller=form.get("From"), called=form.get("To"))
+    now, sequence, duration = _now(), _int("SequenceNumber"), _int("CallDuration")
+    _callback(lambda s: calls.status_callback(s, provider_call_id=form["CallSid"], status=form["CallStatus"],
+                                              now=now, sequence=sequence, duration=duration,
+                                              caller=form.get("From"), called=form.get("To")))
     return _empty()
 
 
@@ -251,9 +250,9 @@ def recording():  # noqa: ANN201
     missing = [k for k in ("CallSid", "RecordingSid", "RecordingStatus") if not form.get(k)]
     if missing:
         return Response(f"missing: {', '.join(missing)}", status=400, mimetype="text/plain")
-    with _callback_unit() as session:
-        recordings.recording_status(
-            session, provider_call_id=form["CallSid"], provider_recording_id=form["RecordingSid"],
-            status=form["RecordingStatus"], now=_now(), url=form.get("RecordingUrl") or None,
-            duration=_int("RecordingDuration"), error=form.get("ErrorCode") or None)
+    now, duration = _now(), _int("RecordingDuration")
+    _callback(lambda s: recordings.recording_status(
+        s, provider_call_id=form["CallSid"], provider_recording_id=form["RecordingSid"],
+        status=form["RecordingStatus"], now=now, url=form.get("RecordingUrl") or None,
+        duration=duration, error=form.get("ErrorCode") or None))
     return _empty()

@@ -387,7 +387,8 @@ class FlowEngine:
                        Enqueue(self.settings.hotline_queue, "queue_done", remaining, deadline)]
             self._announce(announce, call, out)
             ticket = calls.open_critical_ticket(session, ctx, category=spec.category, priority=spec.priority,
-                                                subject=spec.subject, now=now, number_start=number_start)
+                                                subject=spec.subject_in(lang), now=now,
+                                                number_start=number_start)
             number.value = str(ticket.number)
             if call.out_of_hours:
                 calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
@@ -471,7 +472,8 @@ class FlowEngine:
         ticket = recordings.voice_message(
             session, ctx, provider_recording_id=inp.recording_id, duration=inp.duration, now=now,
             url=inp.recording_url, local_path=inp.local_path,
-            ticket_spec=(spec.category, spec.priority, spec.subject) if spec else None, number_start=number_start)
+            ticket_spec=(spec.category, spec.priority, spec.subject_in(lang)) if spec else None,
+            number_start=number_start)
         number.value = str(ticket.number) if ticket is not None else ""
         calls.set_outcome(call, outcome)
         return self._turn(call, None, out)

@@ -46,6 +46,12 @@ class TicketSpec:
     category: str
     priority: str
     subject: str
+    # The subject in the caller's language (subject_hu, subject_el in the flow file): the ticket, its mails
+    # and the customer's portal read it in the language the caller chose; `subject` when none is given.
+    subjects: dict[str, str] = field(default_factory=dict)
+
+    def subject_in(self, lang: str | None) -> str:
+        return self.subjects.get(lang or "", self.subject)
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,9 @@ def parse_flow(data: dict, path: Path | None = None) -> Flow:
             problems.append(f"tickets.{name}: unknown priority {priority!r}")
         if not spec.get("subject"):
             problems.append(f"tickets.{name}: subject is required")
-        tickets[name] = TicketSpec(category, priority, spec.get("subject", ""))
+        subjects = {key.removeprefix("subject_"): str(text) for key, text in spec.items()
+                    if key.startswith("subject_") and text}
+        tickets[name] = TicketSpec(category, priority, spec.get("subject", ""), subjects)
     for name in sorted(REQUIRED_TICKETS - set(tickets)):
         problems.append(f"tickets.{name} is missing")
     prompts = data.get("prompts") or {}

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import tickets
+from .. import events, tickets
 from ..config import Settings
 from ..customers import identify_sender
 from ..models import (
@@ -47,7 +47,7 @@ CONTEXT_KEY = "mail_context"
 
 @dataclass
 class MailContext:
-    """What the outbound subscribers need to know about the mail being ingested (in session.info)."""
+    """The mail being ingested, for the services it calls (in session.info)."""
 
     inbound: InboundMail
     suppress: str | None
@@ -116,6 +116,9 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
 
     ctx = MailContext(inbound, inbound.auto_reply_suppressed)
     session.info[CONTEXT_KEY] = ctx
+    # What the outbound mail handlers (after the commit) need to know about this mail.
+    session.info[events.CAUSE_KEY] = {"inbound_mail_id": inbound.id, "message_id": inbound.message_id,
+                                      "suppress": inbound.auto_reply_suppressed}
     try:
         actor = _actor(mail, identity.contact)
         thread = find_ticket(session, signer, mail, identity.contact, mailbox)
@@ -151,10 +154,10 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
             tickets.add_note(session, ticket, note, actor=tickets.SYSTEM, now=now)
         inbound.event_id = event_id
         _store_attachments(session, inbound, mail, ticket, event_id)
-        inbound.auto_reply_suppressed = ctx.suppress
         return _done(inbound, ticket)
     finally:
         session.info.pop(CONTEXT_KEY, None)
+        session.info.pop(events.CAUSE_KEY, None)
 
 
 def _returned_mail(session: Session, inbound: InboundMail, mail: ParsedMail, ticket: Ticket, actor: tickets.Actor,

@@ -54,10 +54,11 @@ def settings_for(session: Session) -> Settings:
     return _fallback_settings
 
 
-def _context(session: Session):  # noqa: ANN202
-    from .ingest import CONTEXT_KEY
-
-    return session.info.get(CONTEXT_KEY)
+def _mail_cause(session: Session) -> dict | None:
+    """The mail being ingested when the event was published (recorded with the event, see ingest):
+    {"inbound_mail_id", "message_id", "suppress"}; None when no customer mail caused it."""
+    cause = session.info.get(events.CAUSE_KEY)
+    return cause if cause and cause.get("inbound_mail_id") else None
 
 
 def _lang(session: Session, settings: Settings, ticket: Ticket, contact: Contact | None = None) -> str:
@@ -143,11 +144,12 @@ def _due(ticket: Ticket, lang: str) -> str:
     return f"{ticket.response_due_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
-def _replying_to(ctx) -> str | None:  # noqa: ANN001
+def _replying_to(cause: dict | None) -> str | None:
     # The mail being ingested has no ticket yet while the ticket is created.
-    if ctx is None or ctx.inbound.message_id.startswith("raw-sha256:"):
+    message_id = (cause or {}).get("message_id")
+    if not message_id or message_id.startswith("raw-sha256:"):
         return None
-    return ctx.inbound.message_id
+    return message_id
 
 
 def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
@@ -155,13 +157,14 @@ def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
     if ticket is None or not ticket.reporter_email:
         return
     settings = settings_for(session)
-    ctx = _context(session)
-    if ctx is not None and ctx.suppress is not None:
+    cause = _mail_cause(session)
+    if cause is not None and cause.get("suppress") is not None:
         return
     reason = rate_limited(session, ticket.reporter_email, ticket.subject, event.now)
     if reason is not None:
-        if ctx is not None:
-            ctx.suppress = reason
+        inbound = session.get(InboundMail, cause["inbound_mail_id"]) if cause is not None else None
+        if inbound is not None and inbound.auto_reply_suppressed is None:
+            inbound.auto_reply_suppressed = reason
         return
     lang = _lang(session, settings, ticket)
     values = dict(number=ticket.number, subject=ticket.subject, name=_name(ticket, lang),
@@ -170,7 +173,7 @@ def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
     queue_mail(session, settings, ticket, kind="auto_reply", key=f"mail:auto-reply:{ticket.id}",
                to=ticket.reporter_email, subject=templates.text(lang, "auto_subject", **values),
                body=templates.text(lang, "auto_body", **values), now=event.now, auto_reply=True,
-               in_reply_to=_replying_to(ctx))
+               in_reply_to=_replying_to(cause))
 
 
 def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:
@@ -179,7 +182,7 @@ def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:
     visible = visible_changes(event.changes)
     if not visible and not (event.note or "").strip():
         return
-    if _context(session) is not None:
+    if _mail_cause(session) is not None:
         return  # caused by the customer's own mail: they know what they wrote
     ticket = session.get(Ticket, event.ticket_id)
     if ticket is None or not ticket.reporter_email:
@@ -243,8 +246,3 @@ def on_approval_decided(session: Session, event: events.ApprovalDecided) -> None
                to=ticket.reporter_email, subject=templates.text(lang, "decided_subject", **values),
                body=templates.text(lang, "decided_body", **values), now=event.now)
 
-
-events.subscribe(events.TicketCreated, on_ticket_created)
-events.subscribe(events.TicketChanged, on_ticket_changed)
-events.subscribe(events.ApprovalRequested, on_approval_requested)
-events.subscribe(events.ApprovalDecided, on_approval_decided)

@@ -7,6 +7,7 @@ from .call import Call, CallChannel, CallOutcome, Recording, RecordingKind, Reco
 from .call_review import MAX_SCORE, REVIEW_CRITERIA, CallReview, RecordingAudit
 from .console import LoginAttempt, LoginThrottle
 from .customer import Asset, ClockKind, Company, Contact, Contract, DirectoryVersion, Package, SlaTarget
+from .domain_event import DomainEvent, DomainEventState
 from .installation import InstallationSecret
 from .mail import (
     AutoReplyCounter,
@@ -28,6 +29,7 @@ from .paging import (
     Rotation,
     RotationOverride,
 )
+from .search import TicketSearch
 from .staff import ApiToken, Role, StaffUser
 from .ticket import (
     CATEGORIES_NEEDING_APPROVAL,
@@ -56,12 +58,12 @@ __all__ = [
     "Asset", "ClockKind", "Company", "Contact", "Contract", "DirectoryVersion", "Package", "SlaTarget",
     "AutoReplyCounter", "InboundMail", "InboundStatus", "MailApprovalToken", "MailAttachment", "MailSpool",
     "OutboundMail",
-    "InstallationSecret",
+    "InstallationSecret", "DomainEvent", "DomainEventState",
     "Alert", "AlertEvent", "AlertStatus", "EscalationPolicy", "NotificationRule", "Page", "Rotation",
     "RotationOverride",
     "OutboxAttempt", "OutboxMessage", "OutboxState", "Timer", "WorkerHeartbeat",
     "ApiToken", "Role", "StaffUser", "LoginAttempt", "LoginThrottle",
     "CATEGORIES_NEEDING_APPROVAL", "LEVEL_ORDER", "OPEN_STATUSES", "PAUSED_STATUSES",
     "Approval", "ApprovalStatus", "Category", "Channel", "Level", "Priority", "Status",
-    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry", "TicketAttachment",
+    "Ticket", "TicketCounter", "TicketEvent", "TicketLink", "TimeEntry", "TicketAttachment", "TicketSearch",
 ]

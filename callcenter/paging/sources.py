@@ -114,7 +114,4 @@ def sla_job(factory: sessionmaker[Session], settings: Settings, now: datetime) -
         check_sla_thresholds(session, now)
 
 
-events.subscribe(events.HotlineUnanswered, on_hotline_unanswered)
-events.subscribe(events.CriticalFaultReported, on_critical_fault)
-events.subscribe(events.CallLost, on_call_lost)
 engine.register()

@@ -27,6 +27,10 @@ def providers_for(settings: Settings) -> dict[str, Provider]:
     else:
         providers["email"] = ConsoleProvider()
     providers["download"] = DownloadProvider(settings)
+    if settings.ami_url:
+        from .asterisk_ami import OriginateProvider
+
+        providers["originate"] = OriginateProvider(settings)  # Call back on Asterisk
     return providers
 
 

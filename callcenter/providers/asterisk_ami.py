@@ -1,4 +1,4 @@
-"""Asterisk's hotline queue follows the agents' availability (AMI, pystrix), for plain Queue() mode.
+"""AMI (pystrix): Asterisk's hotline queue follows the agents' availability (AMI, pystrix), for plain Queue() mode.
 
 With CALLCENTER_AMI_URL set (`ami://user:secret@host:5038`), every worker reconciles the members of
 `Queue(CALLCENTER_HOTLINE_QUEUE)` with the desk every few seconds: an available agent is a member, an
@@ -6,7 +6,8 @@ agent on a call or in wrap-up a paused member, an agent who is away or offline n
 (`QueueAdd`/`QueuePause`/`QueueRemove`). Only dynamic members are removed: static ones in
 queues.conf are the administrator's. Reconciling (instead of sending each change as it happens)
 survives restarts of either side and needs no network I/O in the web process that changes a state.
-Without the setting nothing here runs.
+Without the setting nothing here runs. `OriginateProvider` places the console's *Call back* on
+Asterisk from the outbox (`Originate` of the agent's phone into `[hotline-callback]`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from .. import scheduler
 from ..config import Settings
 from ..models import Agent, AgentState, StaffUser
+from .base import PermanentError, SendResult, TemporaryError
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +106,20 @@ def _act(manager, request) -> None:  # noqa: ANN001
                            f"{reply.response if reply else 'no reply'}")
 
 
-def connect(address: AmiAddress, timeout: float = 5):  # noqa: ANN201 - pystrix Manager
+def connect(address: AmiAddress, timeout: float = 5, *, events: bool = False):  # noqa: ANN201 - pystrix Manager
+    """A logged-in pystrix Manager; `events`: Asterisk sends this connection its events too."""
     from pystrix.ami import Manager, core
 
     manager = Manager(logger=log)
     manager.connect(address.host, address.port, timeout=timeout)
-    login = manager.send_action(core.Login(address.username, address.secret, events=False))
+    login = manager.send_action(core.Login(address.username, address.secret, events=events))
     if login is None or not login.success:
         manager.close()
         raise RuntimeError(f"AMI login as {address.username} on {address.host}:{address.port} refused")
+    if events:
+        # pystrix's socket has a read timeout, and Python's socket file cannot be read again after one:
+        # a connection idle for `timeout` seconds would die. Pings keep it busy and notice a dead PBX.
+        manager.monitor_connection(interval=min(2.0, timeout / 2))
     return manager
 
 
@@ -144,3 +151,38 @@ def queue_members_job(factory, settings: Settings, now: datetime) -> None:  # no
             sync_now(session, settings)
     except Exception as exc:  # the PBX may be restarting: the next tick tries again
         log.warning("Asterisk queue members not synchronised: %s", exc)
+
+
+class OriginateProvider:
+    """Outbox channel `originate`: AMI Originate (async) of `destination` into the payload's
+    context, with the payload's channel id, variables and caller id. Asterisk answers "queued" at once;
+    the call's course is the dialplan's (its `failed` extension runs if nobody answers)."""
+
+    name = "asterisk"
+
+    def __init__(self, settings: Settings) -> None:
+        self.address = parse_ami_url(settings.ami_url)
+
+    def send(self, message) -> SendResult:  # noqa: ANN001 - an outbox snapshot
+        from pystrix.ami import core
+
+        payload = message.payload or {}
+        timeout_ms = int(payload.get("timeout") or 30) * 1000
+        request = core.Originate_Context(message.destination, payload["context"], payload.get("exten") or "s", 1,
+                                         timeout=timeout_ms, callerid=payload.get("callerid"),
+                                         variables=payload.get("variables") or {}, async_=True)
+        if payload.get("channel_id"):
+            request["ChannelId"] = payload["channel_id"]
+        try:
+            manager = connect(self.address)
+        except Exception as exc:  # Asterisk restarting or unreachable: the outbox tries again
+            raise TemporaryError(f"AMI not reachable: {exc}") from exc
+        try:
+            reply = manager.send_action(request)
+        finally:
+            manager.close()
+        if reply is None:
+            raise TemporaryError("AMI Originate: no reply")
+        if not reply.success:
+            raise PermanentError(f"AMI Originate refused: {reply.response.get('Message') or reply.response}")
+        return SendResult(ref=payload.get("channel_id"), status="queued", final=True)

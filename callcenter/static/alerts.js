@@ -1,67 +1,54 @@
-// Open alerts on the on-call page: refreshed from a small JSON endpoint without reloading the page.
+// Open alerts on the on-call page: the cards are re-read from the server every few seconds and
+// swapped in only when they changed, keeping the ticked boxes and the focused button; nothing flickers.
 (function () {
   "use strict";
-  var table = document.getElementById("alerts");
-  if (!table) return;
-  var labels = document.getElementById("alert-labels").dataset;
+  var box = document.getElementById("alerts");
+  if (!box) return;
   var POLL_MS = 5000;
+  var last = box.innerHTML;
+  var count = document.getElementById("selected-count");
 
-  function cell(text) {
-    var td = document.createElement("td");
-    td.textContent = text == null ? "" : text;
-    return td;
+  function selected() {
+    return Array.prototype.map.call(box.querySelectorAll("input.select-alert:checked"), function (c) { return c.value; });
+  }
+  function showCount() {
+    var n = selected().length;
+    if (count) count.textContent = n ? "(" + n + ")" : "";
   }
 
-  function button(alert, action) {
-    var form = document.createElement("form");
-    form.method = "post";
-    form.className = "inline";
-    form.action = alert.url + "/" + action;
-    var token = document.createElement("input");
-    token.type = "hidden"; token.name = "csrf_token"; token.value = labels.csrf;
-    var next = document.createElement("input");
-    next.type = "hidden"; next.name = "next"; next.value = window.location.pathname;
-    var b = document.createElement("button");
-    b.className = action; b.id = action + "-" + alert.id; b.textContent = labels[action];
-    form.appendChild(token); form.appendChild(next); form.appendChild(b);
-    return form;
-  }
-
-  function render(items) {
-    var body = document.createElement("tbody");
-    items.forEach(function (a) {
-      var tr = document.createElement("tr");
-      tr.className = "alert-" + a.status;
-      tr.dataset.alert = a.id;
-      var first = document.createElement("td"), link = document.createElement("a");
-      link.href = a.url; link.textContent = a.id; first.appendChild(link); tr.appendChild(first);
-      [a.status, a.summary, a.customer, a.ticket ? "#" + a.ticket : "", a.loop + "/" + a.step,
-       (a.created_at || "").replace("T", " ").slice(0, 16), a.acknowledged_by].forEach(function (v) {
-        tr.appendChild(cell(v));
-      });
-      var actions = document.createElement("td");
-      actions.className = "actions";
-      if (a.status === "triggered") actions.appendChild(button(a, "acknowledge"));
-      actions.appendChild(button(a, "escalate"));
-      actions.appendChild(button(a, "resolve"));
-      tr.appendChild(actions);
-      body.appendChild(tr);
+  function swap(html) {
+    if (html === last) return;
+    last = html;
+    var ticked = selected();
+    var focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.id : null;
+    box.innerHTML = html;
+    ticked.forEach(function (id) {
+      var c = document.getElementById("select-" + id);
+      if (c) c.checked = true;
     });
-    if (!items.length) {
-      var tr = document.createElement("tr"), td = cell(labels.none);
-      td.colSpan = 9; tr.appendChild(td); body.appendChild(tr);
-    }
-    table.replaceChild(body, table.tBodies[0]);
-    var stamp = document.getElementById("alerts-updated");
-    stamp.textContent = stamp.dataset.label + " " + new Date().toLocaleTimeString();
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+    showCount();
   }
+
+  var at = "";
 
   function poll() {
-    fetch(table.dataset.poll, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (data) { render(data.items); })
-      .catch(function () { /* keep the last table; the next poll may succeed */ });
+    fetch(box.dataset.poll, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (r) {
+        if (!r.ok) return Promise.reject(r.status);
+        // The server's time in the viewer's zone (24-hour), not the browser's clock.
+        at = r.headers.get("X-Local-Time") || "";
+        return r.text();
+      })
+      .then(function (html) {
+        swap(html.trim());
+        var stamp = document.getElementById("alerts-updated");
+        stamp.textContent = stamp.dataset.label + " " + at;
+      })
+      .catch(function () { /* keep the last cards; the next poll may succeed */ });
   }
 
+  box.addEventListener("change", showCount);
+  last = box.innerHTML.trim();
   setInterval(poll, POLL_MS);
 })();

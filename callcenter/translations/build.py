@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from . import catalog_console
+from . import catalog_console, catalog_labels, catalog_sweep
 from .catalog_source import EL, HU
 
 HERE = Path(__file__).resolve().parent
@@ -20,12 +20,14 @@ HERE = Path(__file__).resolve().parent
 
 def build() -> list[str]:
     missing: list[str] = []
-    for lang, table in (("hu", {**HU, **catalog_console.HU}), ("el", {**EL, **catalog_console.EL})):
+    for lang, table in (("hu", {**HU, **catalog_console.HU, **catalog_sweep.HU, **catalog_labels.HU}),
+                        ("el", {**EL, **catalog_console.EL, **catalog_sweep.EL, **catalog_labels.EL})):
         with open(HERE / "messages.pot", "rb") as fh:
             catalog = read_po(fh, locale=lang)
         for message in catalog:
             if message.id:
-                message.string = table.get(message.id, "")
+                # A message with a context (pgettext) is keyed (context, msgid) in the tables.
+                message.string = table.get((message.context, message.id) if message.context else message.id, "")
                 if not message.string:
                     missing.append(f"{lang}: {message.id}")
         out = HERE / lang / "LC_MESSAGES"

@@ -1,6 +1,6 @@
 """Agents' desk (availability, screen-pop, wrap-up, callbacks) and the managers' wallboard.
 
-Thin views over `callcenter.agents` and `callcenter.distribution`; the screen-pop and the
+Thin views over `callcenter.agents` and `callcenter.callbacks`; the screen-pop and the
 wallboard poll small JSON endpoints, so they change without a page reload.
 """
 
@@ -16,12 +16,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import agents, distribution, tickets
+from .. import agents, callbacks, tickets
 from ..models import (
+    OPEN_OFFER_STATUSES,
     OPEN_STATUSES,
+    Agent,
     AgentState,
     Asset,
     Call,
+    CallOffer,
     Channel,
     Company,
     Contact,
@@ -31,7 +34,8 @@ from ..models import (
 )
 from .common import actor, now
 from .db import db_session
-from .labels import LABELS
+from .formats import local_time, wait
+from .labels import LABELS, label
 from .login import csrf_check, roles_required
 from .navigation import add_nav_item
 
@@ -41,6 +45,8 @@ bp.before_request(csrf_check)
 DESK_ROLES = ("agent", "engineer", "manager")
 BOARD_ROLES = ("manager",)
 CONSOLE_STATES = [AgentState.AVAILABLE, AgentState.AWAY, AgentState.OFFLINE]
+# The wallboard's "agents by state" tiles, in the order a supervisor reads them.
+BOARD_STATES = [AgentState.AVAILABLE, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AWAY, AgentState.OFFLINE]
 
 
 def init_agents(app: Flask) -> None:
@@ -96,7 +102,17 @@ def change_state():  # noqa: ANN201
 
 def _ticket_row(t: Ticket) -> dict:
     return {"number": t.number, "subject": t.subject, "status": t.status, "priority": t.priority,
-            "category": t.category, "url": url_for("console.ticket", number=t.number)}
+            "category": t.category, "status_label": str(label(t.status)), "priority_label": str(label(t.priority)),
+            "category_label": str(label(t.category)), "url": url_for("console.ticket", number=t.number)}
+
+
+def _waited(call: Call, at: datetime) -> int | None:
+    """The caller's wait in the queue: as measured once answered or gone, else so far."""
+    if call.wait_seconds is not None:
+        return call.wait_seconds
+    if call.queue_entered_at is not None:
+        return max(0, int((at - call.queue_entered_at).total_seconds()))
+    return None
 
 
 def screen_pop(db: Session, call: Call) -> dict:
@@ -114,13 +130,14 @@ def screen_pop(db: Session, call: Call) -> dict:
     return {
         "call_id": call.id, "caller": call.caller_number, "menu": call.menu_path,
         "answered_at": call.answered_at.isoformat() if call.answered_at else None,
-        "waited": call.wait_seconds,
+        "waited": call.wait_seconds, "waited_text": wait(call.wait_seconds),
         "contact": {"name": contact.name, "role": contact.role, "level": contact.level,
                     "can_authorize": contact.can_authorize, "email": contact.email} if contact else None,
         "company": {"name": company.name, "url": url_for("console.company", company_id=company.id)}
         if company else None,
         "contract": {"name": contract.name, "package": contract.package,
-                     "sla": [{"category": t.category, "minutes": t.response_minutes} for t in contract.sla_targets]}
+                     "sla": [{"category": t.category, "category_label": str(label(t.category)),
+                              "minutes": t.response_minutes} for t in contract.sla_targets]}
         if contract else None,
         "asset": {"identifier": asset.identifier, "model": asset.model, "location": asset.location} if asset else None,
         "asset_faults": [_ticket_row(t) for t in faults],
@@ -142,6 +159,37 @@ def screen_pop_json():  # noqa: ANN201
     return jsonify(state=agent.state, state_label=str(LABELS.get(agent.state, agent.state)),
                    state_seconds=int((now() - agent.state_since).total_seconds()),
                    call=screen_pop(db, call) if call else None)
+
+
+def _brief(db: Session, call: Call, at: datetime) -> dict:
+    contact = db.get(Contact, call.contact_id) if call.contact_id else None
+    company = db.get(Company, call.company_id) if call.company_id else None
+    waited = _waited(call, at)
+    return {"id": call.id, "caller": contact.name if contact else (call.caller_number or ""),
+            "number": call.caller_number or "", "company": company.name if company else "",
+            "waited": waited, "waited_text": wait(waited)}
+
+
+@bp.get("/agent/notify.json")
+@roles_required(*DESK_ROLES)
+def notify_json():  # noqa: ANN201
+    """What every console page's call notice shows: a call offered to me (ringing) or the one I am on.
+
+    Read-only and a few primary-key reads, as it is polled from every open console tab.
+    """
+    db, at = db_session(), now()
+    agent = db.scalar(select(Agent).where(Agent.staff_id == current_user.record_id))
+    if agent is None:
+        return jsonify(state=None, offered=None, call=None)
+    offered = None
+    if agent.offer_id is not None and agent.offer_id > 0:  # -1 is a claim in progress
+        offer = db.get(CallOffer, agent.offer_id)
+        call = db.get(Call, offer.call_id) if offer is not None and offer.status in OPEN_OFFER_STATUSES else None
+        if call is not None and call.answered_at is None:
+            offered = _brief(db, call, at)
+    current = db.get(Call, agent.current_call_id) if agent.current_call_id else None
+    return jsonify(state=agent.state, state_label=str(LABELS.get(agent.state, agent.state)), offered=offered,
+                   call=_brief(db, current, at) if current is not None else None)
 
 
 @bp.post("/agent/calls/<int:call_id>/link")
@@ -214,10 +262,10 @@ def call_back(call_id: int):  # noqa: ANN201
         if request.form.get("dismiss"):
             agents.dismiss_callback(db, call)
         else:
-            distribution.start_callback(db, call, _me(db), now())
+            callbacks.start_callback(db, call, _me(db), now())
             flash(_("Your phone will ring first, then the customer is dialled."), "ok")
         db.commit()
-    except distribution.CallbackError as exc:
+    except callbacks.CallbackError as exc:
         db.rollback()
         flash(str(exc), "error")
     return redirect(url_for("agents.desk"))
@@ -226,7 +274,7 @@ def call_back(call_id: int):  # noqa: ANN201
 @bp.get("/wallboard")
 @roles_required(*BOARD_ROLES)
 def wallboard():  # noqa: ANN201
-    return render_template("wallboard.html")
+    return render_template("wallboard.html", states=BOARD_STATES)
 
 
 def _day_start(at: datetime) -> datetime:
@@ -238,10 +286,19 @@ def _day_start(at: datetime) -> datetime:
 @roles_required(*BOARD_ROLES)
 def wallboard_json():  # noqa: ANN201
     b = agents.board(db_session(), now(), _day_start(now()))
+    counts = {state: 0 for state in BOARD_STATES}
+    for a in b.agents:
+        counts[a.state] = counts.get(a.state, 0) + 1
+    longest = max((w.waited for w in b.waiting), default=None)
+    share = round(100 * b.answered_within_threshold / b.answered_today) if b.answered_today else None
     return jsonify(
-        waiting=[{"caller": w.caller, "company": w.company, "waited": w.waited, "offered_to": w.offered_to}
-                 for w in b.waiting],
+        waiting=[{"caller": w.caller, "company": w.company, "waited": w.waited, "waited_text": wait(w.waited),
+                  "offered_to": w.offered_to} for w in b.waiting],
         agents=[{"name": a.name, "state": a.state, "state_label": str(LABELS.get(a.state, a.state)),
-                 "seconds": a.seconds} for a in b.agents],
+                 "seconds": a.seconds, "for_text": wait(a.seconds)} for a in b.agents],
+        by_state=[{"state": state, "label": str(LABELS.get(state, state)), "count": n} for state, n in counts.items()],
+        waiting_count=len(b.waiting), longest_wait=longest, longest_wait_text=wait(longest) if longest else "0:00",
         answered_today=b.answered_today, answered_within_threshold=b.answered_within_threshold,
-        missed_today=b.missed_today)
+        within_share=share, missed_today=b.missed_today,
+        # "updated 10:30:05" from the server, in the viewer's zone on a 24-hour clock (not the wall PC's clock)
+        updated=local_time(now(), fmt="%H:%M:%S"))

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
 PALETTE = ["#1f77b4", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#455a64", "#ad1457"]
 
 
+# Average advance of a 12 px sans-serif glyph, generous enough for Hungarian and Greek words.
+CHAR_WIDTH = 7.2
+VALUE_ROOM = 90  # room right of the longest bar for its printed value and unit
+
+
 def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", unit: str = "", max_value: float | None = None,
-              width: int = 460, bar_height: int = 20, value_format: str = "{:g}", label_width: int = 150) -> Markup:
-    """Horizontal bars, one per (label, value), with the value printed at the end of each bar."""
-    label_w, pad = label_width, 6
+              width: int = 460, bar_height: int = 20, value_format: str | Callable[[float], str] = "{:g}",
+              label_width: int = 150) -> Markup:
+    """Horizontal bars, one per (label, value), with the value printed at the end of each bar.
+
+    The label column and the chart grow with the longest label, so translated labels are never clipped;
+    `value_format` may be a function (the viewer's number format)."""
+    pad = 6
+    label_w = max(label_width, int(CHAR_WIDTH * max((len(str(lb)) for lb, _v in items), default=0)) + 12)
+    width = max(width, label_w + 200 + VALUE_ROOM)
+    fmt = value_format if callable(value_format) else value_format.format
     height = pad * 2 + len(items) * (bar_height + pad) + (18 if title else 0)
     top = pad + (18 if title else 0)
     peak = max_value if max_value is not None else max((v for _l, v in items), default=0)
-    scale = (width - label_w - 60) / peak if peak else 0
+    scale = (width - label_w - VALUE_ROOM) / peak if peak else 0
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}">']
     if title:
@@ -31,7 +43,7 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", unit: str 
             f'<text x="{label_w - 6}" y="{y + bar_height * 0.7:.1f}" text-anchor="end">{escape(label)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}"/>'
             f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height * 0.7:.1f}">'
-            f'{escape(value_format.format(value))}{escape(unit)}</text>'
+            f'{escape(fmt(value))}{escape(unit)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -6,14 +6,11 @@ own company's tickets, and that rule lives in the queries (`_ticket_or_404`, `_s
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -44,8 +41,8 @@ from ..models import (
     Ticket,
     TicketEvent,
 )
-from ..sla import clock_calendar, sla_state
-from . import ticket_views
+from ..sla import sla_state
+from . import formats, queue_views, ticket_views
 from .common import actor, now
 from .db import db_session
 from .labels import label
@@ -84,43 +81,6 @@ def _int_arg(name: str) -> int | None:
     return int_arg(name)
 
 
-def _filter_from_request() -> svc.TicketFilter:
-    flt = svc.TicketFilter(
-        company_id=_int_arg("company"),
-        level=request.args.get("level") or None,
-        category=request.args.get("category") or None,
-        status=[request.args["status"]] if request.args.get("status") else None,
-        query=(request.args.get("q") or "").strip() or None,
-    )
-    if request.args.get("mine") and current_user.is_staff:
-        flt.assignee_id = current_user.record_id
-    if current_user.is_customer:
-        flt.company_id = current_user.company_id
-    return flt
-
-
-def queue_rows(db: Session, tickets: list[Ticket], at: datetime) -> list[dict]:
-    """What the queue shows per ticket, with the working time left on its response clock."""
-    rows = []
-    for t in tickets:
-        state = sla_state(db, t, at)
-        running = False
-        if state.remaining is not None and t.responded_at is None and not t.sla_paused and t.contract is not None:
-            running = clock_calendar(t.contract, t.sla_clock or "working").is_open_at(at)
-        rows.append({
-            "number": t.number, "subject": t.subject, "company": t.company.name if t.company else "",
-            "category": t.category, "priority": t.priority, "status": t.status, "level": t.level,
-            "assignee": t.assignee.name if t.assignee else "",
-            "remaining_seconds": None if state.remaining is None else int(state.remaining.total_seconds()),
-            "clock_running": running, "paused": t.sla_paused, "responded": t.responded_at is not None,
-            "breached": state.breached, "due_at": t.response_due_at.isoformat() if t.response_due_at else None,
-            "url": url_for("console.ticket", number=t.number),
-            "category_label": str(label(t.category)), "priority_label": str(label(t.priority)),
-            "status_label": str(label(t.status)),
-        })
-    return rows
-
-
 def _choices() -> dict:
     return {"categories": [c.value for c in Category], "levels": [lv.value for lv in Level],
             "statuses": [s.value for s in Status], "priorities": [p.value for p in Priority],
@@ -136,39 +96,6 @@ def home():  # noqa: ANN201
     if current_user.is_customer:
         return redirect(url_for("portal.home"))
     return redirect(url_for("console.queue"))
-
-
-@bp.get("/console/queue")
-@roles_required(*STAFF_ROLES)
-def queue():  # noqa: ANN201
-    db = db_session()
-    flt = _filter_from_request()
-    rows = queue_rows(db, svc.work_queue(db, flt, limit=100), now())
-    companies = db.scalars(select(Company).order_by(Company.name)).all()
-    return render_template("queue.html", rows=rows, companies=companies, args=request.args, **_choices())
-
-
-@bp.get("/console/queue.json")
-@roles_required(*STAFF_ROLES)
-def queue_json():  # noqa: ANN201
-    db = db_session()
-    at = now()
-    rows = queue_rows(db, svc.work_queue(db, _filter_from_request(), limit=100), at)
-    return jsonify(at=at.isoformat(), rows=rows)
-
-
-@bp.get("/console/tickets")
-@login_required
-def ticket_list():  # noqa: ANN201
-    if current_user.is_customer:
-        return redirect(url_for("portal.home"))
-    db = db_session()
-    flt = _filter_from_request()
-    page = max(1, _int_arg("page") or 1)
-    found, total = svc.list_tickets(db, flt, page=page, per_page=50)
-    companies = [] if current_user.is_customer else db.scalars(select(Company).order_by(Company.name)).all()
-    return render_template("tickets.html", tickets=found, total=total, page=page, companies=companies,
-                           args=request.args, **_choices())
 
 
 @bp.route("/console/tickets/new", methods=["GET", "POST"])
@@ -304,7 +231,7 @@ def ticket_time(number: int):  # noqa: ANN201
         entry = svc.log_time(db, t, minutes, actor=actor(), now=now(),
                              quick_phone_answer=bool(request.form.get("quick_phone_answer")),
                              note=request.form.get("note") or None)
-        return _("Logged %(hours)s h.", hours=entry.billable_hours)
+        return _("Logged %(hours)s h.", hours=formats.number(entry.billable_hours))
 
     return _act(number, run)
 
@@ -455,5 +382,7 @@ def asset(asset_id: int):  # noqa: ANN201
 
 
 ticket_views.register(bp, _ticket_page)
+queue_views.register(bp, STAFF_ROLES, _choices)
+queue_rows = queue_views.queue_rows
 
 __all__ = ["bp", "queue_rows", "WORKING_ROLES"]

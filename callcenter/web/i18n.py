@@ -6,11 +6,14 @@ from flask import Blueprint, redirect, request, session, url_for
 from flask_babel import Babel
 from flask_login import current_user
 
-from ..models import Contact, StaffUser
+from ..customers import contract_at
+from ..models import Company, Contact, StaffUser
 from .db import db_session
 from .login import csrf_check, safe_next
 
 LANGUAGES = {"en": "English", "hu": "Magyar", "el": "Ελληνικά"}
+# The help desk works in Budapest: staff read times in its zone, customers in their contract's zone.
+DESK_ZONE = "Europe/Budapest"
 
 babel = Babel()
 bp = Blueprint("i18n", __name__)
@@ -23,6 +26,18 @@ def select_locale() -> str:
     if session.get("lang") in LANGUAGES:
         return session["lang"]
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def select_timezone() -> str:
+    """The zone every time on the page is written in (24-hour clock, never the browser's own clock)."""
+    if current_user and current_user.is_authenticated and current_user.company_id is not None:
+        from .common import now
+
+        company = db_session().get(Company, current_user.company_id)
+        contract = contract_at(company, now()) if company is not None else None
+        if contract is not None and contract.timezone:
+            return contract.timezone
+    return DESK_ZONE
 
 
 @bp.post("/language")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 LABELS = {
     # statuses
@@ -47,6 +48,55 @@ LABELS = {
     "responded_at": _l("Responded"), "reopened": _l("Reopened"), "link": _l("Link"), "asset_id": _l("Machine"),
     "location": _l("Location"), "description": _l("Description"),
     "solved": _l("Solved"), "refused": _l("Refused"), "duplicate": _l("Duplicate"),
+    "reporter_name": _l("Reporter"), "reporter_contact_id": _l("Reporter"), "company_id": _l("Company"),
+    "contract_id": _l("Contract"), "status_note": _l("Note"), "minutes": _l("Minutes worked"),
+    "billable_hours": _l("Billed hours"), "billable": _l("Billable"), "kind": _l("Kind"),
+    "sla_response_minutes": _l("Response target"), "response_due_at": _l("Response due by"),
+    "resolved_at": _l("Resolved"), "closed_at": _l("Closed"), "sla_clock": _l("Clock"),
+    "reporter_role": _l("Role"), "reason": _l("Reason"), "number": _l("Ticket number"),
+    # ticket links
+    "related": _l("Related"), "follow_up": _l("Follow-up"),
+    # contracts: packages and SLA clocks
+    "business_hours": _l("Business hours"), "standby_24_7": _l("24/7 standby"),
+    "working": _l("working hours"), "calendar": _l("calendar hours"),
+    # a contact's communication level
+    "technical": _l("Technical staff"), "coordinator": _l("Coordinator"), "end_user": _l("End user"),
+    # agents and call offers
+    "available": _l("Available"), "on_call": _l("On a call"), "wrap_up": _l("Wrap-up"), "away": _l("Away"),
+    "offline": _l("Offline"), "ringing": _l("Ringing"), "accepted": _l("Accepted"), "declined": _l("Declined"),
+    "no_answer": _l("No answer"), "cancelled": _l("Cancelled"),
+    # a call the system lost track of
+    "lost": _l("Lost (caller gone)"),
+    # mail intake and the outbox
+    "new_ticket": _l("New ticket"), "threaded": _l("Added to a ticket"), "quarantined": _l("Quarantined"),
+    "sending": _l("Sending"), "sent": _l("Sent"), "delivered": _l("Delivered"), "dead": _l("Given up"),
+    "undelivered": _l("Not delivered"), "queued": _l("Queued"), "logged": _l("Logged"), "busy": _l("Busy"),
+    "no-answer": _l("No answer"), "canceled": _l("Cancelled"), "retry": _l("Will retry"),
+    "reconciled": _l("Reconciled"), "resend": _l("Sent again"), "unknown": _l("Unknown"),
+    "lost_claim": _l("Worker stopped"), "attempt": _l("Attempt"), "done": _l("Done"),
+    # paging: alert states, sources, severities, channels, audit trail, rotations
+    "triggered": _l("Triggered"), "info": _l("Information"), "sms": _l("SMS"), "voice": _l("Voice call"),
+    "cli": _l("Command line"), "hotline": _l("Hotline call"), "standby": _l("Standby line"), "sla": _l("SLA clock"),
+    "imap": _l("Mailbox (IMAP)"), "lmtp": _l("Mail server (LMTP)"), "smtp": _l("Mail server (SMTP)"),
+    "raised": _l("Raised"), "deduplicated": _l("Raised again"), "step": _l("Escalation step"),
+    "notify": _l("Notification"), "unreachable": _l("Unreachable"), "unreached": _l("Nobody reached"),
+    "not_reached": _l("Not reached"), "ack_timeout": _l("Acknowledgement timed out"),
+    "escalate": _l("Escalated"), "escalate_now": _l("Escalated by hand"), "failover": _l("Next contact method"),
+    "machine": _l("Answering machine"), "ended": _l("Ended"), "fax": _l("Fax"),
+    "machine_start": _l("Answering machine"), "machine_end_beep": _l("Answering machine"),
+    "machine_end_silence": _l("Answering machine"), "machine_end_other": _l("Answering machine"),
+    "weekly": _l("weekly"), "daily": _l("daily"), "rotation": _l("Rotation"), "staff": _l("Staff member"),
+    "managers": _l("Managers"),
+    # working-hours keys of a contract
+    "mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"), "fri": _l("Fri"), "sat": _l("Sat"),
+    "sun": _l("Sun"),
+}
+
+# Where one code means something else in a particular place: an acknowledged alert is not an
+# acknowledged ticket, a resolved alert is closed rather than solved.
+CONTEXT_LABELS = {
+    "alert": {"acknowledged": lazy_pgettext("alert", "Acknowledged"),
+              "resolved": lazy_pgettext("alert", "Resolved")},
 }
 
 # Where the customer reads a word differently from staff (the portal and its mails).
@@ -60,8 +110,18 @@ CUSTOMER_LABELS = {
 }
 
 
-def label(code: object) -> object:
+def label(code: object, context: str | None = None) -> object:
+    """The translated name of a stored code; `context` picks a place-specific word (see CONTEXT_LABELS)."""
+    if context is not None and str(code) in CONTEXT_LABELS.get(context, {}):
+        return CONTEXT_LABELS[context][str(code)]
     return LABELS.get(str(code), str(code) if code is not None else "")
+
+
+def actor(name: object) -> object:
+    """Who did something: a person's name as stored, the automatic jobs as "System" in the viewer's language."""
+    if name is None or name == "":
+        return ""
+    return _l("System") if str(name) == "system" else name
 
 
 def customer_label(code: object) -> object:

@@ -1,24 +1,29 @@
 """On-call in the console: who is on call now and in the coming weeks, overrides, and the alerts
-with their delivery trail and acknowledge / escalate / resolve buttons (live, without reloads)."""
+with their delivery trail and acknowledge / escalate / resolve buttons (live, without reloads).
+
+The open alerts read like a pager: one card per alert, newest first and staying in place when
+acknowledged, with who is being paged now at which step, urgency colours, Acknowledge first, and
+several alerts acknowledged at once."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..models import Alert, AlertStatus, Rotation, StaffUser
+from ..models import Alert, AlertStatus, Page, Rotation, StaffUser
 from ..paging import alerts as svc
 from ..paging.rotations import RotationError, add_override, schedule, who_is_on_call
 from .api_alerts import alert_json
 from .common import now
 from .db import db_session
-from .login import csrf_check, roles_required
+from .formats import local_time
+from .login import csrf_check, roles_required, safe_next
 from .navigation import STAFF, add_nav_item
 from .params import int_arg
 
@@ -37,9 +42,33 @@ def _me() -> StaffUser | None:
 
 
 def _open_alerts() -> list[Alert]:
+    # Newest first and nothing else: an alert keeps its place when acknowledged (it used to jump
+    # below the triggered ones, away from the finger that pressed the button).
     return list(db_session().scalars(
         select(Alert).where(Alert.status.in_([AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED]))
-        .order_by(Alert.status.desc(), Alert.created_at.desc(), Alert.id.desc()).limit(200)))
+        .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(200)))
+
+
+def _pager_cards(alerts: list[Alert]) -> list[dict]:
+    """Each open alert with who is being paged now (the current round, loop and step) and the step count."""
+    if not alerts:
+        return []
+    paged: dict[int, list[Page]] = {}
+    for p in db_session().scalars(select(Page).where(Page.alert_id.in_([a.id for a in alerts]))
+                                  .order_by(Page.id)):
+        paged.setdefault(p.alert_id, []).append(p)
+    cards = []
+    for a in alerts:
+        pages = paged.get(a.id, [])
+        current = [p for p in pages if (p.round, p.loop, p.step) == (a.ack_timeouts, a.loop, a.step)]
+        if not current and pages:  # between steps: the last people paged are still the ones holding it
+            last = pages[-1]
+            current = [p for p in pages if (p.round, p.loop, p.step) == (last.round, last.loop, last.step)]
+        snapshot = a.policy_snapshot or {}
+        cards.append({"alert": a, "paging": sorted({p.staff.name for p in current}),
+                      "steps": len(snapshot.get("steps") or []) or None,
+                      "urgency": a.severity if a.severity in {"critical", "high", "low", "info"} else "critical"})
+    return cards
 
 
 @bp.get("/oncall")
@@ -59,7 +88,7 @@ def overview():  # noqa: ANN201
             "overrides": [o for o in rotation.overrides if o.end_at > at],
         })
     recent = svc.list_alerts(session, limit=20)
-    return render_template("oncall.html", rotations=rotations, weeks=weeks_n, alerts=_open_alerts(),
+    return render_template("oncall.html", rotations=rotations, weeks=weeks_n, cards=_pager_cards(_open_alerts()),
                            recent=[a for a in recent if a.status == AlertStatus.RESOLVED][:10],
                            staff=[u for u in staff.values() if u.active and u.phone],
                            can_edit=current_user.can(*ROTA_ROLES))
@@ -97,6 +126,24 @@ def alert(alert_id: int):  # noqa: ANN201
     return render_template("alert.html", alert=row, data=alert_json(row, full=True))
 
 
+@bp.get("/oncall/alerts")
+@roles_required(*STAFF_ROLES)
+def alert_cards():  # noqa: ANN201
+    """The open alerts' cards alone: the on-call page swaps them in when they change (no reload, no flicker)."""
+    response = make_response(render_template("_alert_cards.html", cards=_pager_cards(_open_alerts())))
+    # The page writes "updated 10:30:05" from this: the server's time in the viewer's zone, 24-hour,
+    # never the browser's own clock.
+    response.headers["X-Local-Time"] = local_time(now(), fmt="%H:%M:%S")
+    return response
+
+
+def _back(alert_id: int | None = None) -> str:
+    """Back where the button was (the on-call page or the alert's own), scrolled to the alert acted on."""
+    default = url_for("oncall.alert", alert_id=alert_id) if alert_id is not None else url_for("oncall.overview")
+    target = safe_next(request.form.get("next"), default)
+    return f"{target}#alert-{alert_id}" if alert_id is not None else target
+
+
 @bp.post("/alerts/<int:alert_id>/<action>")
 @roles_required(*STAFF_ROLES)
 def act(alert_id: int, action: str):  # noqa: ANN201
@@ -116,8 +163,44 @@ def act(alert_id: int, action: str):  # noqa: ANN201
         session.rollback()
         abort(403, description=str(exc))
     session.commit()
-    flash(_("Done.") if done else _("Nothing to do: the alert has moved on meanwhile."), "ok" if done else "error")
-    return redirect(request.form.get("next") or url_for("oncall.alert", alert_id=alert_id))
+    if done:
+        messages = {"acknowledge": _("Alert %(id)s acknowledged: %(summary)s", id=row.id, summary=row.summary),
+                    "escalate": _("Alert %(id)s escalated to the next step: %(summary)s", id=row.id,
+                                  summary=row.summary),
+                    "resolve": _("Alert %(id)s resolved: %(summary)s", id=row.id, summary=row.summary)}
+        flash(messages[action], "ok")
+    else:
+        flash(_("Nothing to do for alert %(id)s (%(summary)s): it has moved on meanwhile.", id=row.id,
+                summary=row.summary), "error")
+    return redirect(_back(alert_id))
+
+
+@bp.post("/alerts/acknowledge")
+@roles_required(*STAFF_ROLES)
+def acknowledge_selected():  # noqa: ANN201
+    """Acknowledge every selected alert; each is its own transaction, so one refusal stops no other."""
+    session, me = db_session(), _me()
+    ids = sorted({int(v) for v in request.form.getlist("alert_id") if v.isdigit() and len(v) < 12})
+    done, skipped = [], []
+    for alert_id in ids:
+        row = session.get(Alert, alert_id)
+        if row is None:
+            continue
+        try:
+            ok = svc.acknowledge(session, row, staff=me, channel="web", now=now())
+            session.commit()
+        except svc.AlertForbidden:
+            session.rollback()
+            ok = False
+        (done if ok else skipped).append(f"{row.id} ({row.summary})")
+    if done:
+        flash(_("Acknowledged: %(alerts)s", alerts=", ".join(done)), "ok")
+    if skipped:
+        flash(_("Not acknowledged (already acknowledged, resolved or not yours): %(alerts)s",
+                alerts=", ".join(skipped)), "error")
+    if not ids:
+        flash(_("Select the alerts to acknowledge first."), "error")
+    return redirect(_back(ids[0] if len(ids) == 1 else None))
 
 
 @bp.get("/alerts.json")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..customers import UnknownCompany
-from ..models import Company
-from ..report_export import hotline_csv, quarterly_csv, quarterly_pdf
+from ..models import Company, Contact
+from ..report_export import PdfWords, hotline_csv, quarterly_csv, quarterly_pdf
 from ..reports import WEEKDAY_NAMES, Quarter, ReportError, quarter_hotline_stats, quarter_stats, quarterly_report
 from .charts import bar_chart, heatmap
 from .common import now
 from .db import db_session
-from .labels import label
+from .formats import number
+from .i18n import LANGUAGES
+from .labels import LABELS, label
 from .login import REPORT_ROLES, csrf_check, roles_required
 from .params import int_arg
 
@@ -22,6 +26,25 @@ bp = Blueprint("reports", __name__, url_prefix="/console/reports")
 bp.before_request(csrf_check)
 
 VIEW_ROLES = (*REPORT_ROLES, "customer")
+
+# The bucket names of callcenter.reports (backlog age, wait time) in the viewer's language.
+BUCKET_LABELS = {
+    "< 1 d": _l("< 1 day"), "1–3 d": _l("1–3 days"), "3–7 d": _l("3–7 days"), "7–30 d": _l("7–30 days"),
+    "> 30 d": _l("> 30 days"), "< 30 s": _l("< 30 s"), "30–60 s": _l("30–60 s"), "1–2 min": _l("1–2 min"),
+    "2–5 min": _l("2–5 min"), "5–10 min": _l("5–10 min"), "10–15 min": _l("10–15 min"), "≥ 15 min": _l("≥ 15 min"),
+}
+
+
+def _buckets(items: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(str(BUCKET_LABELS.get(name, name)), n) for name, n in items]
+
+
+def _one_decimal(value: float) -> str:
+    return number(value, 1)
+
+
+def _two_decimals(value: float) -> str:
+    return number(value, 2)
 
 
 def _company_id() -> int:
@@ -73,8 +96,9 @@ def quarterly():  # noqa: ANN201
     charts = {
         "tickets": bar_chart([(str(label(f.category)), f.tickets) for f in report.categories]),
         "share": bar_chart([(str(label(f.category)), round(100 * (f.share_within or 0), 1)) for f in measured],
-                           unit=" %", max_value=100),
-        "median": bar_chart([(str(label(f.category)), round(f.median_hours or 0, 2)) for f in measured], unit=" h"),
+                           unit=" %", max_value=100, value_format=_one_decimal),
+        "median": bar_chart([(str(label(f.category)), round(f.median_hours or 0, 2)) for f in measured],
+                            unit=" " + _("h"), value_format=_two_decimals),
     }
     return render_template("report_quarterly.html", r=report, charts=charts, breach_limit=PAGE_BREACHES)
 
@@ -88,12 +112,67 @@ def quarterly_csv_download():  # noqa: ANN201
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+# The PDF's words (report_export.PDF_TEXT's keys), translated like every other console string.
+PDF_TEXT = {
+    "title": _l("Quarterly SLA report — %(company)s"),
+    "period": _l("Quarter %(quarter)s (%(start)s – %(end)s, %(zone)s); figures as of %(as_of)s"),
+    "contract": _l("Contract: %(contract)s (%(package)s)"),
+    "category": _l("Category"), "tickets": _l("Tickets"), "target_h": _l("Target (h)"), "measured": _l("Measured"),
+    "within": _l("Within target"), "share": _l("Share"), "median_h": _l("Median (h)"), "worst_h": _l("Worst (h)"),
+    "breached": _l("Breached"), "pending": _l("Pending"), "total": _l("Total"),
+    "chart": _l("Share of tickets responded within target"),
+    "breaches": _l("Breaches (%(n)d)"), "ticket": _l("Ticket"), "subject": _l("Subject"), "created": _l("Reported"),
+    "due": _l("Due"), "responded": _l("Responded"), "response_h": _l("Response (h)"), "not_yet": _l("not yet"),
+    "more": _l("… and %(n)d more (see the CSV export)."),
+    "none": _l("None: every measured ticket was responded to within its target."),
+}
+
+
+def customer_language(company_id: int) -> str | None:
+    """The language the customer reads: the one most of its active contacts chose, authorised ones first."""
+    contacts = db_session().scalars(select(Contact).where(Contact.company_id == company_id,
+                                                          Contact.active.is_(True))).all()
+    votes: dict[str, int] = {}
+    for c in contacts:
+        if c.language in LANGUAGES:
+            votes[c.language] = votes.get(c.language, 0) + (2 if c.can_authorize else 1)
+    return max(sorted(votes), key=lambda lang: votes[lang]) if votes else None
+
+
+def pdf_words(lang: str) -> PdfWords:
+    """The PDF's words and code names in `lang`, resolved now: reportlab draws after the locale is gone."""
+    with force_locale(lang):
+        text = {k: str(v) for k, v in PDF_TEXT.items()}
+        names = {code: str(name) for code, name in LABELS.items()}
+    return PdfWords(locale=lang, text=text, label=lambda code: names.get(str(code), str(code)))
+
+
+def standalone_pdf_words(lang: str) -> PdfWords:
+    """The same words for the command line, which has no console running (callcenter report quarterly)."""
+    from pathlib import Path
+
+    from flask import Flask
+    from flask_babel import Babel
+
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
+    Babel(app)
+    with app.test_request_context():
+        return pdf_words(lang)
+
+
 @bp.get("/quarterly.pdf")
 @roles_required(*VIEW_ROLES)
 def quarterly_pdf_download():  # noqa: ANN201
+    """The PDF in the customer's language: a customer's own, or the one its contacts read; `lang` overrides."""
     report = _report()
-    name = f"sla-{report.company_id}-{report.quarter.label}.pdf"
-    return Response(quarterly_pdf(report, breach_limit=PAGE_BREACHES), mimetype="application/pdf",
+    lang = request.args.get("lang")
+    if lang not in LANGUAGES:
+        lang = (current_user.language if current_user.is_customer else None) or \
+            customer_language(report.company_id) or str(get_locale())
+    name = f"sla-{report.company_id}-{report.quarter.label}-{lang}.pdf"
+    return Response(quarterly_pdf(report, breach_limit=PAGE_BREACHES, words=pdf_words(lang)),
+                    mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -107,8 +186,8 @@ def helpdesk():  # noqa: ANN201
         "channel": bar_chart([(str(label(k)), n) for k, n in stats.by_channel]),
         "category": bar_chart([(str(label(k)), n) for k, n in stats.by_category]),
         "level": bar_chart([(str(label(k)), n) for k, n in stats.by_level]),
-        "escalations": bar_chart(stats.escalations_by_level),
-        "backlog": bar_chart(stats.backlog),
+        "escalations": bar_chart([(str(label(k)), n) for k, n in stats.escalations_by_level]),
+        "backlog": bar_chart(_buckets(stats.backlog)),
     }
     companies = db_session().scalars(select(Company).order_by(Company.name)).all()
     return render_template("report_helpdesk.html", s=stats, quarter=quarter, charts=charts, companies=companies,
@@ -133,7 +212,7 @@ def _hotline_stats():  # noqa: ANN202
 def hotline():  # noqa: ANN201
     stats, company_id = _hotline_stats()
     charts = {
-        "buckets": bar_chart(stats.wait_buckets),
+        "buckets": bar_chart(_buckets(stats.wait_buckets)),
         "outcomes": bar_chart([(str(label(k)), n) for k, n in stats.by_outcome], width=520, label_width=210),
         "hours": heatmap(stats.hour_of_week, [str(_l_day(d)) for d in WEEKDAY_NAMES]),
         "answering": bar_chart([(str(_("Answered within threshold")), stats.answered_within),

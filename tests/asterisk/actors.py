@@ -71,6 +71,11 @@ class Leg:
         return sum(1 for c in self.commands if c.startswith(prefix))
 
 
+# Scripts that only note something on a channel whose call another session runs (Queue()'s AGI as an
+# agent answers, the callback's answer): their short sessions must not stand for the call's leg.
+NOTE_SCRIPTS = {"queue-connected", "callback-answered", "callback-failed"}
+
+
 class Observed:
     """Wraps the hotline's FastAGI handler to note each session's commands by Local channel."""
 
@@ -93,8 +98,9 @@ class Observed:
                     leg.pending = None
 
             session.command = command  # type: ignore[method-assign]
-            with self.lock:
-                self.legs[local_base(session.env.channel)] = leg
+            if session.env.script.strip("/") not in NOTE_SCRIPTS:
+                with self.lock:
+                    self.legs[local_base(session.env.channel)] = leg
             try:
                 await handler(session)
             finally:

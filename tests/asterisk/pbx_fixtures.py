@@ -146,6 +146,7 @@ def make_hotline(pbx: AsteriskPBX, actors, observed: Observed, settings: Setting
         servers.append(server)
         pbx.set_global("HOTLINE_AGI", f"agi://127.0.0.1:{port}/hotline")
         pbx.set_global("HOTLINE_AGENT_AGI", f"agi://127.0.0.1:{port}/agent-offer")
+        pbx.set_global("HOTLINE_CALLBACK_AGI", f"agi://127.0.0.1:{port}/callback")
         return Hotline(pbx, cast, observed, server, agi, settings)
 
     yield make

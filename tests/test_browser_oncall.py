@@ -116,6 +116,7 @@ def test_alert_page_puts_the_buttons_first_on_a_phone(phone, site, session) -> N
     assert phone.execute_script("return document.documentElement.scrollWidth;") <= width
     ack = rect(phone, f"#acknowledge-{alert_id}")
     assert 0 < ack["bottom"] <= PHONE[1] * 0.6 and ack["height"] >= 44  # above the fold, no scrolling
+    assert "Dimitris Alexiou" in by_css(phone, f"#paging-{alert_id}").text  # who is being paged now
     by_css(phone, f"#escalate-{alert_id}").click()
     assert "PBX trunk down" in wait_for(lambda: by_css(phone, ".flash.ok").text)
     assert f"/console/alerts/{alert_id}" in phone.current_url

@@ -124,7 +124,7 @@ def alert(alert_id: int):  # noqa: ANN201
     row = db_session().get(Alert, alert_id)
     if row is None:
         abort(404)
-    return render_template("alert.html", alert=row, data=alert_json(row, full=True))
+    return render_template("alert.html", alert=row, data=alert_json(row, full=True), card=_pager_cards([row])[0])
 
 
 @bp.get("/oncall/alerts")

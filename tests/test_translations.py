@@ -33,7 +33,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"
 
 # Written the same way in Hungarian or Greek (names, abbreviations, product words).
 SAME_IN = {
-    "hu": {"Web", "API", "E-mail", "SMS", "Hotline", "Twilio", "Asterisk", "OK", "PDF", "CSV", "Projekt"},
+    "hu": {"Web", "API", "E-mail", "SMS", "Hotline", "Twilio", "Asterisk", "OK", "PDF", "CSV", "Fax"},
     "el": {"Web", "API", "E-mail", "SMS", "Twilio", "Asterisk", "OK", "PDF", "CSV"},
 }
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]")
@@ -303,3 +303,29 @@ def test_tickets_the_hotline_opens_carry_a_subject_in_the_callers_language() -> 
         assert spec.subject_in("hu") != spec.subject and spec.subject_in("el") != spec.subject
         assert spec.subject_in("en") == spec.subject_in(None) == spec.subject
     assert flow.tickets["critical_fault"].subject_in("hu") == "Telefonon bejelentett kritikus hiba"
+
+
+def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo, now) -> None:  # noqa: ANN001
+    """The queue, the pager and the wallboard write "updated 10:00:00" from the server: 24-hour, in the
+    reader's zone (Budapest for staff), not from the browser's clock and its 12-hour format."""
+    app.config["CLOCK"] = lambda: now  # 08:00 UTC: 10:00 in Budapest
+    assert login(client, "manager").status_code == 302
+    assert client.get("/console/queue.json").get_json()["at_local"] == "10:00:00"
+    assert client.get("/console/oncall/alerts").headers["X-Local-Time"] == "10:00:00"
+    assert client.get("/wallboard.json").get_json()["updated"] == "10:00:00"
+
+
+def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: ANN001
+    from flask_babel import force_locale
+
+    from callcenter.web.alert_trail import alert_detail
+
+    with app.test_request_context(), force_locale("hu"):
+        assert alert_detail("loop 1, step 2: Dimitris Alexiou") == "1. kör, 2. lépés: Dimitris Alexiou"
+        assert alert_detail("sms to +302105550183 (rule 1, outbox 488)") == \
+            "SMS ide: +302105550183 (1. szabály, kimenő üzenet 488)"
+        assert alert_detail("hotline i18n; policy Default") == "Ügyfélszolgálati hívás i18n; eszkalációs rend: Default"
+        assert alert_detail("something the engine never wrote") == "something the engine never wrote"
+    with app.test_request_context(), force_locale("el"):
+        assert alert_detail("by Eleni Georgiou: paging starts over") == \
+            "από Eleni Georgiou: η ειδοποίηση ξεκινά από την αρχή"

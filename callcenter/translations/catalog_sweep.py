@@ -74,6 +74,9 @@ HU: dict[object, str] = {
     # wallboard (consoleB)
     "Agents by state": "Munkatársak állapot szerint", "Answered within threshold today": "Ma küszöbön belül fogadva",
     "Full screen": "Teljes képernyő", "Longest wait": "Leghosszabb várakozás", "Now": "Most",
+    # mails in the ticket's timeline (consoleA)
+    "automatic reply": "automatikus válasz", "ticket update": "értesítés a jegyről",
+    "approval request": "jóváhagyási kérés", "approval decision": "jóváhagyási döntés",
 }
 
 EL: dict[object, str] = {
@@ -144,4 +147,6 @@ EL: dict[object, str] = {
     "the customers are told of a status change": "οι πελάτες ενημερώνονται για την αλλαγή κατάστασης",
     "Agents by state": "Συνεργάτες ανά κατάσταση", "Answered within threshold today": "Απαντήθηκαν σήμερα εντός ορίου",
     "Full screen": "Πλήρης οθόνη", "Longest wait": "Μεγαλύτερη αναμονή", "Now": "Τώρα",
+    "automatic reply": "αυτόματη απάντηση", "ticket update": "ενημέρωση για το αίτημα",
+    "approval request": "αίτημα έγκρισης", "approval decision": "απόφαση έγκρισης",
 }

@@ -103,7 +103,7 @@
         var b = document.getElementById("wb-state-" + s.state);
         if (b) setText(b, s.count);
       });
-      setText(document.getElementById("wb-updated"), new Date().toLocaleTimeString([], {hour12: false}));
+      setText(document.getElementById("wb-updated"), d.updated || "");
     });
   }
 })();

@@ -34,7 +34,7 @@ from ..models import (
 )
 from .common import actor, now
 from .db import db_session
-from .formats import wait
+from .formats import local_time, wait
 from .labels import LABELS, label
 from .login import csrf_check, roles_required
 from .navigation import add_nav_item
@@ -299,4 +299,6 @@ def wallboard_json():  # noqa: ANN201
         by_state=[{"state": state, "label": str(LABELS.get(state, state)), "count": n} for state, n in counts.items()],
         waiting_count=len(b.waiting), longest_wait=longest, longest_wait_text=wait(longest) if longest else "0:00",
         answered_today=b.answered_today, answered_within_threshold=b.answered_within_threshold,
-        within_share=share, missed_today=b.missed_today)
+        within_share=share, missed_today=b.missed_today,
+        # "updated 10:30:05" from the server, in the viewer's zone on a 24-hour clock (not the wall PC's clock)
+        updated=local_time(now(), fmt="%H:%M:%S"))

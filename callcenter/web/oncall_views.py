@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..models import Alert, AlertStatus, Page, Rotation, StaffUser
 from ..paging import alerts as svc
@@ -55,7 +56,7 @@ def _pager_cards(alerts: list[Alert]) -> list[dict]:
         return []
     paged: dict[int, list[Page]] = {}
     for p in db_session().scalars(select(Page).where(Page.alert_id.in_([a.id for a in alerts]))
-                                  .order_by(Page.id)):
+                                  .options(joinedload(Page.staff)).order_by(Page.id)):
         paged.setdefault(p.alert_id, []).append(p)
     cards = []
     for a in alerts:
@@ -123,7 +124,7 @@ def alert(alert_id: int):  # noqa: ANN201
     row = db_session().get(Alert, alert_id)
     if row is None:
         abort(404)
-    return render_template("alert.html", alert=row, data=alert_json(row, full=True))
+    return render_template("alert.html", alert=row, data=alert_json(row, full=True), card=_pager_cards([row])[0])
 
 
 @bp.get("/oncall/alerts")

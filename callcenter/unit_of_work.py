@@ -60,9 +60,15 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    finally:
+        finish(session)
+
+
+def finish(session: Session) -> None:
+    """End a unit of work: roll back whatever was not committed (all of it after an error) and close.
+    A web request's session ends here too (callcenter/web/db.py): its views commit what they keep."""
+    try:
         session.rollback()
-        raise
     finally:
         session.close()
 

@@ -316,6 +316,10 @@ def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo
     assert client.get("/console/queue.json").get_json()["at_local"] == "10:00:00"
     assert client.get("/console/oncall/alerts").headers["X-Local-Time"] == "10:00:00"
     assert client.get("/wallboard.json").get_json()["updated"] == "10:00:00"
+    # Dimitris is on call from Athens: his console writes Athens time.
+    athens = app.test_client()
+    assert login(athens, "eng3").status_code == 302
+    assert athens.get("/console/queue.json").get_json()["at_local"] == "11:00:00"
 
 
 def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: ANN001

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from . import events
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_ATTEMPTS = 3
 DISPATCH_BATCH = 50
+KEEP_DONE = timedelta(days=7)
 # The worker re-runs pending rows only once they are this old: a row younger than this may still be
 # on its way through its own process's after-commit dispatch.
 PENDING_GRACE_SECONDS = 10
@@ -59,9 +60,15 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    finally:
+        finish(session)
+
+
+def finish(session: Session) -> None:
+    """End a unit of work: roll back whatever was not committed (all of it after an error) and close.
+    A web request's session ends here too (callcenter/web/db.py): its views commit what they keep."""
+    try:
         session.rollback()
-        raise
     finally:
         session.close()
 
@@ -210,6 +217,10 @@ def dispatch_due(factory: sessionmaker[Session], now: datetime, *, limit: int = 
 
 @periodic("domain-events", seconds=5)
 def dispatch_job(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
-    """The worker's safety net for after-commit handlers: retries and crash leftovers."""
+    """The worker's safety net for after-commit handlers: retries and crash leftovers; done rows are
+    kept for a week (what happened after a change, for whoever investigates it), then deleted."""
     while dispatch_due(factory, now, info={"settings": settings}) >= DISPATCH_BATCH:
         pass
+    with unit_of_work(factory) as session:
+        session.execute(delete(DomainEvent).where(DomainEvent.state == DomainEventState.DONE,
+                                                  DomainEvent.next_attempt_at < now - KEEP_DONE))

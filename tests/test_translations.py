@@ -178,7 +178,8 @@ def world(app, session, demo, now, settings):  # noqa: ANN001, ANN201
             "alert": alert.id, "athens": demo.athens.id, "asset": demo.pbx.id}
 
 
-def pages_for(w: dict) -> dict[str, list[str]]:
+def pages_for(w: dict) -> dict[str, list]:
+    """Each role's main pages (a path, or a path and the error status its themed page answers with)."""
     quarter = "2026Q4"
     staff_common = ["/console/queue", "/console/tickets", f"/console/tickets/{w['done']}",
                     f"/console/tickets/{w['order']}", f"/console/tickets/{w['pbx']}"]
@@ -186,14 +187,15 @@ def pages_for(w: dict) -> dict[str, list[str]]:
         "admin": [*staff_common, "/console/tickets/new", "/console/companies", f"/console/companies/{w['athens']}",
                   f"/console/assets/{w['asset']}", f"/console/assets/{w['asset']}/faults", "/console/faults",
                   "/console/oncall", f"/console/alerts/{w['alert']}"],
-        "agent1": [*staff_common, "/agent", "/console/calls", f"/console/calls/{w['call']}"],
+        "agent1": [*staff_common, "/agent", "/console/calls", f"/console/calls/{w['call']}",
+                   "/console/queue?view=mine", ("/console/tickets/999999", 404)],
         "eng2": [*staff_common, "/console/oncall", f"/console/alerts/{w['alert']}"],
         "manager": ["/console/reports/", f"/console/reports/quarterly?company={w['athens']}&quarter={quarter}",
                     f"/console/reports/helpdesk?quarter={quarter}", f"/console/reports/hotline?quarter={quarter}",
                     "/wallboard", "/console/calls/reviews", "/console/recordings/audit"],
         "qa": ["/console/calls", f"/console/calls/{w['call']}", "/console/calls/reviews"],
         "anna@budapest-demo.example": ["/portal/", f"/portal/tickets/{w['done']}", f"/portal/tickets/{w['order']}",
-                                       "/portal/calls"],
+                                       "/portal/calls", ("/console/queue", 403)],
         "pbx@athens-demo.example": ["/portal/", f"/portal/tickets/{w['pbx']}", "/portal/calls",
                                     f"/console/reports/quarterly?quarter={quarter}"],
     }
@@ -216,9 +218,10 @@ def test_no_raw_code_or_english_on_the_pages(app, world, messages, lang) -> None
         assert login(client, user).status_code == 302, user
         home = client.get("/", follow_redirects=True).get_data(as_text=True)
         client.post("/language", data={"lang": lang, "next": "/", "csrf_token": TOKEN.search(home).group(1)})
-        for page in pages:
+        for entry in pages:
+            page, expected = (entry, 200) if isinstance(entry, str) else entry
             r = client.get(page)
-            assert r.status_code == 200, (user, page, r.status_code)
+            assert r.status_code == expected, (user, page, r.status_code)
             html = r.get_data(as_text=True)
             assert f'lang="{lang}"' in html, (user, page)
             for text in visible_texts(html):
@@ -313,6 +316,10 @@ def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo
     assert client.get("/console/queue.json").get_json()["at_local"] == "10:00:00"
     assert client.get("/console/oncall/alerts").headers["X-Local-Time"] == "10:00:00"
     assert client.get("/wallboard.json").get_json()["updated"] == "10:00:00"
+    # Dimitris is on call from Athens: his console writes Athens time.
+    athens = app.test_client()
+    assert login(athens, "eng3").status_code == 302
+    assert athens.get("/console/queue.json").get_json()["at_local"] == "11:00:00"
 
 
 def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: ANN001
@@ -329,3 +336,21 @@ def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: AN
     with app.test_request_context(), force_locale("el"):
         assert alert_detail("by Eleni Georgiou: paging starts over") == \
             "από Eleni Georgiou: η ειδοποίηση ξεκινά από την αρχή"
+
+
+def test_every_word_a_customer_mail_can_carry_is_in_hungarian_and_greek() -> None:
+    """Status mails name fields and values (customer_portal.CUSTOMER_FIELDS): each has its word in every language."""
+    from callcenter.customer_portal import CUSTOMER_FIELDS
+    from callcenter.mail import templates
+    from callcenter.models import Category, Priority, Status
+    from callcenter.web.console import RESOLUTIONS
+
+    words = {*CUSTOMER_FIELDS, *Category, *Priority, *Status, *RESOLUTIONS}
+    for lang in ("en", "hu", "el"):
+        missing = sorted(str(w) for w in words if str(w) not in templates.LABELS[lang])
+        assert not missing, (lang, missing)
+        assert set(templates.TEXTS[lang]) == set(templates.TEXTS["en"]) and set(templates.WHAT[lang]) == \
+            set(templates.WHAT["en"])
+    for lang in ("hu", "el"):
+        same = sorted(w for w in templates.LABELS[lang] if templates.LABELS[lang][w] == templates.LABELS["en"][w])
+        assert not same, (lang, same)

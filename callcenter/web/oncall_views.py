@@ -181,7 +181,7 @@ def act(alert_id: int, action: str):  # noqa: ANN201
 def acknowledge_selected():  # noqa: ANN201
     """Acknowledge every selected alert; each is its own transaction, so one refusal stops no other."""
     session, me = db_session(), _me()
-    ids = sorted({int(v) for v in request.form.getlist("alert_id") if v.isdigit() and len(v) < 12})
+    ids = sorted({int(v) for v in request.form.getlist("alert_id") if v.isascii() and v.isdigit() and len(v) < 12})
     done, skipped = [], []
     for alert_id in ids:
         row = session.get(Alert, alert_id)

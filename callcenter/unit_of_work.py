@@ -16,6 +16,7 @@ the after-commit dispatch of domain events.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import sqlite3
@@ -83,21 +84,41 @@ def is_retryable(exc: BaseException) -> bool:
 
 def run(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
     """`work` in a unit of work, run again after a deadlock, serialisation failure or locked database."""
-    for attempt in range(1, attempts + 1):
+
+    def once() -> T:
+        with unit_of_work(factory) as session:
+            return work(session)
+
+    return retry(once, attempts=attempts)
+
+
+def retry(attempt: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Call `attempt` (which opens and ends its own units of work) again while it fails with a conflict."""
+    for tried in range(1, attempts + 1):
         try:
-            with unit_of_work(factory) as session:
-                return work(session)
+            return attempt()
         except Exception as exc:
-            if attempt >= attempts or not is_retryable(exc) or past_deadline():
+            if tried >= attempts or not is_retryable(exc) or past_deadline():
                 raise
-            pause = random.uniform(0.01, 0.05) * attempt  # the winner commits meanwhile; spread the losers
+            pause = random.uniform(0.01, 0.05) * tried  # the winner commits meanwhile; spread the losers
             left = remaining()
             if left is not None and left <= pause:
                 raise
             log.warning("transaction conflict (%s), attempt %s of %s: running it again",
-                        type(getattr(exc, "orig", None) or exc).__name__, attempt, attempts)
+                        type(getattr(exc, "orig", None) or exc).__name__, tried, attempts)
             time.sleep(pause)
     raise AssertionError("unreachable")
+
+
+def retried(view: Callable[..., T]) -> Callable[..., T]:
+    """A web adapter that is re-runnable as a whole (its state is in the units of work it opens, its
+    answer is built afresh each time), run again after a conflict instead of answering 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> T:
+        return retry(lambda: view(*args, **kwargs))
+
+    return wrapper
 
 
 # ---------------------------------------------------------------------------- after-commit dispatch

@@ -293,3 +293,26 @@ def test_an_sms_ack_that_loses_a_deadlock_is_run_again_not_answered_500(settings
         assert s.get(Alert, alert_id).status == AlertStatus.ACKNOWLEDGED
     pager.settle()
     fake.assert_nothing_unexpected()
+
+
+def test_a_retried_view_is_called_again_after_a_conflict(session_factory) -> None:  # noqa: ANN001
+    from sqlalchemy.exc import OperationalError
+
+    from callcenter.models import Company
+
+    calls: list[int] = []
+
+    @uow.retried
+    def view() -> str:
+        with uow.unit_of_work(session_factory) as s:  # as the Twilio agent views open theirs
+            calls.append(1)
+            s.add(Company(name=f"Conflict {len(calls)}"))
+            s.flush()
+            if len(calls) == 1:
+                raise OperationalError("UPDATE ...", {}, _Deadlock("deadlock detected"))
+        return "answer"
+
+    assert view() == "answer" and len(calls) == 2
+    with session_factory() as s:  # the lost attempt left nothing behind
+        names = set(s.scalars(select(Company.name).where(Company.name.like("Conflict %"))))
+    assert names == {"Conflict 2"}

@@ -325,7 +325,7 @@ def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo
 def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: ANN001
     from flask_babel import force_locale
 
-    from callcenter.web.alert_trail import alert_detail
+    from callcenter.web.alert_trail import alert_detail, alert_summary
 
     with app.test_request_context(), force_locale("hu"):
         assert alert_detail("loop 1, step 2: Dimitris Alexiou") == "1. kör, 2. lépés: Dimitris Alexiou"
@@ -333,6 +333,11 @@ def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: AN
             "SMS ide: +302105550183 (1. szabály, kimenő üzenet 488)"
         assert alert_detail("hotline i18n; policy Default") == "Ügyfélszolgálati hívás i18n; eszkalációs rend: Default"
         assert alert_detail("something the engine never wrote") == "something the engine never wrote"
+        assert alert_summary("Hotline call not answered for 15 min: PBX trunk down") == \
+            "Hotline-hívás 15 perce fogadatlan: PBX trunk down"
+        assert alert_summary("SLA response deadline at 2026-10-06T10:00:00+00:00: VPN slow") == \
+            "SLA reakció-határidő 2026-10-06 12:00: VPN slow"
+        assert alert_summary("PBX trunk down") == "PBX trunk down"  # written by a person: as written
     with app.test_request_context(), force_locale("el"):
         assert alert_detail("by Eleni Georgiou: paging starts over") == \
             "από Eleni Georgiou: η ειδοποίηση ξεκινά από την αρχή"

@@ -71,6 +71,13 @@ HU: dict[object, str] = {
     "acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again":
         "%(name)s %(minutes)s perce nyugtázta, de a jegy azóta nem változott: újra riasztunk",
     "%(reason)s, outbox %(id)s": "%(reason)s, kimenő üzenet %(id)s", "Fax": "Fax",
+    # alerts the system raises (web/alert_trail.py SUMMARIES)
+    "no acknowledgement after step %(step)s": "a(z) %(step)s. lépés után senki sem nyugtázta",
+    "Hotline call not answered for %(minutes)s min: %(subject)s":
+        "Hotline-hívás %(minutes)s perce fogadatlan: %(subject)s",
+    "Hotline call not answered for %(minutes)s min": "Hotline-hívás %(minutes)s perce fogadatlan",
+    "SLA response deadline breached: %(subject)s": "Lejárt az SLA reakcióidő: %(subject)s",
+    "SLA response deadline at %(at)s: %(subject)s": "SLA reakció-határidő %(at)s: %(subject)s",
 }
 
 EL: dict[object, str] = {
@@ -138,4 +145,10 @@ EL: dict[object, str] = {
     "acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again":
         "επιβεβαιώθηκε από %(name)s πριν από %(minutes)s λεπ. και το αίτημα δεν κινήθηκε: νέα ειδοποίηση",
     "%(reason)s, outbox %(id)s": "%(reason)s, εξερχόμενο %(id)s", "Fax": "Φαξ",
+    "no acknowledgement after step %(step)s": "καμία επιβεβαίωση μετά το βήμα %(step)s",
+    "Hotline call not answered for %(minutes)s min: %(subject)s":
+        "Αναπάντητη κλήση γραμμής υποστήριξης για %(minutes)s λεπ.: %(subject)s",
+    "Hotline call not answered for %(minutes)s min": "Αναπάντητη κλήση γραμμής υποστήριξης για %(minutes)s λεπ.",
+    "SLA response deadline breached: %(subject)s": "Παραβιάστηκε η προθεσμία απόκρισης SLA: %(subject)s",
+    "SLA response deadline at %(at)s: %(subject)s": "Προθεσμία απόκρισης SLA στις %(at)s: %(subject)s",
 }

@@ -60,8 +60,32 @@ PATTERNS: list[tuple[re.Pattern, _Render]] = [
     (re.compile(r"^acknowledged by (.*) (\d+) min ago and the ticket has not moved since: paging again$"),
      lambda m: _("acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again",
                  name=m[1], minutes=m[2])),
+    (re.compile(r"^no acknowledgement after step (\d+)$"),
+     lambda m: _("no acknowledgement after step %(step)s", step=m[1])),
     (re.compile(r"^([\w -]+), outbox (\d+)$"), lambda m: _("%(reason)s, outbox %(id)s", reason=label(m[1]), id=m[2])),
 ]
+
+# The summaries callcenter/paging/sources.py gives the alerts it raises (the rest are written by people).
+SUMMARIES: list[tuple[re.Pattern, _Render]] = [
+    (re.compile(r"^Hotline call not answered for (\d+) min: (.*)$", re.S),
+     lambda m: _("Hotline call not answered for %(minutes)s min: %(subject)s", minutes=m[1], subject=m[2])),
+    (re.compile(r"^Hotline call not answered for (\d+) min$"),
+     lambda m: _("Hotline call not answered for %(minutes)s min", minutes=m[1])),
+    (re.compile(r"^SLA response deadline breached: (.*)$", re.S),
+     lambda m: _("SLA response deadline breached: %(subject)s", subject=m[1])),
+    (re.compile(r"^SLA response deadline at (\S+): (.*)$", re.S),
+     lambda m: _("SLA response deadline at %(at)s: %(subject)s", at=_time(m[1]), subject=m[2])),
+]
+
+
+def alert_summary(summary: object) -> str:
+    """An alert's summary in the viewer's language when the system wrote it (as stored otherwise)."""
+    text = "" if summary is None else str(summary)
+    for pattern, render in SUMMARIES:
+        m = pattern.match(text)
+        if m is not None:
+            return render(m)
+    return text
 
 
 def alert_detail(detail: object) -> str:

@@ -27,7 +27,7 @@ from callcenter.app import create_app  # noqa: E402
 from callcenter.config import load_settings  # noqa: E402
 from callcenter.demo import seed_demo  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Alert, Call, CallReview, Company, Contact, StaffUser  # noqa: E402
+from callcenter.models import Alert, Call, CallReview, Company, Contact, StaffUser, Ticket  # noqa: E402
 
 OUT = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "docs" / "screenshots")
 PHONE = (390, 844)
@@ -84,6 +84,7 @@ def populate_calls(factory, now: datetime, store: Path) -> None:  # noqa: ANN001
     with factory() as s:
         contacts = s.query(Contact).all()
         qa = s.query(StaffUser).filter_by(username="qa").one()
+        desk = [s.query(StaffUser).filter_by(username=name).one() for name in ("agent1", "agent2")]
         for day in range(21, -1, -1):
             for _ in range(rng.randrange(2, 7)):
                 contact = rng.choice(contacts)
@@ -99,6 +100,8 @@ def populate_calls(factory, now: datetime, store: Path) -> None:  # noqa: ANN001
                                  asset=contact.company.assets[0] if contact.company.assets else None, wait=wait,
                                  answered=outcome == CallOutcome.ANSWERED, outcome=outcome,
                                  menu=rng.choice(["1", "2", "1", "3>15012"]))
+                if outcome == CallOutcome.ANSWERED:
+                    call.agent_id = rng.choice(desk).id
                 if day < 3:
                     store_recording(s, store, call, seconds=rng.randrange(2, 5))
         s.flush()
@@ -135,21 +138,36 @@ def populate_alert(app, settings, now: datetime) -> None:  # noqa: ANN001
 
 
 def populate_wallboard(app, now: datetime) -> None:  # noqa: ANN001
-    """Two agents in different states and one critical-fault caller waiting in the queue."""
+    """Agent1 on a call with Nikos (taken from the queue), agent2 away, and Anna waiting in the queue."""
     from datetime import timedelta
 
-    from callcenter import agents
-    from callcenter.models import Call, StaffUser
+    from callcenter import agents, distribution
+    from callcenter.models import Call, CallOffer, StaffUser
 
     with app.extensions["session_factory"]() as s:
+        s.info["settings"] = app.config["SETTINGS"]
         athens = s.query(Company).filter_by(name="Athens Demo A.E.").one()
-        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-waiting", caller_number="+302105550102",
-                   arrived_at=now - timedelta(minutes=3), queue_entered_at=now - timedelta(minutes=2, seconds=40),
+        budapest = s.query(Company).filter_by(name="Budapest Demo Kft.").one()
+        nikos = s.query(Contact).filter_by(email="pbx@athens-demo.example").one()
+        anna = s.query(Contact).filter_by(email="anna@budapest-demo.example").one()
+        ticket = s.query(Ticket).filter(Ticket.company_id == athens.id).order_by(Ticket.id.desc()).first()
+        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-taken", caller_number=nikos.phone,
+                   contact_id=nikos.id, asset_id=athens.assets[0].id, ticket_id=ticket.id,
+                   arrived_at=now - timedelta(minutes=4), queue_entered_at=now - timedelta(minutes=3, seconds=30),
                    company_id=athens.id, contract_id=athens.contracts[0].id, menu_path="1", language="el"))
-        for username, state, since in (("agent2", "away", 9), ("agent1", "available", 1)):
+        s.flush()
+        for username, state, since in (("agent2", "away", 9), ("agent1", "available", 3)):
             user = s.query(StaffUser).filter_by(username=username).one()
             agent = agents.agent_for(s, user.id, now - timedelta(hours=1))
             agents.set_state(s, agent, state, now - timedelta(minutes=since))
+        s.flush()
+        offer = s.query(CallOffer).order_by(CallOffer.id.desc()).first()
+        if offer is not None:
+            distribution.offer_accepted(s, offer, now - timedelta(minutes=2, seconds=50))
+        s.add(Call(channel="twilio", provider_call_id="CA-screenshot-waiting", caller_number=anna.phone,
+                   contact_id=anna.id, arrived_at=now - timedelta(minutes=2),
+                   queue_entered_at=now - timedelta(minutes=1, seconds=35), company_id=budapest.id,
+                   contract_id=budapest.contracts[0].id, menu_path="2", language="hu"))
         s.commit()
 
 
@@ -213,7 +231,7 @@ def main() -> None:
         shot(f"/console/alerts/{alert_id}", "alert_phone", PHONE[1], PHONE[0])
         shot("/console/queue", "queue_phone", PHONE[1], PHONE[0])
         login("agent1")
-        shot("/agent", "agent_desk", 800)
+        shot("/agent", "agent_desk", 1000)
         login("anna@budapest-demo.example")
         shot("/console/tickets", "customer_tickets", 600)
 

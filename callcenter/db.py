@@ -294,10 +294,11 @@ def _server_spoke(dbapi_connection: Any) -> bool:
     import select
 
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        poller = select.poll()  # not select(): a busy process's descriptors go past FD_SETSIZE (1024)
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
     except (OSError, ValueError):  # closed: no descriptor
         return True
-    return bool(readable)
 
 
 def _check_on_checkout(engine: Engine) -> None:

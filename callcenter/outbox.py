@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -195,6 +195,12 @@ def claim_due(session: Session, now: datetime, limit: int = 20, claimant: Claima
     return claims
 
 
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest pending message falls due (an index lookup: ix_outbox_due)."""
+    return session.scalar(select(func.min(OutboxMessage.next_attempt_at))
+                          .where(OutboxMessage.state == OutboxState.PENDING))
+
+
 class Snapshot:
     """A detached copy of a claimed message for the provider, so no session is open during network I/O."""
 
@@ -212,11 +218,13 @@ class Snapshot:
 
 
 def drain(factory: sessionmaker[Session], providers: dict[str, Provider], now_fn: Callable[[], datetime],
-          limit: int = 20, claimant: Claimant | None = None) -> int:
-    """One pass: reconcile rows of dead claimants, claim due rows, send each outside a transaction,
-    record the outcome."""
+          limit: int = 20, claimant: Claimant | None = None, reconcile: bool = True) -> int:
+    """One pass: reconcile rows of dead claimants (unless `reconcile` is False: the worker's due loop
+    leaves that to its slower periodic pass), claim due rows, send each outside a transaction, record
+    the outcome."""
     claimant = claimant or Claimant.new()
-    reconcile_stuck(factory, providers, now_fn())
+    if reconcile:
+        reconcile_stuck(factory, providers, now_fn(), claimant)
     with session_scope(factory) as session:
         claims = claim_due(session, now_fn(), limit, claimant)
         rows = {m.id: m for m in session.scalars(
@@ -352,34 +360,54 @@ def _record_failure(factory: sessionmaker[Session], claim: Claim, snapshot: Snap
 # ------------------------------------------------------------------ reconciliation
 
 
-def reconcile_stuck(factory: sessionmaker[Session], providers: dict[str, Provider], now: datetime) -> int:
+def reconcile_stuck(factory: sessionmaker[Session], providers: dict[str, Provider], now: datetime,
+                    claimant: Claimant | None = None) -> int:
     """Rows left in 'sending' by a claimant that is gone (lease over, no heartbeat): the provider may or
     may not have them.
 
-    A status callback that carried our claim reference may already have named the provider's id;
-    otherwise a provider that can tell (Twilio: the exact message or call, by that reference or
-    content) settles it: found, the row becomes 'sent' with the provider's id; not found, it is sent
-    again. Where the provider cannot tell, the row is closed as 'sent' with an unknown outcome rather
-    than risking a second page; paging keeps escalating on its own timers when no report comes.
+    The reconciler first takes the row over (its own lease, fenced by the dead claim), so each row is
+    reconciled by one worker while the others go on sending, and a reconciler killed in its turn is
+    itself taken over when its lease runs out. A status callback that carried our claim reference may
+    already have named the provider's id; otherwise a provider that can tell (Twilio: the exact message
+    or call, by that reference or content) settles it: found, the row becomes 'sent' with the
+    provider's id; not found, it is sent again. Where the provider cannot tell, the row is closed as
+    'sent' with an unknown outcome rather than risking a second page; paging keeps escalating on its
+    own timers when no report comes.
     """
+    claimant = claimant or Claimant.new("reconcile")
+    lease_until = now + LEASE
     with session_scope(factory) as session:
-        stuck = list(session.scalars(
-            select(OutboxMessage)
+        gone = or_(WorkerHeartbeat.beat_at.is_(None), WorkerHeartbeat.beat_at < now - HEARTBEAT_TIMEOUT,
+                   # ours, lease over: a takeover of ours the provider could not settle yet, or a send whose
+                   # outcome we failed to record (the database refused it)
+                   OutboxMessage.claimed_by == claimant.worker_id)
+        candidates = list(session.execute(
+            select(OutboxMessage.id, OutboxMessage.claim_token, OutboxMessage.sending_deadline)
             .outerjoin(WorkerHeartbeat, WorkerHeartbeat.worker_id == OutboxMessage.claimed_by)
-            .where(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.sending_deadline < now,
-                   or_(WorkerHeartbeat.beat_at.is_(None), WorkerHeartbeat.beat_at < now - HEARTBEAT_TIMEOUT))
+            .where(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.sending_deadline < now, gone)
             .order_by(OutboxMessage.id).limit(RECONCILE_BATCH)))
+        if not candidates:
+            return 0
+        beat(session, claimant, now)
+        taken = [message_id for message_id, token, deadline in candidates if session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.state == OutboxState.SENDING,
+                   OutboxMessage.claim_token == token if token else OutboxMessage.claim_token.is_(None),
+                   OutboxMessage.sending_deadline == deadline)
+            .values(claimed_by=claimant.worker_id, sending_deadline=lease_until)).rowcount == 1]
+        stuck = list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(taken))
+                                     .order_by(OutboxMessage.id))) if taken else []
         known = {m.id: m.provider_ref for m in stuck}
-        snapshots = [(Snapshot(m), m.claim_token, m.sending_deadline) for m in stuck]
-    for snap, token, deadline in snapshots:
+        snapshots = [(Snapshot(m), m.claim_token) for m in stuck]
+    for snap, token in snapshots:
         found: SendResult | None | bool
         if known[snap.id]:
             found = SendResult(ref=known[snap.id], status=None)
         else:
             found = _ask_provider(factory, providers.get(snap.channel), snap)
             if found is _NOT_YET:
-                continue
-        _settle(factory, snap, token, deadline, found, now)
+                continue  # still ours: looked at again when our lease on it runs out
+        _settle(factory, snap, token, lease_until, found, now)
     return len(snapshots)
 
 
@@ -409,7 +437,8 @@ def _settle(factory: sessionmaker[Session], snap: Snapshot, token: str | None, d
             found: SendResult | None | bool, now: datetime) -> None:
     with session_scope(factory) as session:
         _lock_owner(session, snap.source_kind, snap.payload)
-        # Fenced by the claim: the claimant may have come back (heartbeat) and renewed it meanwhile.
+        # Fenced by our takeover: the claimant may have come back and recorded its send meanwhile, or
+        # another reconciler took the row over after our lease ran out.
         fence = (OutboxMessage.id == snap.id, OutboxMessage.state == OutboxState.SENDING,
                  OutboxMessage.claim_token == token if token else OutboxMessage.claim_token.is_(None),
                  OutboxMessage.sending_deadline == deadline)

@@ -1,12 +1,14 @@
 """The ticker: APScheduler only says "now"; the work and its state live in the database.
 
-Each tick fires due timers, drains the outbox and runs the periodic jobs that services register
-(SLA warnings, IMAP polling, recording retention). Safe to run in any number of processes.
+A due loop (a thread of its own) fires timers and sends messages as they fall due; periodic jobs
+reconcile the outbox, beat the worker's heartbeat and run what services register (SLA warnings,
+IMAP polling, recording retention). Safe to run in any number of processes.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import outbox, timers
 from .config import Settings
-from .db import make_session_factory
+from .db import make_session_factory, session_scope
 from .providers import Provider, providers_for
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,13 @@ class PeriodicJob:
 PERIODIC: list[PeriodicJob] = []
 TIMER_BATCH = 50
 OUTBOX_BATCH = 20
-# A due timer waits up to one interval for its tick; at 1 s an escalation reaches the provider
-# well inside 2 s. An idle tick is one indexed query (see bench/paging_bench.py), so this is cheap.
-TIMER_INTERVAL_SECONDS = 1
+# The due loop sleeps until the earliest timer or outbox row it knows of falls due, and at most this
+# long, so a row another process adds (a webhook's first page, a timer due at once) waits no longer.
+# An idle look is two index lookups (bench/paging_bench.py: about a millisecond), so this is cheap.
+DUE_POLL_SECONDS = 0.5
+# When due rows are all held by other workers, look again after this instead of spinning.
+DUE_RETRY_SECONDS = 0.05
+# The periodic outbox pass: rows of dead claimants are reconciled here, and it backs up the due loop.
 OUTBOX_INTERVAL_SECONDS = 2
 
 
@@ -70,13 +76,14 @@ class Ticker:
         self._scheduler: BackgroundScheduler | BlockingScheduler | None = None
 
     def fire_timers(self) -> int:
-        # Keep going while batches come back full, so a burst of due timers (many pages escalating
-        # at once) is not spread over many ticks.
+        # Keep going while passes fire something, so a burst of due timers (many pages escalating at
+        # once) is not spread over many ticks. A pass may stop short of its limit (its time budget, or
+        # timers whose alert another worker holds): only a pass that fires nothing means done.
         total = 0
         while True:
             fired = timers.fire_due(self.factory, self.clock(), self.worker_id, limit=TIMER_BATCH)
             total += fired
-            if fired < TIMER_BATCH:
+            if not fired:
                 return total
 
     def drain_outbox(self) -> int:
@@ -93,6 +100,41 @@ class Ticker:
         if fired:
             self.drain_outbox()
         return fired
+
+    def run_due(self) -> int:
+        """One pass of the due loop: a batch of due timers, then a batch of due messages, so the pages a
+        burst of escalations queues go out while the rest of the burst is still firing."""
+        fired = timers.fire_due(self.factory, self.clock(), self.worker_id, limit=TIMER_BATCH)
+        sent = outbox.drain(self.factory, self.providers, self.clock, limit=OUTBOX_BATCH, claimant=self.claimant,
+                            reconcile=False)
+        return fired + sent
+
+    def seconds_until_due(self) -> float:
+        with session_scope(self.factory) as session:
+            dues = [d for d in (timers.next_due_at(session), outbox.next_due_at(session)) if d is not None]
+        if not dues:
+            return DUE_POLL_SECONDS
+        return (min(dues) - self.clock()).total_seconds()
+
+    def due_loop(self, stop: threading.Event) -> None:
+        """Fire timers and send messages as they fall due, in a thread of its own: a timer reaches the
+        provider within milliseconds of its due time instead of waiting for the next tick."""
+        while not stop.is_set():
+            try:
+                if self.run_due():
+                    continue
+                wait = self.seconds_until_due()
+                # Due but nothing done: other workers hold those rows (or a provider refused): not a spin.
+                wait = DUE_RETRY_SECONDS if wait <= 0 else min(wait, DUE_POLL_SECONDS)
+            except Exception:  # a failing pass must not stop the loop
+                log.exception("due loop pass failed")
+                wait = DUE_POLL_SECONDS
+            stop.wait(wait)
+
+    def _start_due_loop(self) -> threading.Event:
+        stop = threading.Event()
+        threading.Thread(target=self.due_loop, args=(stop,), name="due-loop", daemon=True).start()
+        return stop
 
     def heartbeat(self) -> None:
         """Alive: rows this worker holds in 'sending' are not reconciled while it beats."""
@@ -120,8 +162,6 @@ class Ticker:
         return run
 
     def _configure(self, scheduler: BackgroundScheduler | BlockingScheduler) -> None:
-        scheduler.add_job(self._guarded(self.fire_timers_and_send), "interval", seconds=TIMER_INTERVAL_SECONDS,
-                          id="timers")
         scheduler.add_job(self._guarded(self.drain_outbox), "interval", seconds=OUTBOX_INTERVAL_SECONDS,
                           id="outbox")
         scheduler.add_job(self._guarded(self.heartbeat), "interval",
@@ -134,15 +174,25 @@ class Ticker:
         self._configure(scheduler)
         scheduler.start()
         self._scheduler = scheduler
+        due = self._start_due_loop()
         log.info("scheduler running in the background (%s)", self.worker_id)
-        return lambda: scheduler.shutdown(wait=False)
+
+        def stop() -> None:
+            due.set()
+            scheduler.shutdown(wait=False)
+
+        return stop
 
     def run_forever(self) -> None:
         scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._configure(scheduler)
         self._scheduler = scheduler
+        due = self._start_due_loop()
         log.info("worker %s ticking", self.worker_id)
-        scheduler.start()
+        try:
+            scheduler.start()
+        finally:
+            due.set()
 
 
 # Tick jobs may not overlap or pile up after a pause; a late tick still runs.

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import logs
-from .db import session_scope
+from .db import begin_write, session_scope
 from .models import Timer
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ OwnerLock = Callable[[Session, dict], bool]
 _handlers: dict[str, TimerHandler] = {}
 _owner_locks: dict[str, OwnerLock] = {}
 RETRY_AFTER_ERROR = timedelta(seconds=60)
+# A firing pass stops taking timers after this long and commits what it fired.
+BATCH_SECONDS = 0.25
 
 
 def register(kind: str, handler: TimerHandler) -> None:
@@ -63,49 +66,76 @@ def cancel_prefix(session: Session, prefix: str, now: datetime) -> int:
 
 
 def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worker", limit: int = 50) -> int:
-    """Fire due timers. Each firing is one transaction: claim, handler's writes, commit together."""
+    """Fire due timers; each fires exactly once, with its handler's writes, or not at all.
+
+    A pass fires its timers in one transaction, each inside its own savepoint: a failing handler undoes
+    only its own claim and writes, and a burst of due timers costs one commit per batch instead of one
+    per timer (the commit was most of a firing's cost). The batch closes after BATCH_SECONDS, so the
+    owner rows it holds (paging: alerts) are never held for long."""
     with session_scope(factory) as session:
         due = list(session.execute(
             select(Timer.id, Timer.kind, Timer.payload)
             .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
             .order_by(Timer.due_at, Timer.id).limit(limit)
         ))
+    if not due:
+        return 0
     fired = 0
-    for timer_id, kind, payload in due:
-        try:
-            with session_scope(factory) as session:
-                owner_lock = _owner_locks.get(kind)
-                if owner_lock is not None and not owner_lock(session, payload or {}):
-                    continue
-                # On PostgreSQL, skip a timer another worker is firing right now instead of queueing
-                # behind its lock; the conditional UPDATE below stays the exactly-once guarantee.
-                free = session.scalar(select(Timer.id).where(Timer.id == timer_id, Timer.fired_at.is_(None))
-                                      .with_for_update(skip_locked=True))
-                if free is None:
-                    continue
-                claimed = session.execute(
-                    update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
-                    .values(fired_at=now, fired_by=worker)
-                ).rowcount
-                if claimed != 1:
-                    continue  # another worker won, or it was cancelled meanwhile
-                timer = session.get(Timer, timer_id)
-                handler = _handlers.get(timer.kind)
-                if handler is None:
-                    timer.error = f"no handler for timer kind {timer.kind!r}"
-                    log.error(timer.error)
-                else:
-                    with logs.bound(timer_id=timer_id, **_payload_ids(timer.payload)):
-                        log.debug("timer %s (%s) fired", timer_id, timer.kind)
-                        handler(session, timer, now)
-                fired += 1
-        except Exception as exc:
-            # The claim rolled back with the handler's writes; try again a little later.
-            log.exception("timer %s failed", timer_id)
-            with session_scope(factory) as session:
-                session.execute(update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))
-                                .values(due_at=now + RETRY_AFTER_ERROR, error=f"{type(exc).__name__}: {exc}"[:2000]))
+    failed: list[tuple[int, Exception]] = []
+    began = time.monotonic()
+    with session_scope(factory) as session:
+        # SQLite: the write lock first (BEGIN IMMEDIATE waits its turn). A batch that read first and
+        # wrote later would fail at once with "database is locked" whenever another process had
+        # committed in between.
+        begin_write(session)
+        for index, (timer_id, kind, payload) in enumerate(due):
+            if index and time.monotonic() - began > BATCH_SECONDS:
+                break  # the rest stays due: the next pass takes it
+            try:
+                with session.begin_nested():
+                    fired += _fire_one(session, timer_id, kind, payload, now, worker)
+            except Exception as exc:
+                # The savepoint rolled back this timer's claim with its handler's writes.
+                log.exception("timer %s failed", timer_id)
+                failed.append((timer_id, exc))
+        for timer_id, exc in failed:
+            session.execute(update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))
+                            .values(due_at=now + RETRY_AFTER_ERROR, error=f"{type(exc).__name__}: {exc}"[:2000]))
     return fired
+
+
+def _fire_one(session: Session, timer_id: int, kind: str, payload: dict | None, now: datetime, worker: str) -> int:
+    owner_lock = _owner_locks.get(kind)
+    if owner_lock is not None and not owner_lock(session, payload or {}):
+        return 0
+    # On PostgreSQL, skip a timer another worker is firing right now instead of queueing behind its
+    # lock; the conditional UPDATE below stays the exactly-once guarantee.
+    free = session.scalar(select(Timer.id).where(Timer.id == timer_id, Timer.fired_at.is_(None))
+                          .with_for_update(skip_locked=True))
+    if free is None:
+        return 0
+    claimed = session.execute(
+        update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
+        .values(fired_at=now, fired_by=worker)
+    ).rowcount
+    if claimed != 1:
+        return 0  # another worker won, or it was cancelled meanwhile
+    timer = session.get(Timer, timer_id)
+    handler = _handlers.get(timer.kind)
+    if handler is None:
+        timer.error = f"no handler for timer kind {timer.kind!r}"
+        log.error(timer.error)
+    else:
+        with logs.bound(timer_id=timer_id, **_payload_ids(timer.payload)):
+            log.debug("timer %s (%s) fired", timer_id, timer.kind)
+            handler(session, timer, now)
+    return 1
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest pending timer falls due (an index lookup: ix_timers_due)."""
+    return session.scalar(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None),
+                                                               Timer.cancelled_at.is_(None)))
 
 
 def _payload_ids(payload: dict | None) -> dict[str, object]:

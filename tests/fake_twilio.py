@@ -262,6 +262,7 @@ class FakeMessage:
     status: str = "queued"
     error_code: int | None = None
     date_created: str = field(default_factory=_rfc2822_now)
+    at: float = field(default_factory=time.time)  # when the request arrived (epoch seconds), for latencies
 
 
 @dataclass
@@ -285,6 +286,7 @@ class FakeCall:
     sequence: int = 0
     started: float = field(default_factory=time.monotonic)
     date_created: str = field(default_factory=_rfc2822_now)
+    at: float = field(default_factory=time.time)  # when the request arrived (epoch seconds), for latencies
 
 
 @dataclass

@@ -100,7 +100,7 @@ def test_engineer_acknowledges_on_a_phone(phone, site, session, lang) -> None:  
     assert by_css(phone, "#selected-count").text == "(2)"
     by_css(phone, "#ack-selected").click()
     flash = wait_for(lambda: "PBX trunk down" in (t := by_css(phone, ".flash.ok").text) and t)
-    assert "Hotline call not answered" in flash
+    assert "Αναπάντητη κλήση γραμμής υποστήριξης για 15 λεπ." in flash  # eng3 reads Greek: the summary too
     assert card_order(phone) == [str(newest), str(middle), str(oldest)]
     session.expire_all()
     rows = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(site["ids"])))}
@@ -116,8 +116,37 @@ def test_alert_page_puts_the_buttons_first_on_a_phone(phone, site, session) -> N
     assert phone.execute_script("return document.documentElement.scrollWidth;") <= width
     ack = rect(phone, f"#acknowledge-{alert_id}")
     assert 0 < ack["bottom"] <= PHONE[1] * 0.6 and ack["height"] >= 44  # above the fold, no scrolling
+    assert "Dimitris Alexiou" in by_css(phone, f"#paging-{alert_id}").text  # who is being paged now
     by_css(phone, f"#escalate-{alert_id}").click()
     assert "PBX trunk down" in wait_for(lambda: by_css(phone, ".flash.ok").text)
     assert f"/console/alerts/{alert_id}" in phone.current_url
     session.expire_all()
     assert session.get(Alert, alert_id).step == 1 or session.get(Alert, alert_id).loop == 1
+
+
+def test_queue_on_a_phone(phone, site, session, demo, now) -> None:  # noqa: ANN001
+    from callcenter import tickets as tsvc
+
+    ticket = tsvc.create_ticket(session, tsvc.NewTicket(subject="PBX trunk down", channel="phone",
+                                                        category="infrastructure", reporter_contact_id=demo.nikos.id),
+                                now=now)
+    session.commit()
+    base = site["base"]
+    login(phone, base, "agent1")
+    phone.get(f"{base}/console/queue")
+    width = phone.execute_script("return window.innerWidth;")
+    wait_for(lambda: phone.find_elements("css selector", f'#queue tr[data-number="{ticket.number}"] td.sla'))
+    assert phone.execute_script("return document.documentElement.scrollWidth;") <= width
+    # Each row is a card: the SLA and status values are on screen, each under its column's name.
+    sla = rect(phone, f'#queue tr[data-number="{ticket.number}"] td.sla')
+    assert 0 <= sla["left"] and sla["right"] <= width
+    cell = f'#queue tr[data-number="{ticket.number}"] td.sla'
+    label = phone.execute_script("return document.querySelector(arguments[0]).dataset.label;", cell)
+    assert label  # the column's name, copied from the header by console.js
+    # The bulk bar stays out of the way until a ticket is ticked.
+    assert not by_css(phone, "#bulk-bar").is_displayed()
+    by_css(phone, f'#queue tr[data-number="{ticket.number}"] input.pick').click()
+    assert by_css(phone, "#bulk-bar").is_displayed()
+    by_css(phone, f'#queue tr[data-number="{ticket.number}"] a').click()
+    wait_for(lambda: f"/console/tickets/{ticket.number}" in phone.current_url)
+    assert phone.execute_script("return document.documentElement.scrollWidth;") <= width

@@ -56,3 +56,30 @@ def test_reports_form_never_answers_a_bare_400(client, demo) -> None:  # noqa: A
     # Typed by hand, a broken URL gets the themed page, not Werkzeug's.
     direct = client.get("/console/reports/quarterly?quarter=2026Q3")
     assert direct.status_code == 400 and 'data-code="400"' in direct.get_data(as_text=True)
+
+
+def test_an_unexpected_failure_gets_the_themed_500(app, client, demo) -> None:  # noqa: ANN001
+    @app.get("/console/boom-for-test")
+    def boom():  # noqa: ANN202
+        raise RuntimeError("something broke")
+
+    app.config["TESTING"] = False  # let Flask turn the exception into a 500 as in production
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    login(client, "agent1")
+    r = client.get("/console/boom-for-test")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 500 and 'data-code="500"' in page and 'id="logout"' in page
+    assert "something broke" not in page  # the exception's text stays in the log
+
+
+def test_unicode_digits_are_not_numbers(client, demo, session) -> None:  # noqa: ANN001
+    """"²" passes str.isdigit() but not int(): the bulk acknowledge and the reports form refuse it calmly."""
+    from test_console import csrf
+
+    login(client, "eng3")
+    token = csrf(client, "/console/oncall")
+    r = client.post("/console/alerts/acknowledge", data={"alert_id": "²", "csrf_token": token})
+    assert r.status_code == 302
+    login(client, "manager")
+    r = client.get("/console/reports/go?kind=hotline&company=%C2%B2")
+    assert r.status_code == 302 and "/console/reports/?" in r.headers["Location"]

@@ -46,7 +46,7 @@ def test_acknowledge_escalate_resolve_from_the_console(client, pinned, alert_id,
     Ticker(settings, engine, clock=lambda: now).tick()  # the first page goes out (console provider)
     login(client, "eng2")
     detail = client.get(f"/console/alerts/{alert_id}").get_data(as_text=True)
-    assert 'id="deliveries"' in detail and "sms" in detail and "Kézbesítések" in detail  # eng2 reads Hungarian
+    assert 'id="deliveries"' in detail and "SMS" in detail and "Kézbesítések" in detail  # eng2 reads Hungarian
     token = csrf(client, f"/console/alerts/{alert_id}")
     assert client.post(f"/console/alerts/{alert_id}/acknowledge", data={}).status_code == 400  # CSRF
     r = client.post(f"/console/alerts/{alert_id}/acknowledge", data={"csrf_token": token})

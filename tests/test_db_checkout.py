@@ -61,3 +61,19 @@ def test_a_connection_idle_for_long_is_pinged(pg_engine, monkeypatch) -> None:  
     monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
     assert backend_pid(pg_engine) == first
     assert pg_engine.pings == [1]
+
+
+def test_the_check_works_past_select_s_descriptor_limit(pg_engine) -> None:  # noqa: ANN001
+    """A web or AGI process holds many sockets: the pool's descriptors may be above 1024."""
+    import socket
+
+    held = [socket.socket() for _ in range(1100)]  # push new descriptors past FD_SETSIZE
+    try:
+        pg_engine.dispose()
+        first = backend_pid(pg_engine)
+        with pg_engine.connect() as conn:
+            assert conn.connection.dbapi_connection.fileno() > 1024
+        assert backend_pid(pg_engine) == first and pg_engine.pings == []
+    finally:
+        for s in held:
+            s.close()

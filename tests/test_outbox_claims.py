@@ -187,3 +187,35 @@ def test_a_status_callback_names_its_row_before_the_sender_recorded_the_sid(sett
         with session_factory() as s:
             msg = s.get(OutboxMessage, claim.message_id)
             assert (msg.state, msg.provider_ref) == (OutboxState.SENT, placed.ref)
+
+
+def test_a_page_storm_does_not_hide_the_dead_claimants_pages_from_reconciliation(settings, session_factory, now):
+    """60 more pages to the same engineer after the claimant died: its SMS and call are no longer among
+    the 50 newest Twilio lists first. Found by bench/chaos_bench.py: they were sent a second time."""
+    with FakeTwilio() as fake:
+        provider = _twilio(settings, fake)
+        with session_factory() as s:
+            outbox.enqueue(s, key="my-sms", channel="sms", destination="+3615550182", payload={"body": "mine"},
+                           now=now)
+            _voice(s, "my-call", now)
+            s.commit()
+            claims = outbox.claim_due(s, now, claimant=outbox.Claimant("dies-after-sending"))
+            s.commit()
+        with session_factory() as s:
+            placed = {c.message_id: provider.send(outbox.Snapshot(s.get(OutboxMessage, c.message_id), c)).ref
+                      for c in claims}
+        with session_factory() as s:
+            for i in range(60):
+                outbox.enqueue(s, key=f"storm-sms-{i}", channel="sms", destination="+3615550182",
+                               payload={"body": f"storm {i}"}, now=now)
+                _voice(s, f"storm-call-{i}", now)
+            s.commit()
+        while outbox.drain(session_factory, {"sms": provider, "voice": provider}, lambda: now, limit=200):
+            pass
+        later = now + outbox.LEASE + outbox.HEARTBEAT_TIMEOUT + timedelta(seconds=1)
+        outbox.drain(session_factory, {"sms": provider, "voice": provider}, lambda: later)
+        assert len(fake.messages) == len(fake.calls) == 61
+        with session_factory() as s:
+            for message_id, ref in placed.items():
+                msg = s.get(OutboxMessage, message_id)
+                assert (msg.state, msg.provider_ref) == (OutboxState.SENT, ref)

@@ -6,6 +6,7 @@ the client at a local fake Twilio.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,17 +127,20 @@ class TwilioProvider:
         sender = p.get("from") or self.settings.twilio_from_number
         since = message.claimed_at - timedelta(minutes=1)
         found: list[SendResult] = []
+        # Twilio lists newest first. Read on until the claim's time, not a fixed number: in a page storm
+        # the engineer's phone gets more than a page of messages a minute, and the one we look for is
+        # further down (it was sent a second time when only the newest 50 were read).
         if message.channel == "sms":
-            for m in self.client.messages.list(to=message.destination, from_=sender, limit=50):
-                if m.body == p.get("body") and (m.date_created is None or m.date_created >= since):
+            for m in _since(self.client.messages.stream(to=message.destination, from_=sender,
+                                                        page_size=RECONCILE_PAGE), since):
+                if m.body == p.get("body"):
                     found.append(SendResult(ref=m.sid, status=m.status))
             return list(reversed(found))  # oldest first
         if not message.claim_ref:
             return []
         marker = f"{CLAIM_PARAM}={message.claim_ref}"
-        for c in self.client.calls.list(to=message.destination, from_=sender, limit=50):
-            if c.date_created is not None and c.date_created < since:
-                continue
+        for c in _since(self.client.calls.stream(to=message.destination, from_=sender, page_size=RECONCILE_PAGE),
+                        since):
             urls = [str((e.request or {}).get("url") or "") for e in self.client.calls(c.sid).events.list(limit=50)]
             if any(marker in url for url in urls):
                 return [SendResult(ref=c.sid, status=c.status)]
@@ -176,6 +180,16 @@ class ProviderRecording:
 
 
 RECORDINGS_PAGE_LIMIT = 1000
+RECONCILE_PAGE = 100
+RECONCILE_LIMIT = 2000  # messages or calls to one number since a claim: far beyond any real page storm
+
+
+def _since(items: Iterable[Any], since: datetime) -> Iterator[Any]:
+    """Items of a newest-first Twilio list created at or after `since` (undated ones too)."""
+    for index, item in enumerate(items):
+        if index >= RECONCILE_LIMIT or (item.date_created is not None and item.date_created < since):
+            return
+        yield item
 CLAIM_PARAM = "o"
 
 

@@ -20,12 +20,12 @@ HU: dict[object, str] = {
     "Lost (caller gone)": "Elveszett (a hívó már nem volt vonalban)",
     # mail intake and the outbox
     "Added to a ticket": "Jegyhez csatolva", "Quarantined": "Karanténban", "Sending": "Küldés alatt",
-    "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Feladva", "Not delivered": "Nem kézbesíthető",
-    "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálja",
+    "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Végleg sikertelen", "Not delivered": "Nem kézbesíthető",
+    "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálkozik",
     "Reconciled": "Egyeztetve", "Sent again": "Újraküldve", "Unknown": "Ismeretlen",
     "Worker stopped": "A feldolgozó leállt", "Attempt": "Kísérlet", "Done": "Kész",
     # paging
-    "Triggered": "Riaszt", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
+    "Triggered": "Aktív", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
     "Information": "Tájékoztató", "SMS": "SMS", "Voice call": "Hanghívás", "Command line": "Parancssor",
     "Standby line": "Ügyeleti vonal", "SLA clock": "SLA-óra",
     "Mailbox (IMAP)": "Postafiók (IMAP)", "Mail server (LMTP)": "Levelezőszerver (LMTP)",
@@ -50,6 +50,34 @@ HU: dict[object, str] = {
         "Nincs: minden mért jegyre határidőn belül reagáltunk.",
     # corrections: "Pending" is also an approval waiting for a decision; a date range starts and ends
     "Pending": "Függőben", "From": "Kezdete", "To": "Vége", "Reason": "Indok",
+    # the alert's audit trail (web/alert_trail.py)
+    "round %(loop)s, step %(step)s: %(who)s": "%(loop)s. kör, %(step)s. lépés: %(who)s",
+    "%(channel)s to %(to)s (rule %(rule)s, outbox %(id)s)":
+        "%(channel)s ide: %(to)s (%(rule)s. szabály, kimenő üzenet %(id)s)",
+    "raised again: %(summary)s": "ismét riasztott: %(summary)s",
+    "%(source)s %(key)s; policy %(policy)s": "%(source)s %(key)s; eszkalációs rend: %(policy)s",
+    "by %(name)s; %(n)s queued notifications dropped": "%(name)s; %(n)s várakozó értesítés törölve",
+    "by %(name)s: paging starts over": "%(name)s: a riasztás elölről kezdődik", "by %(name)s": "%(name)s",
+    "by %(name)s: %(note)s": "%(name)s: %(note)s", "outbox %(id)s": "kimenő üzenet %(id)s",
+    "no escalation policy: nobody is paged": "nincs eszkalációs rend: senkit sem riasztunk",
+    "every step and repeat paged; nobody acknowledged": "minden lépés és ismétlés lefutott; senki sem nyugtázta",
+    "%(name)s has no phone number": "%(name)s számára nincs megadva telefonszám",
+    "answered by %(who)s: not counted as reached": "felvette: %(who)s; nem számít elértnek",
+    "%(reason)s: next contact method now instead of at %(at)s":
+        "%(reason)s: a következő elérési mód most, nem %(at)s-kor",
+    "%(reason)s: no more contact methods for this person": "%(reason)s: nincs több elérési mód ehhez a személyhez",
+    "%(channel)s %(status)s after the alert was %(alert)s, outbox %(id)s":
+        "%(channel)s: %(status)s, miután a riasztás állapota %(alert)s lett; kimenő üzenet %(id)s",
+    "acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again":
+        "%(name)s %(minutes)s perce nyugtázta, de a jegy azóta nem változott: újra riasztunk",
+    "%(reason)s, outbox %(id)s": "%(reason)s, kimenő üzenet %(id)s", "Fax": "Fax",
+    # alerts the system raises (web/alert_trail.py SUMMARIES)
+    "no acknowledgement after step %(step)s": "a(z) %(step)s. lépés után senki sem nyugtázta",
+    "Hotline call not answered for %(minutes)s min: %(subject)s":
+        "Hotline-hívás %(minutes)s perce fogadatlan: %(subject)s",
+    "Hotline call not answered for %(minutes)s min": "Hotline-hívás %(minutes)s perce fogadatlan",
+    "SLA response deadline breached: %(subject)s": "Lejárt az SLA reakcióidő: %(subject)s",
+    "SLA response deadline at %(at)s: %(subject)s": "SLA reakció-határidő %(at)s: %(subject)s",
 }
 
 EL: dict[object, str] = {
@@ -94,4 +122,33 @@ EL: dict[object, str] = {
     "Pending": "Εκκρεμεί", "From": "Έναρξη", "To": "Λήξη",
     # one word for a ticket everywhere (the calls pages said "Δελτίο")
     "Ticket": "Αίτημα", "Ticket status enquiry": "Ερώτηση κατάστασης αιτήματος",
+    "round %(loop)s, step %(step)s: %(who)s": "γύρος %(loop)s, βήμα %(step)s: %(who)s",
+    "%(channel)s to %(to)s (rule %(rule)s, outbox %(id)s)":
+        "%(channel)s προς %(to)s (κανόνας %(rule)s, εξερχόμενο %(id)s)",
+    "raised again: %(summary)s": "ενεργοποιήθηκε ξανά: %(summary)s",
+    "%(source)s %(key)s; policy %(policy)s": "%(source)s %(key)s· πολιτική κλιμάκωσης: %(policy)s",
+    "by %(name)s; %(n)s queued notifications dropped": "από %(name)s· ακυρώθηκαν %(n)s ειδοποιήσεις σε αναμονή",
+    "by %(name)s: paging starts over": "από %(name)s: η ειδοποίηση ξεκινά από την αρχή",
+    "by %(name)s": "από %(name)s", "by %(name)s: %(note)s": "από %(name)s: %(note)s",
+    "outbox %(id)s": "εξερχόμενο %(id)s",
+    "no escalation policy: nobody is paged": "χωρίς πολιτική κλιμάκωσης: δεν ειδοποιείται κανείς",
+    "every step and repeat paged; nobody acknowledged":
+        "εκτελέστηκαν όλα τα βήματα και οι επαναλήψεις· κανείς δεν επιβεβαίωσε",
+    "%(name)s has no phone number": "%(name)s δεν έχει αριθμό τηλεφώνου",
+    "answered by %(who)s: not counted as reached": "απάντησε: %(who)s· δεν μετράει ως επικοινωνία",
+    "%(reason)s: next contact method now instead of at %(at)s":
+        "%(reason)s: επόμενος τρόπος επικοινωνίας τώρα αντί για %(at)s",
+    "%(reason)s: no more contact methods for this person":
+        "%(reason)s: δεν υπάρχουν άλλοι τρόποι επικοινωνίας για αυτό το πρόσωπο",
+    "%(channel)s %(status)s after the alert was %(alert)s, outbox %(id)s":
+        "%(channel)s: %(status)s αφού η ειδοποίηση είχε γίνει %(alert)s, εξερχόμενο %(id)s",
+    "acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again":
+        "επιβεβαιώθηκε από %(name)s πριν από %(minutes)s λεπ. και το αίτημα δεν κινήθηκε: νέα ειδοποίηση",
+    "%(reason)s, outbox %(id)s": "%(reason)s, εξερχόμενο %(id)s", "Fax": "Φαξ",
+    "no acknowledgement after step %(step)s": "καμία επιβεβαίωση μετά το βήμα %(step)s",
+    "Hotline call not answered for %(minutes)s min: %(subject)s":
+        "Αναπάντητη κλήση γραμμής υποστήριξης για %(minutes)s λεπ.: %(subject)s",
+    "Hotline call not answered for %(minutes)s min": "Αναπάντητη κλήση γραμμής υποστήριξης για %(minutes)s λεπ.",
+    "SLA response deadline breached: %(subject)s": "Παραβιάστηκε η προθεσμία απόκρισης SLA: %(subject)s",
+    "SLA response deadline at %(at)s: %(subject)s": "Προθεσμία απόκρισης SLA στις %(at)s: %(subject)s",
 }

@@ -58,7 +58,7 @@ HU: dict[object, str] = {
     "Select the alerts to acknowledge first.": "Előbb jelölje ki a nyugtázandó riasztásokat.",
     "alert": "riasztás", "nobody reached yet": "még senkit sem értünk el", "nobody yet": "még senki",
     "round %(loop)s": "%(loop)s. kör", "step %(step)s": "%(step)s. lépés",
-    "step %(step)s of %(steps)s": "%(step)s./%(steps)s lépés",
+    "step %(step)s of %(steps)s": "%(step)s. lépés (összesen %(steps)s)",
     # call notification on every page, skip link (consoleB)
     "Call for you": "Hívása van", "On a call with": "Hívásban:", "waited": "várt", "Open the desk": "A pult megnyitása",
     "Skip to content": "Ugrás a tartalomra",
@@ -74,6 +74,9 @@ HU: dict[object, str] = {
     # wallboard (consoleB)
     "Agents by state": "Munkatársak állapot szerint", "Answered within threshold today": "Ma küszöbön belül fogadva",
     "Full screen": "Teljes képernyő", "Longest wait": "Leghosszabb várakozás", "Now": "Most",
+    # mails in the ticket's timeline (consoleA)
+    "automatic reply": "automatikus válasz", "ticket update": "értesítés a jegyről",
+    "approval request": "jóváhagyási kérés", "approval decision": "jóváhagyási döntés",
 }
 
 EL: dict[object, str] = {
@@ -144,4 +147,6 @@ EL: dict[object, str] = {
     "the customers are told of a status change": "οι πελάτες ενημερώνονται για την αλλαγή κατάστασης",
     "Agents by state": "Συνεργάτες ανά κατάσταση", "Answered within threshold today": "Απαντήθηκαν σήμερα εντός ορίου",
     "Full screen": "Πλήρης οθόνη", "Longest wait": "Μεγαλύτερη αναμονή", "Now": "Τώρα",
+    "automatic reply": "αυτόματη απάντηση", "ticket update": "ενημέρωση για το αίτημα",
+    "approval request": "αίτημα έγκρισης", "approval decision": "απόφαση έγκρισης",
 }

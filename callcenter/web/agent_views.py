@@ -34,7 +34,7 @@ from ..models import (
 )
 from .common import actor, now
 from .db import db_session
-from .formats import wait
+from .formats import hours, local_time, wait
 from .labels import LABELS, label
 from .login import csrf_check, roles_required
 from .navigation import add_nav_item
@@ -136,8 +136,10 @@ def screen_pop(db: Session, call: Call) -> dict:
         "company": {"name": company.name, "url": url_for("console.company", company_id=company.id)}
         if company else None,
         "contract": {"name": contract.name, "package": contract.package,
+                     "package_label": str(label(contract.package)),
                      "sla": [{"category": t.category, "category_label": str(label(t.category)),
-                              "minutes": t.response_minutes} for t in contract.sla_targets]}
+                              "minutes": t.response_minutes, "target_text": hours(t.response_minutes / 60, 1)}
+                             for t in contract.sla_targets]}
         if contract else None,
         "asset": {"identifier": asset.identifier, "model": asset.model, "location": asset.location} if asset else None,
         "asset_faults": [_ticket_row(t) for t in faults],
@@ -299,4 +301,6 @@ def wallboard_json():  # noqa: ANN201
         by_state=[{"state": state, "label": str(LABELS.get(state, state)), "count": n} for state, n in counts.items()],
         waiting_count=len(b.waiting), longest_wait=longest, longest_wait_text=wait(longest) if longest else "0:00",
         answered_today=b.answered_today, answered_within_threshold=b.answered_within_threshold,
-        within_share=share, missed_today=b.missed_today)
+        within_share=share, missed_today=b.missed_today,
+        # "updated 10:30:05" from the server, in the viewer's zone on a 24-hour clock (not the wall PC's clock)
+        updated=local_time(now(), fmt="%H:%M:%S"))

@@ -42,7 +42,7 @@ from ..models import (
     TicketEvent,
 )
 from ..sla import sla_state
-from . import queue_views, ticket_views
+from . import formats, queue_views, ticket_views
 from .common import actor, now
 from .db import db_session
 from .labels import label
@@ -231,7 +231,7 @@ def ticket_time(number: int):  # noqa: ANN201
         entry = svc.log_time(db, t, minutes, actor=actor(), now=now(),
                              quick_phone_answer=bool(request.form.get("quick_phone_answer")),
                              note=request.form.get("note") or None)
-        return _("Logged %(hours)s h.", hours=entry.billable_hours)
+        return _("Logged %(hours)s h.", hours=formats.number(entry.billable_hours))
 
     return _act(number, run)
 

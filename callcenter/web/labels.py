@@ -82,7 +82,9 @@ LABELS = {
     "notify": _l("Notification"), "unreachable": _l("Unreachable"), "unreached": _l("Nobody reached"),
     "not_reached": _l("Not reached"), "ack_timeout": _l("Acknowledgement timed out"),
     "escalate": _l("Escalated"), "escalate_now": _l("Escalated by hand"), "failover": _l("Next contact method"),
-    "machine": _l("Answering machine"), "ended": _l("Ended"),
+    "machine": _l("Answering machine"), "ended": _l("Ended"), "fax": _l("Fax"),
+    "machine_start": _l("Answering machine"), "machine_end_beep": _l("Answering machine"),
+    "machine_end_silence": _l("Answering machine"), "machine_end_other": _l("Answering machine"),
     "weekly": _l("weekly"), "daily": _l("daily"), "rotation": _l("Rotation"), "staff": _l("Staff member"),
     "managers": _l("Managers"),
     # working-hours keys of a contract

@@ -12,7 +12,7 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_login import current_user
 
-from . import formats, i18n, login
+from . import alert_trail, formats, i18n, login
 from .navigation import items_for
 
 
@@ -29,6 +29,8 @@ def init_app(app: Flask) -> None:
     login.login_manager.init_app(app)
     i18n.babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     formats.register(app)
+    app.add_template_filter(alert_trail.alert_detail, "alert_detail")
+    app.add_template_filter(alert_trail.alert_summary, "alert_summary")
     app.context_processor(_console_globals)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,9 @@ from .db import db_session
 from .labels import label
 from .params import int_arg
 
+# What each kind of mail we send is, in the timeline (the codes are mail.outbound's).
+MAIL_KINDS = {"auto_reply": _l("automatic reply"), "phase": _l("ticket update"),
+              "approval_request": _l("approval request"), "approval_decided": _l("approval decision")}
 DONE_LABELS = {
     "reopened": lambda: _("reopened"), "level": lambda: _("level changed"), "assignee": lambda: _("assignee changed"),
     "status": lambda: _("status changed"), "reply": lambda: _("reply sent to the customer"),
@@ -38,6 +42,7 @@ class MailItem:
 
     at: datetime
     kind: str
+    kind_label: str
     to: str
     state: str
     error: str | None
@@ -53,7 +58,8 @@ def ticket_timeline(db: Session, ticket: Ticket, events: list[TicketEvent]) -> l
     items: list[tuple[str, datetime, object]] = [("event", e.at, e) for e in events]
     for mail, outbox in rows:
         items.append(("mail", mail.created_at, MailItem(
-            at=mail.created_at, kind=mail.kind, to=mail.to_address, state=outbox.state if outbox else "unknown",
+            at=mail.created_at, kind=mail.kind, kind_label=str(MAIL_KINDS.get(mail.kind, mail.kind)),
+            to=mail.to_address, state=outbox.state if outbox else "unknown",
             error=(outbox.last_error or outbox.error_code) if outbox else None,
             sent_at=outbox.sent_at if outbox else None)))
     # Stable: a mail queued in the same transaction as its event sorts after it.

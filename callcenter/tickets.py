@@ -520,7 +520,8 @@ def _filtered(flt: TicketFilter, dialect: str = "sqlite"):  # noqa: ANN202
     if flt.asset_id is not None:
         stmt = stmt.where(Ticket.asset_id == flt.asset_id)
     if flt.due_before is not None:
-        stmt = stmt.where(Ticket.responded_at.is_(None), Ticket.response_due_at <= flt.due_before)
+        stmt = stmt.where(Ticket.responded_at.is_(None), Ticket.response_due_at <= flt.due_before,
+                          Ticket.status.in_([s.value for s in OPEN_STATUSES]))
     if flt.query:
         stmt = stmt.where(_search_condition(flt.query, dialect))
     return stmt

@@ -75,6 +75,9 @@ def test_saved_filters(client, pinned, session, demo, now) -> None:  # noqa: ANN
     client.post("/logout", data={"csrf_token": csrf(client, "/console/queue")})
     login(client, "eng2")
     assert numbers(client, "view=my_level") == [l2.number]
+    client.post("/logout", data={"csrf_token": csrf(client, "/console/queue")})
+    login(client, "manager")  # no level of their own: every level
+    assert {mine.number, l2.number} <= set(numbers(client, "view=my_level"))
     session.expire_all()
     due = session.get(Ticket, soon.id).response_due_at
     assert due is not None

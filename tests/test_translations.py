@@ -29,7 +29,7 @@ from callcenter.web.labels import CONTEXT_LABELS, LABELS
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "callcenter" / "translations"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "_l": None,
-            "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
+            "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2), "N_": None}
 
 # Written the same way in Hungarian or Greek (names, abbreviations, product words).
 SAME_IN = {
@@ -359,3 +359,16 @@ def test_every_word_a_customer_mail_can_carry_is_in_hungarian_and_greek() -> Non
     for lang in ("hu", "el"):
         same = sorted(w for w in templates.LABELS[lang] if templates.LABELS[lang][w] == templates.LABELS["en"][w])
         assert not same, (lang, same)
+
+
+def test_the_pager_says_a_system_summary_in_the_engineers_language(session, demo, now) -> None:  # noqa: ANN001
+    from callcenter.alert_text import summary_in
+    from callcenter.paging import alerts, notify
+
+    alert, _new = alerts.raise_alert(session, source="hotline", dedup_key="sms-lang", now=now,
+                                     summary="Hotline call not answered for 15 min: PBX trunk down")
+    assert "Hotline-hívás 15 perce fogadatlan: PBX trunk down" in notify.sms_text(alert, "hu")
+    assert "Αναπάντητη κλήση γραμμής υποστήριξης για 15 λεπ." in notify.spoken_alert(alert, "el")
+    assert "Hotline call not answered for 15 min" in notify.sms_text(alert, "en")
+    assert summary_in("SLA response deadline at 2026-10-06T08:00:00+00:00: VPN slow", "hu") == \
+        "SLA reakció-határidő 2026-10-06 10:00: VPN slow"

@@ -195,6 +195,9 @@ def test_a_failing_handler_is_retried_a_bounded_number_of_times_and_keeps_its_re
     [row] = rows(session, fail_always)
     assert (row.state, row.attempts) == ("dead", row.max_attempts)
     assert row.last_error == f"ValueError: cannot poke {ticket.id}"
+    from callcenter.metrics_db import read_figures
+
+    assert read_figures(session, at)["domain_events"] == {"pending": 0, "failed": 0, "dead": 1}
 
 
 def test_events_a_handler_does_not_want_leave_no_row_and_done_rows_go_after_a_week(

@@ -20,12 +20,12 @@ HU: dict[object, str] = {
     "Lost (caller gone)": "Elveszett (a hívó már nem volt vonalban)",
     # mail intake and the outbox
     "Added to a ticket": "Jegyhez csatolva", "Quarantined": "Karanténban", "Sending": "Küldés alatt",
-    "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Feladva", "Not delivered": "Nem kézbesíthető",
-    "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálja",
+    "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Végleg sikertelen", "Not delivered": "Nem kézbesíthető",
+    "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálkozik",
     "Reconciled": "Egyeztetve", "Sent again": "Újraküldve", "Unknown": "Ismeretlen",
     "Worker stopped": "A feldolgozó leállt", "Attempt": "Kísérlet", "Done": "Kész",
     # paging
-    "Triggered": "Riaszt", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
+    "Triggered": "Aktív", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
     "Information": "Tájékoztató", "SMS": "SMS", "Voice call": "Hanghívás", "Command line": "Parancssor",
     "Standby line": "Ügyeleti vonal", "SLA clock": "SLA-óra",
     "Mailbox (IMAP)": "Postafiók (IMAP)", "Mail server (LMTP)": "Levelezőszerver (LMTP)",

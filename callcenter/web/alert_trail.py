@@ -14,7 +14,8 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from .formats import local_time
+from ..alert_text import summary_text
+from .formats import local_time, viewer_zone
 from .labels import label
 
 _Render = Callable[[re.Match], str]
@@ -65,27 +66,9 @@ PATTERNS: list[tuple[re.Pattern, _Render]] = [
     (re.compile(r"^([\w -]+), outbox (\d+)$"), lambda m: _("%(reason)s, outbox %(id)s", reason=label(m[1]), id=m[2])),
 ]
 
-# The summaries callcenter/paging/sources.py gives the alerts it raises (the rest are written by people).
-SUMMARIES: list[tuple[re.Pattern, _Render]] = [
-    (re.compile(r"^Hotline call not answered for (\d+) min: (.*)$", re.S),
-     lambda m: _("Hotline call not answered for %(minutes)s min: %(subject)s", minutes=m[1], subject=m[2])),
-    (re.compile(r"^Hotline call not answered for (\d+) min$"),
-     lambda m: _("Hotline call not answered for %(minutes)s min", minutes=m[1])),
-    (re.compile(r"^SLA response deadline breached: (.*)$", re.S),
-     lambda m: _("SLA response deadline breached: %(subject)s", subject=m[1])),
-    (re.compile(r"^SLA response deadline at (\S+): (.*)$", re.S),
-     lambda m: _("SLA response deadline at %(at)s: %(subject)s", at=_time(m[1]), subject=m[2])),
-]
-
-
 def alert_summary(summary: object) -> str:
     """An alert's summary in the viewer's language when the system wrote it (as stored otherwise)."""
-    text = "" if summary is None else str(summary)
-    for pattern, render in SUMMARIES:
-        m = pattern.match(text)
-        if m is not None:
-            return render(m)
-    return text
+    return summary_text(summary, _, viewer_zone())
 
 
 def alert_detail(detail: object) -> str:

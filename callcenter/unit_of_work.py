@@ -143,6 +143,7 @@ def install(factory: sessionmaker[Session]) -> None:
         # never holds two connections (the pool is sized for one per thread).
         if transaction.parent is not None:
             return
+        session.info.pop(events.PENDING_KEY, None)  # left only by a transaction that did not commit (close())
         rows = session.info.pop(_COMMITTED_KEY, None)
         if not rows:
             return

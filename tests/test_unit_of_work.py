@@ -319,3 +319,17 @@ def test_a_retried_view_is_called_again_after_a_conflict(session_factory) -> Non
     with session_factory() as s:  # the lost attempt left nothing behind
         names = set(s.scalars(select(Company.name).where(Company.name.like("Conflict %"))))
     assert names == {"Conflict 2"}
+
+
+def test_a_session_closed_without_commit_dispatches_nothing_later(session_factory, demo, now, poke):  # noqa: ANN001
+    events.subscribe(Poked, note_once, after_commit=True)
+    s = session_factory()
+    ticket = s.scalar(select(Ticket).limit(1)) or ticket_service.create_ticket(s, ticket_service.NewTicket(
+        subject="Poke me", channel="phone", category="user", company_id=demo.budapest.id), now=now)
+    s.flush()
+    events.publish(s, Poked(ticket.id, now))
+    s.flush()
+    s.close()  # abandoned: rolled back
+    assert events.PENDING_KEY not in s.info
+    s.commit()  # the same session used again commits nothing of the abandoned work
+    assert ran == []

@@ -120,7 +120,7 @@ def set_company(session: Session, ticket: Ticket, company_id: int | None, *, act
     if ticket.reporter is not None and ticket.reporter.company_id != company_id:
         changes["reporter"] = [ticket.reporter.name, None]
         ticket.reporter = None
-    svc._changed(session, ticket, "updated", actor, now, changes, public=False)  # noqa: SLF001
+    svc.record_change(session, ticket, "updated", actor, now, changes, public=False)
     if ticket.status not in {Status.RESOLVED, Status.CLOSED}:
         refresh_ticket_sla(session, ticket, now)
 

@@ -72,7 +72,7 @@ def _search_condition(query: str, dialect: str):  # noqa: ANN202
     number = query.strip().lstrip("#")
     ids = _search.matching_ids(dialect, query)
     condition = Ticket.id.in_(ids) if ids is not None else Ticket.id.is_(None)
-    if number.isdigit() and len(number) < 10:
+    if number.isascii() and number.isdigit() and len(number) < 10:  # "²".isdigit() is True too
         condition = or_(condition, Ticket.number == int(number))
     return condition
 

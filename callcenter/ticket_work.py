@@ -135,7 +135,7 @@ def edit_field(session: Session, ticket: Ticket, name: str, value: str | None, *
         raise svc.TicketError(f"cannot edit {name}")
     if name in {"asset_id", "company_id"}:
         raw = (value or "").strip()
-        if raw and not raw.isdigit():
+        if raw and not (raw.isascii() and raw.isdigit()):
             raise svc.TicketError(f"{name} must be an id")
         number = int(raw) if raw else None
         if name == "company_id":

@@ -176,3 +176,34 @@ def test_the_index_follows_a_ticket_created_through_the_service(session, demo, n
     session.commit()
     assert session.scalar(select(TicketSearch.document).where(TicketSearch.ticket_id == t.id)).startswith(
         "scanner offline")
+
+
+def test_search_reindex_command(database_url, session, demo, now) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from callcenter.cli import cli
+
+    t = new(session, demo, now, "Toner low")
+    session.commit()
+    session.execute(TicketSearch.__table__.update().values(document=""))
+    session.commit()
+    result = CliRunner().invoke(cli, ["search-reindex"], env={"CALLCENTER_DATABASE_URL": database_url},
+                                catch_exceptions=False)
+    assert result.exit_code == 0 and "search index: 1 tickets" in result.output
+    session.expire_all()
+    assert "toner low" in session.get(TicketSearch, t.id).document
+
+
+def test_unicode_digits_are_text_not_numbers(client, pinned, session, demo, now) -> None:  # noqa: ANN001
+    t = new(session, demo, now, "Superscript ²")
+    session.commit()
+    login(client, "agent1")
+    for path in ("/console/queue?q=%C2%B2", "/console/queue.json?q=%C2%B2", "/console/tickets?q=%C2%B2"):
+        assert client.get(path).status_code == 200
+    r = client.post("/console/queue/bulk", data={"ticket": ["²", "١٢"], "status": "acknowledged",
+                                                 "csrf_token": csrf(client, "/console/queue")})
+    assert r.status_code == 302
+    r = client.post(f"/console/tickets/{t.number}/field", data={"field": "asset_id", "value": "²",
+                                                                "csrf_token": csrf(client, "/console/queue")},
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 422

@@ -1,9 +1,10 @@
 """Outbound mail: the automatic reply to every new ticket, a mail at every later phase, approval
-requests and decisions. Domain-event subscribers that only write outbox rows (the worker sends).
+requests and decisions. After-commit domain-event handlers (wired in callcenter/handlers.py) that
+only write outbox rows (the worker sends): a failure here never undoes the ticket change.
 
 Loop protection (reference Part B.4): no automatic reply to automatic mail (the ingest service
-decides and leaves the reason in the session), a per-sender rate limit in the database, and the
-headers that stop other robots answering ours.
+decides and records it with the events it publishes, session.info["event_cause"]), a per-sender rate
+limit in the database, and the headers that stop other robots answering ours.
 """
 
 from __future__ import annotations

@@ -141,7 +141,8 @@ def register(bp, staff_roles: tuple[str, ...], choices) -> None:  # noqa: ANN001
         raw = request.form.get("assignee", "keep")
         assignee: int | None | str = ("keep" if raw == "keep" else current_user.record_id if raw == "me"
                                       else None if raw == "" else int_arg("assignee"))
-        numbers = sorted({int(n) for n in request.form.getlist("ticket") if n.isdigit() and len(n) < 10})
+        numbers = sorted({int(n) for n in request.form.getlist("ticket")
+                          if n.isascii() and n.isdigit() and len(n) < 10})  # "²".isdigit() is True too
         try:
             changed = work_queue.apply_bulk(db, numbers, work_queue.BulkChange(
                 assignee=assignee, status=request.form.get("status") or None), actor=actor(), now=now())

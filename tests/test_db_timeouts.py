@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -84,6 +85,12 @@ def test_nothing_is_committed_once_the_deadline_passed(session_factory, demo) ->
         assert s.scalar(select(Call).where(Call.provider_call_id == "CA-too-late")) is None
 
 
+def _row_exists(engine, provider_call_id: str) -> bool:  # noqa: ANN001
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM calls WHERE provider_call_id = :sid"),
+                            {"sid": provider_call_id}).first() is not None
+
+
 class HeldCall:
     """Another transaction holds a call's row (PostgreSQL) or the database's write lock (SQLite) until released."""
 
@@ -151,6 +158,12 @@ def test_an_agi_turn_that_cannot_finish_in_time_routes_to_the_emergency_number(s
     async def press_one_while_the_call_is_held(line: str) -> str:
         import asyncio
 
+        # The first turn's writes may still run while the menu plays (a Gather does not wait for them):
+        # hold the call once its row is there, so that it is this turn the database holds up.
+        deadline = time.monotonic() + 30
+        while not await asyncio.get_running_loop().run_in_executor(None, _row_exists, engine, uid):
+            assert time.monotonic() < deadline, "the call's first turn was never written"
+            await asyncio.sleep(0.02)
         held = HeldCall(engine, uid)
         await asyncio.get_running_loop().run_in_executor(None, held.__enter__)
         holder.append(held)

@@ -57,6 +57,9 @@ ANNOUNCE_YIELD_SECONDS = 0.002
 # Bookkeeping (the recording note, the end of a call) runs on threads of its own and, before it
 # starts, defers to turns callers are waiting on for at most this long: it never starves.
 BACKGROUND_THREADS = 2
+# Turns the caller already hears (a previewed menu key) are written on threads of their own: in a
+# burst they would otherwise take the database threads ahead of the turns callers wait on (key 1).
+PREVIEWED_THREADS = 2
 BACKGROUND_DEFER_SECONDS = 0.02
 CALLBACK_SCRIPTS = ("callback", "callback-answered", "callback-failed")
 
@@ -74,6 +77,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
         # Bookkeeping nobody waits for has threads of its own, so that it can defer to the turns callers
         # wait on without ever holding one of their threads.
         self.background_pool = ThreadPoolExecutor(max_workers=BACKGROUND_THREADS, thread_name_prefix="agi-bg")
+        self.previewed_pool = ThreadPoolExecutor(max_workers=PREVIEWED_THREADS, thread_name_prefix="agi-heard")
         # Turns a caller is waiting on (started, not yet announced or written). Bookkeeping waits for
         # them: every thread that runs Python takes the GIL from the one a caller is waiting for.
         self._waited_on = 0
@@ -115,15 +119,17 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
             return work(session)
 
     async def _db(self, work: Callable[[Session], Any], *, background: bool = False,
-                  budget: float | None = None) -> Any:
+                  budget: float | None = None, previewed: bool = False) -> Any:
         """`work` in its own transaction on a database thread. `background`: nobody is waiting for it
         (bookkeeping while prompts play, the end of a call), so it lets waited-on turns go first.
-        `budget`: seconds from now (queueing for a thread included) after which it fails and writes nothing."""
+        `budget`: seconds from now (queueing for a thread included) after which it fails and writes nothing.
+        `previewed`: the caller already hears this turn (PREVIEWED_THREADS)."""
         at = time.monotonic() + budget if budget else None
         if background:
             return await asyncio.get_running_loop().run_in_executor(self.background_pool, self._background_tx,
                                                                     work, at)
-        return await asyncio.get_running_loop().run_in_executor(self.db_pool, self._tx, work, at)
+        return await asyncio.get_running_loop().run_in_executor(self.previewed_pool if previewed else self.db_pool,
+                                                                self._tx, work, at)
 
     def _background_tx(self, work: Callable[[Session], Any], at: float | None = None) -> Any:
         self._let_callers_go_first()
@@ -362,10 +368,9 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
         starts here: a channel that blocks while it plays (the classic script) starts it only then."""
         until = time.monotonic() + self.settings.voice_turn_seconds
         await self._settle(pending, uniqueid, until)
-        turn, writes = await self._announced(lambda s, announce: self.engine.advance(
-            s, uniqueid, step, inp, self.clock(), announce=announce), until)
-        if writes is not None:
-            turn = await writes
+        # Menu keys other than 1 are never announced: the turn is whole once written.
+        turn = await self._db(lambda s: self.engine.advance(s, uniqueid, step, inp, self.clock()),
+                              budget=max(0.001, until - time.monotonic()), previewed=True)
         if turn.instructions != preview.instructions:
             raise RuntimeError(f"call {uniqueid}: the turn written ({turn.said}) is not the one played "
                                f"({preview.said})")

@@ -142,9 +142,12 @@ def wait_idle(pbx: AsteriskPBX, timeout: float) -> None:
     print(f"  (still {pbx.active_channels()} channels after {timeout:.0f} s)")
 
 
-def latencies(log: str) -> tuple[list[float], list[float], set[str]]:
-    """Added latency per command (ms) and per call's first command, from the AGI debug lines."""
+def latencies(log: str, by_kind: dict[str, list[float]] | None = None) -> tuple[list[float], list[float], set[str]]:
+    """Added latency per command (ms) and per call's first command, from the AGI debug lines; `by_kind`
+    collects them by what the previous reply answered (the turn that followed it), to find the tail."""
     last_tx: dict[str, datetime] = {}
+    last_kind: dict[str, str] = {}
+    sent: dict[str, str] = {}
     header_end: dict[str, datetime] = {}
     seen_rx: set[str] = set()
     added, first = [], []
@@ -159,13 +162,20 @@ def latencies(log: str) -> tuple[list[float], list[float], set[str]]:
                 header_end[chan] = at
             elif not text.startswith("HANGUP"):
                 last_tx[chan] = at
+                last_kind[chan] = sent.get(chan, "?")
             continue
+        words = text.split()
+        sent[chan] = " ".join(words[:2] + [Path(words[2]).name] if words[:2] in (["GET", "DATA"], ["STREAM", "FILE"])
+                              and len(words) > 2 else words[:2])
         if chan not in seen_rx:
             seen_rx.add(chan)
             if chan in header_end:
                 first.append((at - header_end[chan]).total_seconds() * 1000)
         elif chan in last_tx:
-            added.append((at - last_tx.pop(chan)).total_seconds() * 1000)
+            ms = (at - last_tx.pop(chan)).total_seconds() * 1000
+            added.append(ms)
+            if by_kind is not None:
+                by_kind.setdefault(f"{last_kind.get(chan, '?')} -> {sent[chan]}", []).append(ms)
     return added, first, seen_rx
 
 
@@ -224,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             place(pbx, int(n), spread, f"r{run.replace('/', '-')}")
             wait_idle(pbx, 300)
             took = time.monotonic() - began
-            added, first, chans = latencies(pbx.log_text()[offset:])
+            by_kind: dict[str, list[float]] = {}
+            added, first, chans = latencies(pbx.log_text()[offset:], by_kind)
             last_id, outcomes = calls_summary(env["CALLCENTER_DATABASE_URL"], last_id)
             failed = int(n) - sum(v for k, v in outcomes.items() if "not ended" not in k and k != "emergency_route")
             how = f"over {spread:.0f} s" if spread else "at once"
@@ -233,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"first command p50 {_pct(first, 50):.2f} / p99 {_pct(first, 99):.2f} ms; "
                   f"AGI channels {len(chans)}, failed calls {failed}; outcomes {outcomes}")
             if added:
-                print(f"   mean {statistics.mean(added):.2f} ms")
+                print(f"   mean {statistics.mean(added):.2f} ms; slowest turns (reply -> next command):")
+                for kind, values in sorted(by_kind.items(), key=lambda kv: -_pct(kv[1], 99))[:4]:
+                    print(f"     {kind}: {len(values)} replies, p50 {_pct(values, 50):.2f} ms, "
+                          f"p99 {_pct(values, 99):.2f} ms")
     finally:
         if server is not None:
             server.terminate()

@@ -84,6 +84,7 @@ def populate_calls(factory, now: datetime, store: Path) -> None:  # noqa: ANN001
     with factory() as s:
         contacts = s.query(Contact).all()
         qa = s.query(StaffUser).filter_by(username="qa").one()
+        desk = [s.query(StaffUser).filter_by(username=name).one() for name in ("agent1", "agent2")]
         for day in range(21, -1, -1):
             for _ in range(rng.randrange(2, 7)):
                 contact = rng.choice(contacts)
@@ -99,6 +100,8 @@ def populate_calls(factory, now: datetime, store: Path) -> None:  # noqa: ANN001
                                  asset=contact.company.assets[0] if contact.company.assets else None, wait=wait,
                                  answered=outcome == CallOutcome.ANSWERED, outcome=outcome,
                                  menu=rng.choice(["1", "2", "1", "3>15012"]))
+                if outcome == CallOutcome.ANSWERED:
+                    call.agent_id = rng.choice(desk).id
                 if day < 3:
                     store_recording(s, store, call, seconds=rng.randrange(2, 5))
         s.flush()

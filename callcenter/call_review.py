@@ -276,7 +276,7 @@ def submit_review(session: Session, call: Call, reviewer: StaffUser, scores: dic
     values: dict[str, int] = {}
     for criterion in REVIEW_CRITERIA:
         raw = str(scores.get(criterion, "")).strip()
-        if not raw.isdigit() or not 0 <= int(raw) <= MAX_SCORE:
+        if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= MAX_SCORE:
             raise ReviewError(f"{criterion}: a score from 0 to {MAX_SCORE} is needed, not {raw!r}")
         values[criterion] = int(raw)
     review = CallReview(call_id=call.id, reviewer_id=reviewer.id, reviewer_name=reviewer.name,

@@ -145,10 +145,11 @@ def user_token(ctx: Context, username: str, label: str) -> None:
 @click.option("--phone", default=None)
 @click.option("--email", default=None)
 @click.option("--language", type=click.Choice(["hu", "el", "en"]), default="en")
+@click.option("--timezone", "zone", default=None, help="zone the console writes times in (default: the desk's)")
 @click.password_option()
 @pass_ctx
 def user_create(ctx: Context, username: str, name: str, role: str, level: str | None, phone: str | None,
-                email: str | None, language: str, password: str) -> None:
+                email: str | None, language: str, zone: str | None, password: str) -> None:
     """Create a staff user (usernames are case-insensitive and stored lower-cased)."""
     from .auth import AuthError, find_staff, normalize_login, set_password
     from .customers import normalize_phone
@@ -157,12 +158,19 @@ def user_create(ctx: Context, username: str, name: str, role: str, level: str | 
     username = normalize_login(username)
     if not username:
         raise click.ClickException("the username must not be empty")
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise click.ClickException(f"unknown time zone {zone!r} (e.g. Europe/Athens)") from None
     try:
         with ctx.session() as session:
             if find_staff(session, username) is not None:
                 raise click.ClickException(f"staff user {username!r} exists already")
             user = StaffUser(username=username, name=name, role=role, level=level, email=email, language=language,
-                             phone=normalize_phone(phone) if phone else None, created_at=now_utc())
+                             timezone=zone, phone=normalize_phone(phone) if phone else None, created_at=now_utc())
             set_password(user, password)
             session.add(user)
     except AuthError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import approvals, tickets
@@ -95,6 +95,19 @@ def company_tickets(session: Session, company_id: int, *, open_only: bool = Fals
         stmt = stmt.where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
     tickets = list(session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)))
     return sorted(tickets, key=lambda t: not t.is_open)
+
+
+def last_public_change(session: Session, tickets: list[Ticket]) -> dict[int, datetime]:
+    """When each ticket last changed in a way its customer sees: `updated_at` also moves on internal
+    work (a note, an assignment, logged time), and the portal must not hint at that."""
+    if not tickets:
+        return {}
+    rows = session.execute(
+        select(TicketEvent.ticket_id, func.max(TicketEvent.at))
+        .where(TicketEvent.ticket_id.in_([t.id for t in tickets]), TicketEvent.public.is_(True),
+               TicketEvent.kind.in_(CONVERSATION_KINDS))
+        .group_by(TicketEvent.ticket_id)).all()
+    return {ticket_id: at for ticket_id, at in rows}
 
 
 def pending_approvals(session: Session, contact: Contact) -> list[Approval]:

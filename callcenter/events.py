@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 from .models import DomainEvent
 
 Handler = Callable[[Session, Any], None]
+Wants = Callable[[Session, Any], bool]
 _in_turn: dict[type, list[Handler]] = defaultdict(list)
 _after_commit: dict[type, list[Handler]] = defaultdict(list)
 _types: dict[str, type] = {}
 _by_name: dict[str, Handler] = {}
+_wants: dict[Handler, Wants] = {}
 
 # session.info keys: what the publisher's transaction wants its after-commit handlers to know
 # (a JSON-able dict, stored with the event), and the rows to dispatch once it commits.
@@ -76,14 +78,19 @@ def handler_name(handler: Handler) -> str:
     return f"{handler.__module__}:{handler.__qualname__}"
 
 
-def subscribe(event_type: type, handler: Handler, *, after_commit: bool = False) -> None:
-    """Register a handler; `after_commit` ones must be module-level functions (found again by name)."""
+def subscribe(event_type: type, handler: Handler, *, after_commit: bool = False,
+              wants: Wants | None = None) -> None:
+    """Register a handler; `after_commit` ones must be module-level functions (found again by name).
+    `wants(session, event)`, asked at publish time, spares a durable row (and its transaction) for an
+    event the after-commit handler would ignore."""
     table = _after_commit if after_commit else _in_turn
     if handler not in table[event_type]:
         table[event_type].append(handler)
     if after_commit:
         _types[event_type.__name__] = event_type
         _by_name[handler_name(handler)] = handler
+        if wants is not None:
+            _wants[handler] = wants
 
 
 def unsubscribe(event_type: type, handler: Handler) -> None:
@@ -104,6 +111,9 @@ def publish(session: Session, event: object) -> None:
     due = getattr(event, "now", None)
     cause = session.info.get(CAUSE_KEY)
     for handler in list(later):
+        wants = _wants.get(handler)
+        if wants is not None and not wants(session, event):
+            continue
         row = DomainEvent(event_type=type(event).__name__, handler=handler_name(handler), payload=payload,
                           cause=dict(cause) if cause else None, state="pending", attempts=0,
                           **({"next_attempt_at": due, "created_at": due} if isinstance(due, datetime) else {}))

@@ -27,20 +27,22 @@ IN_TURN: list[tuple[type, events.Handler]] = [
     (agents.AgentAvailable, distribution.on_available),
 ]
 
-AFTER_COMMIT: list[tuple[type, events.Handler]] = [
-    # Mail to customers and approvers: never worth a ticket, a call turn or a decision.
-    (events.TicketCreated, outbound.on_ticket_created),
-    (events.TicketChanged, outbound.on_ticket_changed),
-    (events.ApprovalRequested, outbound.on_approval_requested),
-    (events.ApprovalDecided, outbound.on_approval_decided),
+# (event, handler, which events it wants a durable row for: None for all)
+AFTER_COMMIT: list[tuple[type, events.Handler, events.Wants | None]] = [
+    # Mail to customers and approvers: never worth a ticket, a call turn or a decision. A customer's
+    # own mail causes no phase mail (they know what they wrote).
+    (events.TicketCreated, outbound.on_ticket_created, outbound.wants_ticket_created),
+    (events.TicketChanged, outbound.on_ticket_changed, outbound.wants_ticket_changed),
+    (events.ApprovalRequested, outbound.on_approval_requested, None),
+    (events.ApprovalDecided, outbound.on_approval_decided, None),
 ]
 
 
 def wire() -> None:
     for event_type, handler in IN_TURN:
         events.subscribe(event_type, handler)
-    for event_type, handler in AFTER_COMMIT:
-        events.subscribe(event_type, handler, after_commit=True)
+    for event_type, handler, wants in AFTER_COMMIT:
+        events.subscribe(event_type, handler, after_commit=True, wants=wants)
 
 
 wire()

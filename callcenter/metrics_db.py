@@ -16,7 +16,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from .models import OPEN_STATUSES, Call, Contract, InboundMail, OutboxMessage, OutboxState, Ticket, Timer
+from .models import (
+    OPEN_STATUSES,
+    Call,
+    Contract,
+    DomainEvent,
+    DomainEventState,
+    InboundMail,
+    OutboxMessage,
+    OutboxState,
+    Ticket,
+    Timer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +87,12 @@ def read_figures(session: Session, now: datetime) -> dict:
     mails = {str(status): int(n) for status, n in session.execute(
         select(InboundMail.status, func.count()).group_by(InboundMail.status))}
 
+    # After-commit handlers not done: pending (on their way), failed (retried), dead (attempts spent).
+    domain_events = {state.value: 0 for state in DomainEventState if state != DomainEventState.DONE}
+    for state, n in session.execute(select(DomainEvent.state, func.count()).where(
+            DomainEvent.state != DomainEventState.DONE).group_by(DomainEvent.state)):
+        domain_events[str(state)] = int(n)
+
     def age(t: datetime | None) -> float:
         return max(0.0, (now - t).total_seconds()) if t is not None else 0.0
 
@@ -83,7 +100,7 @@ def read_figures(session: Session, now: datetime) -> dict:
         "calls_in_progress": in_progress, "calls_waiting": int(waiting), "queue_waits": waits,
         "answered_within": answered_within, "answered_late": answered_late, "outbox_backlog": backlog,
         "outbox_oldest_age": age(oldest), "outbox_sending": int(sending), "timer_lag": age(oldest_timer),
-        "sla_breached": int(breached), "mails": mails,
+        "sla_breached": int(breached), "mails": mails, "domain_events": domain_events,
     }
 
 
@@ -153,6 +170,12 @@ class DatabaseCollector:
         yield GaugeMetricFamily("hotline_sla_breached_tickets",
                                 "Open tickets past their response deadline without a response",
                                 value=figures["sla_breached"])
+        events = GaugeMetricFamily("hotline_domain_events", "After-commit event handlers not done, by state "
+                                   "(failed: retried by the workers; dead: attempts spent, see last_error)",
+                                   labels=["state"])
+        for state, n in sorted(figures["domain_events"].items()):
+            events.add_metric([state], n)
+        yield events
         mails = CounterMetricFamily("hotline_mails", "Inbound mails recorded, by outcome (quarantined: kept "
                                     "unparsed for staff)", labels=["status"])
         for status, n in sorted(figures["mails"].items()):

@@ -10,6 +10,7 @@ never lags the data. `rebuild_all` (CLI `callcenter search-reindex`) rebuilds ev
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import event, inspect, literal_column, select, text
@@ -59,8 +60,15 @@ def documents(session: Session, tickets: list[Ticket]) -> dict[int, str]:
                                              .where(Call.ticket_id.in_(ids))):
         parts[ticket_id] += _variants(number)
     # The same text often arrives twice (the description is also the first mail's body).
-    return {ticket_id: "\n".join(dict.fromkeys(p.strip() for p in texts if p and p.strip()))[:MAX_DOCUMENT]
+    return {ticket_id: fold("\n".join(dict.fromkeys(p.strip() for p in texts if p and p.strip())))[:MAX_DOCUMENT]
             for ticket_id, texts in parts.items()}
+
+
+def fold(text_: str) -> str:
+    """Case and accents folded, the same way for documents and queries, whatever the database's locale:
+    "Nyomtató" and "nyomtato" match, and so do "ΕΚΤΥΠΩΤΉΣ" and "εκτυπωτης" (final sigma included)."""
+    decomposed = unicodedata.normalize("NFKD", text_.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def document(session: Session, ticket: Ticket) -> str:
@@ -149,7 +157,7 @@ def terms(query: str) -> list[str]:
     """The words of a query; a phone number typed with spaces or dashes is one term (its digits)."""
     if NUMBER_LIKE.match(query):
         return [re.sub(r"\D", "", query)]
-    return [t for t in re.findall(r"\w+", query.lower()) if t][:MAX_TERMS]
+    return [t for t in re.findall(r"\w+", fold(query)) if t][:MAX_TERMS]
 
 
 def matching_ids(dialect: str, query: str) -> Select | None:

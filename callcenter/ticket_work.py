@@ -120,7 +120,7 @@ def set_company(session: Session, ticket: Ticket, company_id: int | None, *, act
     if ticket.reporter is not None and ticket.reporter.company_id != company_id:
         changes["reporter"] = [ticket.reporter.name, None]
         ticket.reporter = None
-    svc._changed(session, ticket, "updated", actor, now, changes, public=False)  # noqa: SLF001
+    svc.record_change(session, ticket, "updated", actor, now, changes, public=False)
     if ticket.status not in {Status.RESOLVED, Status.CLOSED}:
         refresh_ticket_sla(session, ticket, now)
 
@@ -135,7 +135,7 @@ def edit_field(session: Session, ticket: Ticket, name: str, value: str | None, *
         raise svc.TicketError(f"cannot edit {name}")
     if name in {"asset_id", "company_id"}:
         raw = (value or "").strip()
-        if raw and not raw.isdigit():
+        if raw and not (raw.isascii() and raw.isdigit()):
             raise svc.TicketError(f"{name} must be an id")
         number = int(raw) if raw else None
         if name == "company_id":

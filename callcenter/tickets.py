@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from . import events
@@ -20,7 +20,6 @@ from .customers import contract_at
 from .models import (
     CATEGORIES_NEEDING_APPROVAL,
     LEVEL_ORDER,
-    OPEN_STATUSES,
     Approval,
     ApprovalStatus,
     Asset,
@@ -118,6 +117,12 @@ def _record(session: Session, ticket: Ticket, kind: str, actor: Actor, now: date
     if flush:
         session.flush()
     return event
+
+
+def record_change(session: Session, ticket: Ticket, kind: str, actor: Actor, now: datetime,
+                  changes: dict | None = None, body: str | None = None, public: bool = True) -> TicketEvent:
+    """Record a change made outside this module's operations (its event, and the domain event mail reacts to)."""
+    return _changed(session, ticket, kind, actor, now, changes, body, public)
 
 
 def _changed(session: Session, ticket: Ticket, kind: str, actor: Actor, now: datetime,
@@ -474,78 +479,11 @@ def linked_tickets(session: Session, ticket: Ticket) -> list[tuple[str, Ticket]]
     return out
 
 
-@dataclass
-class TicketFilter:
-    status: list[str] | None = None
-    open_only: bool = False
-    company_id: int | None = None
-    category: str | None = None
-    level: str | None = None
-    assignee_id: int | None = None
-    priority: str | None = None
-    asset_id: int | None = None
-    query: str | None = None
-    # Not yet responded to and due by then (the queue's "breaching in 1 h").
-    due_before: datetime | None = None
-
-
-def queue_order() -> list:
-    """Complaints first (handled out of turn), then critical, then the nearest SLA deadline."""
-    return [
-        case((Ticket.category == Category.COMPLAINT, 0), else_=1),
-        case((Ticket.priority == Priority.CRITICAL, 0), else_=1),
-        case((Ticket.response_due_at.is_(None), 1), else_=0),
-        Ticket.response_due_at,
-        Ticket.created_at,
-        Ticket.id,
-    ]
-
-
-def _filtered(flt: TicketFilter, dialect: str = "sqlite"):  # noqa: ANN202
-    stmt = select(Ticket)
-    if flt.status:
-        stmt = stmt.where(Ticket.status.in_(flt.status))
-    if flt.open_only:
-        stmt = stmt.where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-    if flt.company_id is not None:
-        stmt = stmt.where(Ticket.company_id == flt.company_id)
-    if flt.category:
-        stmt = stmt.where(Ticket.category == flt.category)
-    if flt.level:
-        stmt = stmt.where(Ticket.level == flt.level)
-    if flt.assignee_id is not None:
-        stmt = stmt.where(Ticket.assignee_id == flt.assignee_id)
-    if flt.priority:
-        stmt = stmt.where(Ticket.priority == flt.priority)
-    if flt.asset_id is not None:
-        stmt = stmt.where(Ticket.asset_id == flt.asset_id)
-    if flt.due_before is not None:
-        stmt = stmt.where(Ticket.responded_at.is_(None), Ticket.response_due_at <= flt.due_before)
-    if flt.query:
-        stmt = stmt.where(_search_condition(flt.query, dialect))
-    return stmt
-
-
-def _search_condition(query: str, dialect: str):  # noqa: ANN202
-    """Full-text search (subject, bodies, mails, caller numbers), or the ticket number itself."""
-    number = query.strip().lstrip("#")
-    ids = _search.matching_ids(dialect, query)
-    condition = Ticket.id.in_(ids) if ids is not None else Ticket.id.is_(None)
-    if number.isdigit() and len(number) < 10:
-        condition = or_(condition, Ticket.number == int(number))
-    return condition
-
-
-def list_tickets(session: Session, flt: TicketFilter, *, page: int = 1, per_page: int = 50,
-                 queue: bool = False) -> tuple[list[Ticket], int]:
-    stmt = _filtered(flt, session.get_bind().dialect.name)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = queue_order() if queue else [Ticket.created_at.desc(), Ticket.id.desc()]
-    rows = session.scalars(stmt.order_by(*order).offset((page - 1) * per_page).limit(per_page))
-    return list(rows), total
-
-
-def work_queue(session: Session, flt: TicketFilter | None = None, limit: int = 200) -> list[Ticket]:
-    flt = flt or TicketFilter()
-    flt.open_only = True
-    return list_tickets(session, flt, per_page=limit, queue=True)[0]
+# Finding tickets lives in ticket_queries; these names stay importable from here.
+from .ticket_queries import (  # noqa: E402, F401
+    TicketFilter,
+    filtered_query,
+    list_tickets,
+    queue_order,
+    work_queue,
+)

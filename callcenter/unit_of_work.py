@@ -16,6 +16,7 @@ the after-commit dispatch of domain events.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import sqlite3
@@ -25,8 +26,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from . import events
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_ATTEMPTS = 3
 DISPATCH_BATCH = 50
+KEEP_DONE = timedelta(days=7)
 # The worker re-runs pending rows only once they are this old: a row younger than this may still be
 # on its way through its own process's after-commit dispatch.
 PENDING_GRACE_SECONDS = 10
@@ -59,9 +61,15 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    finally:
+        finish(session)
+
+
+def finish(session: Session) -> None:
+    """End a unit of work: roll back whatever was not committed (all of it after an error) and close.
+    A web request's session ends here too (callcenter/web/db.py): its views commit what they keep."""
+    try:
         session.rollback()
-        raise
     finally:
         session.close()
 
@@ -76,21 +84,41 @@ def is_retryable(exc: BaseException) -> bool:
 
 def run(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
     """`work` in a unit of work, run again after a deadlock, serialisation failure or locked database."""
-    for attempt in range(1, attempts + 1):
+
+    def once() -> T:
+        with unit_of_work(factory) as session:
+            return work(session)
+
+    return retry(once, attempts=attempts)
+
+
+def retry(attempt: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Call `attempt` (which opens and ends its own units of work) again while it fails with a conflict."""
+    for tried in range(1, attempts + 1):
         try:
-            with unit_of_work(factory) as session:
-                return work(session)
+            return attempt()
         except Exception as exc:
-            if attempt >= attempts or not is_retryable(exc) or past_deadline():
+            if tried >= attempts or not is_retryable(exc) or past_deadline():
                 raise
-            pause = random.uniform(0.01, 0.05) * attempt  # the winner commits meanwhile; spread the losers
+            pause = random.uniform(0.01, 0.05) * tried  # the winner commits meanwhile; spread the losers
             left = remaining()
             if left is not None and left <= pause:
                 raise
             log.warning("transaction conflict (%s), attempt %s of %s: running it again",
-                        type(getattr(exc, "orig", None) or exc).__name__, attempt, attempts)
+                        type(getattr(exc, "orig", None) or exc).__name__, tried, attempts)
             time.sleep(pause)
     raise AssertionError("unreachable")
+
+
+def retried(view: Callable[..., T]) -> Callable[..., T]:
+    """A web adapter that is re-runnable as a whole (its state is in the units of work it opens, its
+    answer is built afresh each time), run again after a conflict instead of answering 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> T:
+        return retry(lambda: view(*args, **kwargs))
+
+    return wrapper
 
 
 # ---------------------------------------------------------------------------- after-commit dispatch
@@ -115,6 +143,7 @@ def install(factory: sessionmaker[Session]) -> None:
         # never holds two connections (the pool is sized for one per thread).
         if transaction.parent is not None:
             return
+        session.info.pop(events.PENDING_KEY, None)  # left only by a transaction that did not commit (close())
         rows = session.info.pop(_COMMITTED_KEY, None)
         if not rows:
             return
@@ -210,6 +239,10 @@ def dispatch_due(factory: sessionmaker[Session], now: datetime, *, limit: int = 
 
 @periodic("domain-events", seconds=5)
 def dispatch_job(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
-    """The worker's safety net for after-commit handlers: retries and crash leftovers."""
+    """The worker's safety net for after-commit handlers: retries and crash leftovers; done rows are
+    kept for a week (what happened after a change, for whoever investigates it), then deleted."""
     while dispatch_due(factory, now, info={"settings": settings}) >= DISPATCH_BATCH:
         pass
+    with unit_of_work(factory) as session:
+        session.execute(delete(DomainEvent).where(DomainEvent.state == DomainEventState.DONE,
+                                                  DomainEvent.next_attempt_at < now - KEEP_DONE))

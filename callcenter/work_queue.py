@@ -42,7 +42,7 @@ def find(session: Session, flt: svc.TicketFilter, *, sort: str = "queue", descen
     """One page of the tickets the filter selects, with the total count."""
     sort = sort if sort in SORTS else "queue"
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    stmt = svc._filtered(flt, session.get_bind().dialect.name)  # noqa: SLF001 (one filter for list and queue)
+    stmt = svc.filtered_query(flt, session.get_bind().dialect.name)
     page = max(1, page)
     if sort == "queue":
         order = svc.queue_order()

@@ -117,7 +117,9 @@ class Caller:
         if line.startswith("GET DATA"):
             return f"200 result={self.digits.pop(0)}" if self.digits else "200 result= (timeout)"
         if line.startswith(("EXEC MusicOnHold", "EXEC Wait")):
-            await asyncio.sleep(0.02)  # a (very short) hold slice
+            # A short hold slice, but not so short that three held callers' looks (each a write
+            # transaction) crowd out the test's own transactions on a loaded machine (the flake).
+            await asyncio.sleep(0.1)
             if self.want_hangup:
                 self.dead = True
                 return ["200 result=-1", "HANGUP"]
@@ -155,7 +157,8 @@ def db(session_factory, work: Callable):  # noqa: ANN001, ANN201
         return work(s)
 
 
-async def until(session_factory, check: Callable, what: str, timeout: float = 10.0) -> None:  # noqa: ANN001
+async def until(session_factory, check: Callable, what: str, timeout: float = 60.0) -> None:  # noqa: ANN001
+    """Wait for a condition, polling the database: generous, since a loaded machine is slow, never wrong."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not await asyncio.to_thread(db, session_factory, check):
         if asyncio.get_running_loop().time() > deadline:

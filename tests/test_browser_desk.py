@@ -101,7 +101,10 @@ def test_wallboard_is_a_wall_display_that_does_not_flicker(browser, site, sessio
                                   by_css(browser, "#wb-waiting-count"))
     assert size >= 40
     # The next polls edit the text in place: the same row elements, never redrawn.
-    browser.execute_script("document.querySelector('#wb-waiting tr').__kept = 1;")
-    stamp = by_css(browser, "#wb-updated").text
-    wait_for(lambda: by_css(browser, "#wb-updated").text != stamp)
+    browser.execute_script(
+        "document.querySelector('#wb-waiting tr').__kept = 1; window.__polls = 0; const f = window.fetch;"
+        "window.fetch = (...a) => f(...a).then(r => { if (String(a[0]).includes('wallboard.json')) {"
+        " r.clone().json().then(() => setTimeout(() => { window.__polls++; }, 50)); } return r; });")
+    wait_for(lambda: browser.execute_script("return window.__polls;") >= 2)
     assert browser.execute_script("return document.querySelector('#wb-waiting tr').__kept;") == 1
+    assert by_css(browser, "#wb-longest").text == "2:05"

@@ -100,7 +100,10 @@ def test_engineer_acknowledges_on_a_phone(phone, site, session, lang) -> None:  
     assert by_css(phone, "#selected-count").text == "(2)"
     by_css(phone, "#ack-selected").click()
     flash = wait_for(lambda: "PBX trunk down" in (t := by_css(phone, ".flash.ok").text) and t)
-    assert "Hotline call not answered" in flash
+    # Both named; the hotline's own summary in the reader's language (web/alert_trail.SUMMARIES).
+    hotline = {"en": "Hotline call not answered for 15 min", "hu": "Hotline-hívás 15 perce fogadatlan",
+               "el": "Αναπάντητη κλήση γραμμής υποστήριξης για 15 λεπ."}[lang]
+    assert f"{oldest} ({hotline})" in flash and f"{middle} (PBX trunk down)" in flash
     assert card_order(phone) == [str(newest), str(middle), str(oldest)]
     session.expire_all()
     rows = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(site["ids"])))}
@@ -116,6 +119,7 @@ def test_alert_page_puts_the_buttons_first_on_a_phone(phone, site, session) -> N
     assert phone.execute_script("return document.documentElement.scrollWidth;") <= width
     ack = rect(phone, f"#acknowledge-{alert_id}")
     assert 0 < ack["bottom"] <= PHONE[1] * 0.6 and ack["height"] >= 44  # above the fold, no scrolling
+    assert "Dimitris Alexiou" in by_css(phone, f"#paging-{alert_id}").text  # who is being paged now
     by_css(phone, f"#escalate-{alert_id}").click()
     assert "PBX trunk down" in wait_for(lambda: by_css(phone, ".flash.ok").text)
     assert f"/console/alerts/{alert_id}" in phone.current_url

@@ -70,3 +70,16 @@ def test_an_unexpected_failure_gets_the_themed_500(app, client, demo) -> None:  
     page = r.get_data(as_text=True)
     assert r.status_code == 500 and 'data-code="500"' in page and 'id="logout"' in page
     assert "something broke" not in page  # the exception's text stays in the log
+
+
+def test_unicode_digits_are_not_numbers(client, demo, session) -> None:  # noqa: ANN001
+    """"²" passes str.isdigit() but not int(): the bulk acknowledge and the reports form refuse it calmly."""
+    from test_console import csrf
+
+    login(client, "eng3")
+    token = csrf(client, "/console/oncall")
+    r = client.post("/console/alerts/acknowledge", data={"alert_id": "²", "csrf_token": token})
+    assert r.status_code == 302
+    login(client, "manager")
+    r = client.get("/console/reports/go?kind=hotline&company=%C2%B2")
+    assert r.status_code == 302 and "/console/reports/?" in r.headers["Location"]

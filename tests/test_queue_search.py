@@ -75,6 +75,9 @@ def test_saved_filters(client, pinned, session, demo, now) -> None:  # noqa: ANN
     client.post("/logout", data={"csrf_token": csrf(client, "/console/queue")})
     login(client, "eng2")
     assert numbers(client, "view=my_level") == [l2.number]
+    client.post("/logout", data={"csrf_token": csrf(client, "/console/queue")})
+    login(client, "manager")  # no level of their own: every level
+    assert {mine.number, l2.number} <= set(numbers(client, "view=my_level"))
     session.expire_all()
     due = session.get(Ticket, soon.id).response_due_at
     assert due is not None
@@ -90,11 +93,16 @@ def test_search_finds_subjects_bodies_mails_and_callers_and_stays_current(client
                                                                             now) -> None:  # noqa: ANN001
     printer = new(session, demo, now, "Nyomtató nem nyomtat", description="A HP LaserJet a 2. emeleten")
     other = new(session, demo, now, "VPN slow", reporter_contact_id=demo.nikos.id)
+    greek = new(session, demo, now, "Ο ΕΚΤΥΠΩΤΉΣ δεν τυπώνει", reporter_contact_id=demo.nikos.id)
     session.commit()
     login(client, "agent1")
-    assert numbers(client, "q=nyomtat") == [printer.number]        # a word prefix, accents kept
+    assert numbers(client, "q=nyomtat") == [printer.number]        # a word prefix
+    assert numbers(client, "q=NYOMTATÓ") == [printer.number]       # case and accents folded
+    assert numbers(client, "q=emeleten") == [printer.number]
     assert numbers(client, "q=laserjet") == [printer.number]       # the description
     assert numbers(client, "q=vpn") == [other.number]
+    assert numbers(client, "q=εκτυπωτης") == [greek.number]          # no tonos, final sigma
+    assert numbers(client, "q=Εκτυπωτής") == [greek.number]
     assert numbers(client, f"q=%23{other.number}") == [other.number]  # the ticket number itself
     # A note added later is found at once: the index is rebuilt in the note's own commit.
     svc.add_note(session, session.get(Ticket, other.id), "tunnel MTU misconfigured", actor=svc.SYSTEM,
@@ -124,7 +132,7 @@ def test_rebuild_all_repairs_the_index(session, demo, now) -> None:  # noqa: ANN
     session.commit()
     assert search.rebuild_all(session) >= 1
     session.commit()
-    assert "Fax machine jammed" in session.get(TicketSearch, t.id).document
+    assert "fax machine jammed" in session.get(TicketSearch, t.id).document  # folded for search
     ids = session.scalars(search.matching_ids(session.get_bind().dialect.name, "jammed")).all()
     assert ids == [t.id]
 
@@ -167,4 +175,35 @@ def test_the_index_follows_a_ticket_created_through_the_service(session, demo, n
     t = new(session, demo, now, "Scanner offline")
     session.commit()
     assert session.scalar(select(TicketSearch.document).where(TicketSearch.ticket_id == t.id)).startswith(
-        "Scanner offline")
+        "scanner offline")
+
+
+def test_search_reindex_command(database_url, session, demo, now) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from callcenter.cli import cli
+
+    t = new(session, demo, now, "Toner low")
+    session.commit()
+    session.execute(TicketSearch.__table__.update().values(document=""))
+    session.commit()
+    result = CliRunner().invoke(cli, ["search-reindex"], env={"CALLCENTER_DATABASE_URL": database_url},
+                                catch_exceptions=False)
+    assert result.exit_code == 0 and "search index: 1 tickets" in result.output
+    session.expire_all()
+    assert "toner low" in session.get(TicketSearch, t.id).document
+
+
+def test_unicode_digits_are_text_not_numbers(client, pinned, session, demo, now) -> None:  # noqa: ANN001
+    t = new(session, demo, now, "Superscript ²")
+    session.commit()
+    login(client, "agent1")
+    for path in ("/console/queue?q=%C2%B2", "/console/queue.json?q=%C2%B2", "/console/tickets?q=%C2%B2"):
+        assert client.get(path).status_code == 200
+    r = client.post("/console/queue/bulk", data={"ticket": ["²", "١٢"], "status": "acknowledged",
+                                                 "csrf_token": csrf(client, "/console/queue")})
+    assert r.status_code == 302
+    r = client.post(f"/console/tickets/{t.number}/field", data={"field": "asset_id", "value": "²",
+                                                                "csrf_token": csrf(client, "/console/queue")},
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 422

@@ -188,3 +188,16 @@ def test_a_spare_part_decision_is_not_mailed_to_the_customer(session, demo, now,
                               actor=svc.Actor.staff(manager), now=now)
     session.commit()
     assert [m["kind"] for m in mails(session, t.id) if m["kind"].startswith("approval")] == []
+
+
+def test_the_portal_list_does_not_reveal_internal_activity(client, session, demo, now, ticket) -> None:  # noqa: ANN001
+    from callcenter.customer_portal import last_public_change
+
+    t = session.scalar(select(Ticket).where(Ticket.number == ticket))
+    svc.add_note(session, t, SECRET, actor=svc.SYSTEM, now=now + timedelta(days=3), public=False)
+    svc.assign(session, t, demo.staff["eng2"].id, actor=svc.SYSTEM, now=now + timedelta(days=3))
+    session.commit()
+    assert last_public_change(session, [t]) == {t.id: now}
+    login(client, "anna@budapest-demo.example")
+    page = client.get("/portal/").get_data(as_text=True)
+    assert f"#{ticket}" in page and SECRET not in page

@@ -29,7 +29,7 @@ from callcenter.web.labels import CONTEXT_LABELS, LABELS
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "callcenter" / "translations"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "_l": None,
-            "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
+            "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2), "N_": None}
 
 # Written the same way in Hungarian or Greek (names, abbreviations, product words).
 SAME_IN = {
@@ -178,7 +178,8 @@ def world(app, session, demo, now, settings):  # noqa: ANN001, ANN201
             "alert": alert.id, "athens": demo.athens.id, "asset": demo.pbx.id}
 
 
-def pages_for(w: dict) -> dict[str, list[str]]:
+def pages_for(w: dict) -> dict[str, list]:
+    """Each role's main pages (a path, or a path and the error status its themed page answers with)."""
     quarter = "2026Q4"
     staff_common = ["/console/queue", "/console/tickets", f"/console/tickets/{w['done']}",
                     f"/console/tickets/{w['order']}", f"/console/tickets/{w['pbx']}"]
@@ -186,14 +187,15 @@ def pages_for(w: dict) -> dict[str, list[str]]:
         "admin": [*staff_common, "/console/tickets/new", "/console/companies", f"/console/companies/{w['athens']}",
                   f"/console/assets/{w['asset']}", f"/console/assets/{w['asset']}/faults", "/console/faults",
                   "/console/oncall", f"/console/alerts/{w['alert']}"],
-        "agent1": [*staff_common, "/agent", "/console/calls", f"/console/calls/{w['call']}"],
+        "agent1": [*staff_common, "/agent", "/console/calls", f"/console/calls/{w['call']}",
+                   "/console/queue?view=mine", ("/console/tickets/999999", 404)],
         "eng2": [*staff_common, "/console/oncall", f"/console/alerts/{w['alert']}"],
         "manager": ["/console/reports/", f"/console/reports/quarterly?company={w['athens']}&quarter={quarter}",
                     f"/console/reports/helpdesk?quarter={quarter}", f"/console/reports/hotline?quarter={quarter}",
                     "/wallboard", "/console/calls/reviews", "/console/recordings/audit"],
         "qa": ["/console/calls", f"/console/calls/{w['call']}", "/console/calls/reviews"],
         "anna@budapest-demo.example": ["/portal/", f"/portal/tickets/{w['done']}", f"/portal/tickets/{w['order']}",
-                                       "/portal/calls"],
+                                       "/portal/calls", ("/console/queue", 403)],
         "pbx@athens-demo.example": ["/portal/", f"/portal/tickets/{w['pbx']}", "/portal/calls",
                                     f"/console/reports/quarterly?quarter={quarter}"],
     }
@@ -211,14 +213,21 @@ def test_no_raw_code_or_english_on_the_pages(app, world, messages, lang) -> None
     codes = enum_codes() | {c for c in LABELS if not c[:1].isupper()}
     english = english_messages(lang, messages)
     found: dict[str, set[str]] = {}
+    # Before logging in, the browser's language decides.
+    login_page = app.test_client().get("/login", headers={"Accept-Language": f"{lang},en;q=0.5"})
+    assert f'lang="{lang}"' in login_page.get_data(as_text=True)
+    for text in visible_texts(login_page.get_data(as_text=True)):
+        if text in codes or text in english:
+            found.setdefault(text, set()).add("anonymous /login")
     for user, pages in pages_for(world).items():
         client = app.test_client()
         assert login(client, user).status_code == 302, user
         home = client.get("/", follow_redirects=True).get_data(as_text=True)
         client.post("/language", data={"lang": lang, "next": "/", "csrf_token": TOKEN.search(home).group(1)})
-        for page in pages:
+        for entry in pages:
+            page, expected = (entry, 200) if isinstance(entry, str) else entry
             r = client.get(page)
-            assert r.status_code == 200, (user, page, r.status_code)
+            assert r.status_code == expected, (user, page, r.status_code)
             html = r.get_data(as_text=True)
             assert f'lang="{lang}"' in html, (user, page)
             for text in visible_texts(html):
@@ -313,12 +322,16 @@ def test_live_pages_stamp_the_servers_time_in_the_readers_zone(app, client, demo
     assert client.get("/console/queue.json").get_json()["at_local"] == "10:00:00"
     assert client.get("/console/oncall/alerts").headers["X-Local-Time"] == "10:00:00"
     assert client.get("/wallboard.json").get_json()["updated"] == "10:00:00"
+    # Dimitris is on call from Athens: his console writes Athens time.
+    athens = app.test_client()
+    assert login(athens, "eng3").status_code == 302
+    assert athens.get("/console/queue.json").get_json()["at_local"] == "11:00:00"
 
 
 def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: ANN001
     from flask_babel import force_locale
 
-    from callcenter.web.alert_trail import alert_detail
+    from callcenter.web.alert_trail import alert_detail, alert_summary
 
     with app.test_request_context(), force_locale("hu"):
         assert alert_detail("loop 1, step 2: Dimitris Alexiou") == "1. kör, 2. lépés: Dimitris Alexiou"
@@ -326,6 +339,42 @@ def test_the_alert_trail_reads_in_the_viewers_language(app) -> None:  # noqa: AN
             "SMS ide: +302105550183 (1. szabály, kimenő üzenet 488)"
         assert alert_detail("hotline i18n; policy Default") == "Ügyfélszolgálati hívás i18n; eszkalációs rend: Default"
         assert alert_detail("something the engine never wrote") == "something the engine never wrote"
+        assert alert_summary("Hotline call not answered for 15 min: PBX trunk down") == \
+            "Hotline-hívás 15 perce fogadatlan: PBX trunk down"
+        assert alert_summary("SLA response deadline at 2026-10-06T10:00:00+00:00: VPN slow") == \
+            "SLA reakció-határidő 2026-10-06 12:00: VPN slow"
+        assert alert_summary("PBX trunk down") == "PBX trunk down"  # written by a person: as written
     with app.test_request_context(), force_locale("el"):
         assert alert_detail("by Eleni Georgiou: paging starts over") == \
             "από Eleni Georgiou: η ειδοποίηση ξεκινά από την αρχή"
+
+
+def test_every_word_a_customer_mail_can_carry_is_in_hungarian_and_greek() -> None:
+    """Status mails name fields and values (customer_portal.CUSTOMER_FIELDS): each has its word in every language."""
+    from callcenter.customer_portal import CUSTOMER_FIELDS
+    from callcenter.mail import templates
+    from callcenter.models import Category, Priority, Status
+    from callcenter.web.console import RESOLUTIONS
+
+    words = {*CUSTOMER_FIELDS, *Category, *Priority, *Status, *RESOLUTIONS}
+    for lang in ("en", "hu", "el"):
+        missing = sorted(str(w) for w in words if str(w) not in templates.LABELS[lang])
+        assert not missing, (lang, missing)
+        assert set(templates.TEXTS[lang]) == set(templates.TEXTS["en"]) and set(templates.WHAT[lang]) == \
+            set(templates.WHAT["en"])
+    for lang in ("hu", "el"):
+        same = sorted(w for w in templates.LABELS[lang] if templates.LABELS[lang][w] == templates.LABELS["en"][w])
+        assert not same, (lang, same)
+
+
+def test_the_pager_says_a_system_summary_in_the_engineers_language(session, demo, now) -> None:  # noqa: ANN001
+    from callcenter.alert_text import summary_in
+    from callcenter.paging import alerts, notify
+
+    alert, _new = alerts.raise_alert(session, source="hotline", dedup_key="sms-lang", now=now,
+                                     summary="Hotline call not answered for 15 min: PBX trunk down")
+    assert "Hotline-hívás 15 perce fogadatlan: PBX trunk down" in notify.sms_text(alert, "hu")
+    assert "Αναπάντητη κλήση γραμμής υποστήριξης για 15 λεπ." in notify.spoken_alert(alert, "el")
+    assert "Hotline call not answered for 15 min" in notify.sms_text(alert, "en")
+    assert summary_in("SLA response deadline at 2026-10-06T08:00:00+00:00: VPN slow", "hu") == \
+        "SLA reakció-határidő 2026-10-06 10:00: VPN slow"

@@ -249,7 +249,8 @@ class Performer:
         """Run the instructions; (step, input) when the flow waits for the caller, None when it ended.
 
         `writes`: the turn was announced before its database writes finished; its prompts play while
-        they run, and nothing that waits for the caller, dials or hangs up starts before they are done.
+        they run, and nothing that records, queues, dials or hangs up starts before they are done (a
+        Gather starts, and its answer waits for them).
         """
         self.writes = writes
         for ins in turn.instructions:
@@ -261,10 +262,15 @@ class Performer:
                 if on_recording is not None:
                     await on_recording(relative)
                 continue
-            await self.settle()
             if isinstance(ins, Gather):
-                return ins.step, await self.gather(ins)
-            elif isinstance(ins, Record):
+                # The caller's time to answer covers the writes: they are settled once the answer is in,
+                # before the turn it starts (a menu re-prompt or the ticket number prompt is not held
+                # up behind other calls' turns).
+                inp = await self.gather(ins)
+                await self.settle()
+                return ins.step, inp
+            await self.settle()
+            if isinstance(ins, Record):
                 return ins.step, await self.record(ins)
             elif isinstance(ins, Enqueue):
                 return ins.step, await self.enqueue(ins)

@@ -37,7 +37,7 @@ from callcenter import calls, logs, metrics, recordings
 from callcenter.call_presence import Heartbeat
 from callcenter.config import Settings
 from callcenter.db import deadline, make_session_factory, session_scope
-from callcenter.ivr.engine import Announce, FlowEngine, Turn
+from callcenter.ivr.engine import Announce, FlowEngine, Gather, Input, Turn
 from callcenter.models import Contact
 
 from .agi_agents import AgentsAGI
@@ -255,6 +255,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
             s, channel="asterisk", provider_call_id=uniqueid, caller=callerid, called=dnid, now=self.clock(),
             announce=announce, owner=self.heartbeat.id if self.heartbeat.started else None)))
         db_ok = start_seen = row_written = False
+        menu_waits = 0  # menu inputs so far: the call's menu_attempts is one less
         pending: list[asyncio.Future] = []
         writes: asyncio.Future | None = None
 
@@ -303,6 +304,14 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                     break
                 step, inp = waiting
                 until = time.monotonic() + self.settings.voice_turn_seconds
+                menu_waits += step == "menu"
+                preview = self._preview(turn, step, inp, menu_waits)
+                if preview is not None:
+                    # The flow alone decides this turn (a menu key other than 1): the caller hears it at
+                    # once, while it is written behind the other calls' turns and checked to be the same.
+                    turn, writes = preview, asyncio.ensure_future(self._confirmed(preview, pending, uniqueid,
+                                                                                  step, inp))
+                    continue
                 await self._settle(pending, uniqueid, until)
                 try:
                     turn, writes = await self._announced(lambda s, announce, st=step, i=inp: self.engine.advance(
@@ -335,6 +344,32 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                 # After the emergency route too: the call's row gets its end if the database lets it.
                 await self._finish(uniqueid, performer, emergency=not db_ok)
             self.live.discard(uniqueid)
+
+    def _preview(self, turn: Turn, step: str, inp: Input, menu_waits: int) -> Turn | None:
+        """The next turn when the flow alone decides it (FlowEngine.menu_preview), else None."""
+        if step != "menu":
+            return None
+        gather = next((i for i in turn.instructions if isinstance(i, Gather) and i.step == "menu"), None)
+        if gather is None or not gather.prompts:
+            return None
+        return self.engine.menu_preview(gather.prompts[-1].lang, menu_waits - 1, inp)
+
+    async def _confirmed(self, preview: Turn, pending: list[asyncio.Future], uniqueid: str, step: str,
+                         inp: Input) -> Turn:
+        """The previewed turn, decided and written under the call's lock like any other; it must be the
+        turn the caller is hearing (a call changed meanwhile, say closed as lost, fails it: the caller
+        is then routed to the emergency number, as for any turn whose writes fail). Its time budget
+        starts here: a channel that blocks while it plays (the classic script) starts it only then."""
+        until = time.monotonic() + self.settings.voice_turn_seconds
+        await self._settle(pending, uniqueid, until)
+        turn, writes = await self._announced(lambda s, announce: self.engine.advance(
+            s, uniqueid, step, inp, self.clock(), announce=announce), until)
+        if writes is not None:
+            turn = await writes
+        if turn.instructions != preview.instructions:
+            raise RuntimeError(f"call {uniqueid}: the turn written ({turn.said}) is not the one played "
+                               f"({preview.said})")
+        return turn
 
     async def _finish(self, uniqueid: str, performer: Performer, *, emergency: bool = False) -> None:
         def finish(s: Session) -> None:

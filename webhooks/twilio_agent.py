@@ -1,7 +1,8 @@
 """Twilio adapter for the agents' legs: the offer whisper and digit, the dequeue, callbacks.
 
 The worker places the agent's call (outbox, channel "voice"); Twilio then fetches this TwiML.
-Decisions stay in `callcenter.distribution`; this file only reads the form and writes TwiML.
+Decisions stay in `callcenter.distribution`; this file only reads the form and writes TwiML. Each view
+is one unit of work, run again after a deadlock or serialisation failure (Twilio does not retry).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from callcenter import callbacks, distribution
 from callcenter.db import session_scope
 from callcenter.models import Call, CallOffer, Company, Contact, OfferStatus, StaffUser
+from callcenter.unit_of_work import retried
 from callcenter.validation import optional_int
 
 from .twilio_signature import twilio_signed
@@ -46,6 +48,7 @@ def _bad(what: str) -> Response:
 
 @bp.post("/offer")
 @twilio_signed
+@retried
 def offer():  # noqa: ANN201
     """The agent picked up: a machine fails the offer; a person hears the whisper and may press 1."""
     resp = VoiceResponse()
@@ -75,6 +78,7 @@ def offer():  # noqa: ANN201
 
 @bp.post("/take")
 @twilio_signed
+@retried
 def take():  # noqa: ANN201
     """1 takes the call: dial the caller's own queue. Anything else (or silence) passes it on."""
     resp = VoiceResponse()
@@ -101,6 +105,7 @@ def take():  # noqa: ANN201
 
 @bp.post("/done")
 @twilio_signed
+@retried
 def done():  # noqa: ANN201
     with session_scope(_factory()) as session:
         row = session.get(CallOffer, _offer_id())
@@ -114,6 +119,7 @@ def done():  # noqa: ANN201
 
 @bp.post("/status")
 @twilio_signed
+@retried
 def status():  # noqa: ANN201
     """Status of the agent's leg: busy/no-answer/failed pass the caller on; completed ends the agent's call."""
     state = request.form.get("CallStatus", "")
@@ -136,6 +142,7 @@ def _callback_row(session) -> Call | None:  # noqa: ANN001
 
 @bp.post("/callback")
 @twilio_signed
+@retried
 def callback():  # noqa: ANN201
     """The agent answered their phone: tell them who, then dial the customer, recorded like any call."""
     resp = VoiceResponse()
@@ -162,6 +169,7 @@ def callback():  # noqa: ANN201
 
 @bp.post("/callback-done")
 @twilio_signed
+@retried
 def callback_done():  # noqa: ANN201
     with session_scope(_factory()) as session:
         back = _callback_row(session)
@@ -179,6 +187,7 @@ def callback_done():  # noqa: ANN201
 
 @bp.post("/callback-status")
 @twilio_signed
+@retried
 def callback_status():  # noqa: ANN201
     with session_scope(_factory()) as session:
         back = _callback_row(session)

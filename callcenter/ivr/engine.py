@@ -152,6 +152,16 @@ class Turn:
         return out
 
 
+@dataclass
+class MenuChoice:
+    """The menu's answer to one input, from the flow alone (FlowEngine._menu_choice)."""
+
+    token: str                      # what menu_path notes: the key, or "?"
+    step: str | None                # the step the call waits in next (None: the call ends)
+    instructions: list[Instruction]
+    outcome: str | None = None
+
+
 # Called with a turn decided but not yet written (see FlowEngine.advance).
 Announce = Callable[[Turn], None]
 
@@ -359,60 +369,80 @@ class FlowEngine:
 
     # -- steps
 
-    def _on_menu(self, session: Session, ctx: CallContext, inp: Input, now: datetime, number_start: int,
-                 announce: Announce | None = None) -> Turn:
-        call = ctx.call
-        lang = self._lang(call)
+    def menu_preview(self, lang: str, attempts: int, inp: Input) -> Turn | None:
+        """The menu turn for `inp` when the flow alone decides it: what the caller hears next, known
+        before the call's row is locked, so an AGI session can play it while the turn is written
+        (`advance` then decides the same turn inside the lock, from the same function). `attempts`: the
+        call's menu_attempts before this input. None for the critical fault, whose turn depends on the
+        contract and writes a ticket first (it is announced from inside the turn instead)."""
+        choice = self._menu_choice(lang, attempts, inp)
+        return None if choice is None else Turn(None, choice.instructions, choice.outcome)
+
+    def _menu_choice(self, lang: str, attempts: int, inp: Input) -> MenuChoice | None:
         action = self.flow.menu.get(inp.digits[:1]) if inp.kind == "digits" and inp.digits else None
         if action is None:
-            calls.log_menu(call, "?")
-            call.menu_attempts += 1
-            if call.menu_attempts >= self.cfg["menu_attempts"]:
-                calls.set_outcome(call, CallOutcome.NO_INPUT)
-                return self._turn(call, None, [self.say("no_input_goodbye", lang), Hangup()])
+            if attempts + 1 >= self.cfg["menu_attempts"]:
+                return MenuChoice("?", None, [self.say("no_input_goodbye", lang), Hangup()], CallOutcome.NO_INPUT)
             before = [self.say("invalid_choice", lang)] if inp.kind == "digits" else []
-            return self._turn(call, "menu", [self._menu(lang, *before)])
-        calls.log_menu(call, inp.digits[:1])
+            return MenuChoice("?", "menu", [self._menu(lang, *before)])
+        token = inp.digits[:1]
         record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
         if action == "critical_fault":
-            spec = self.flow.tickets["critical_fault"]
-            number = Later()
-            opened = self.say("critical_ticket_opened", lang, number=number)
-            if call.out_of_hours:
-                out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
-            else:
-                deadline = calls.queue_deadline(ctx, entering_at=now)
-                remaining = max(1, int((deadline - now).total_seconds()))
-                out = [opened, self.say("queue_connecting", lang),
-                       Enqueue(self.settings.hotline_queue, "queue_done", remaining, deadline)]
-            self._announce(announce, call, out)
-            ticket = calls.open_critical_ticket(session, ctx, category=spec.category, priority=spec.priority,
-                                                subject=spec.subject_in(lang), now=now,
-                                                number_start=number_start)
-            number.value = str(ticket.number)
-            if call.out_of_hours:
-                calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
-                return self._turn(call, "msg_standby", out)
-            calls.set_outcome(call, CallOutcome.CRITICAL_QUEUED)
-            calls.enter_queue(session, ctx, now)  # not for a call that ended meanwhile
-            return self._turn(call, "queue_done", out)
+            return None
         if action == "leave_message":
-            return self._turn(call, "msg_leave_message", [self.say("leave_message", lang),
-                                                          Record("msg_leave_message", *record)])
+            return MenuChoice(token, "msg_leave_message", [self.say("leave_message", lang),
+                                                           Record("msg_leave_message", *record)])
         if action == "complaint":
-            return self._turn(call, "msg_complaint", [self.say("complaint_message", lang),
-                                                      Record("msg_complaint", *record)])
+            return MenuChoice(token, "msg_complaint", [self.say("complaint_message", lang),
+                                                       Record("msg_complaint", *record)])
         if action == "ticket_status":
-            return self._turn(call, "ticket_number", [Gather(
+            return MenuChoice(token, "ticket_number", [Gather(
                 [self.say("ticket_number_prompt", lang)], "ticket_number", self.cfg["ticket_number_max_digits"],
                 "#", self.cfg["ticket_number_timeout_seconds"])])
         if action == "permission_change":
             # Only in writing (DESIGN feature 8): refused with the reason, and no ticket is opened.
-            calls.set_outcome(call, CallOutcome.PERMISSION_REFUSED)
-            return self._turn(call, None, [self.say("permission_refused", lang), Hangup()])
-        calls.set_outcome(call, CallOutcome.SALES)
-        return self._turn(call, None, [self.say("sales_transfer", lang),
-                                       Dial(self.settings.sales_number, self.cfg["dial_timeout_seconds"]), Hangup()])
+            return MenuChoice(token, None, [self.say("permission_refused", lang), Hangup()],
+                              CallOutcome.PERMISSION_REFUSED)
+        return MenuChoice(token, None, [self.say("sales_transfer", lang),
+                                        Dial(self.settings.sales_number, self.cfg["dial_timeout_seconds"]), Hangup()],
+                          CallOutcome.SALES)
+
+    def _on_menu(self, session: Session, ctx: CallContext, inp: Input, now: datetime, number_start: int,
+                 announce: Announce | None = None) -> Turn:
+        call = ctx.call
+        lang = self._lang(call)
+        choice = self._menu_choice(lang, call.menu_attempts, inp)
+        if choice is not None:
+            calls.log_menu(call, choice.token)
+            if choice.token == "?":
+                call.menu_attempts += 1
+            if choice.outcome is not None:
+                calls.set_outcome(call, choice.outcome)
+            return self._turn(call, choice.step, choice.instructions)
+        calls.log_menu(call, inp.digits[:1])
+        record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
+        # The critical fault: the only choice that depends on the call (its hours) and writes first.
+        spec = self.flow.tickets["critical_fault"]
+        number = Later()
+        opened = self.say("critical_ticket_opened", lang, number=number)
+        if call.out_of_hours:
+            out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
+        else:
+            deadline = calls.queue_deadline(ctx, entering_at=now)
+            remaining = max(1, int((deadline - now).total_seconds()))
+            out = [opened, self.say("queue_connecting", lang),
+                   Enqueue(self.settings.hotline_queue, "queue_done", remaining, deadline)]
+        self._announce(announce, call, out)
+        ticket = calls.open_critical_ticket(session, ctx, category=spec.category, priority=spec.priority,
+                                            subject=spec.subject_in(lang), now=now,
+                                            number_start=number_start)
+        number.value = str(ticket.number)
+        if call.out_of_hours:
+            calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
+            return self._turn(call, "msg_standby", out)
+        calls.set_outcome(call, CallOutcome.CRITICAL_QUEUED)
+        calls.enter_queue(session, ctx, now)  # not for a call that ended meanwhile
+        return self._turn(call, "queue_done", out)
 
     def _agent_menu(self, lang: str) -> Gather:
         return Gather([self.say("agent_menu", lang)], "agent_menu", 1, "", self.cfg["menu_timeout_seconds"])

@@ -1,9 +1,10 @@
 """Outbound mail: the automatic reply to every new ticket, a mail at every later phase, approval
-requests and decisions. Domain-event subscribers that only write outbox rows (the worker sends).
+requests and decisions. After-commit domain-event handlers (wired in callcenter/handlers.py) that
+only write outbox rows (the worker sends): a failure here never undoes the ticket change.
 
 Loop protection (reference Part B.4): no automatic reply to automatic mail (the ingest service
-decides and leaves the reason in the session), a per-sender rate limit in the database, and the
-headers that stop other robots answering ours.
+decides and records it with the events it publishes, session.info["event_cause"]), a per-sender rate
+limit in the database, and the headers that stop other robots answering ours.
 """
 
 from __future__ import annotations
@@ -152,6 +153,13 @@ def _replying_to(cause: dict | None) -> str | None:
     return message_id
 
 
+def wants_ticket_created(session: Session, event: events.TicketCreated) -> bool:
+    """A ticket with an address to answer, from no mail whose auto-replies are suppressed."""
+    ticket = session.get(Ticket, event.ticket_id)
+    cause = _mail_cause(session)
+    return bool(ticket is not None and ticket.reporter_email and (cause is None or cause.get("suppress") is None))
+
+
 def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
     ticket = session.get(Ticket, event.ticket_id)
     if ticket is None or not ticket.reporter_email:
@@ -176,14 +184,18 @@ def on_ticket_created(session: Session, event: events.TicketCreated) -> None:
                in_reply_to=_replying_to(cause))
 
 
+def wants_ticket_changed(session: Session, event: events.TicketChanged) -> bool:
+    """Only a public phase change that shows the customer something, not caused by their own mail
+    (they know what they wrote), is worth a mail."""
+    if event.kind not in PHASE_KINDS or not event.public or _mail_cause(session) is not None:
+        return False
+    return bool(visible_changes(event.changes) or (event.note or "").strip())
+
+
 def on_ticket_changed(session: Session, event: events.TicketChanged) -> None:
-    if event.kind not in PHASE_KINDS or not event.public:
+    if not wants_ticket_changed(session, event):
         return
     visible = visible_changes(event.changes)
-    if not visible and not (event.note or "").strip():
-        return
-    if _mail_cause(session) is not None:
-        return  # caused by the customer's own mail: they know what they wrote
     ticket = session.get(Ticket, event.ticket_id)
     if ticket is None or not ticket.reporter_email:
         return

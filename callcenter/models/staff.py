@@ -28,6 +28,8 @@ class StaffUser(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     language: Mapped[str] = mapped_column(String(5), default="en")
+    # The zone this person reads times in; None: the help desk's (web.i18n.DESK_ZONE).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(12), default=Role.AGENT)
     level: Mapped[str | None] = mapped_column(String(8))  # L1 / L2 / L3 / onsite
     password_hash: Mapped[str | None] = mapped_column(String(256))

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from .. import outbox
+from ..alert_text import summary_in
 from ..models import Alert, OutboxMessage, Page, StaffUser
 
 SOURCE_KIND = "notification"
@@ -86,7 +87,8 @@ def voice(language: str | None) -> tuple[str, str]:
 
 def _fields(alert: Alert, language: str | None) -> dict[str, str]:
     t = texts(language)
-    summary = " ".join(alert.summary.split())
+    # What the system wrote itself (hotline unanswered, SLA deadline) is said in the engineer's language.
+    summary = " ".join(summary_in(alert.summary, language).split())
     if len(summary) > SMS_SUMMARY_CHARS:
         summary = summary[: SMS_SUMMARY_CHARS - 1] + "…"
     ref = f"#{alert.ticket_number}" if alert.ticket_number else f"alert {alert.id}"

@@ -51,8 +51,8 @@
       if (c.waited !== null && c.waited !== undefined) facts.push([labels.waited, c.waited_text || mmss(c.waited)]);
       if (c.contact) facts.push([labels.contact, c.contact.name + (c.contact.role ? " (" + c.contact.role + ")" : "")]);
       if (c.company) facts.push([labels.company, c.company.name]);
-      if (c.contract) facts.push([labels.contract, c.contract.name + " · " + c.contract.package + " · " +
-        c.contract.sla.map(function (s) { return (s.category_label || s.category) + " " + s.minutes / 60 + " h"; }).join(", ")]);
+      if (c.contract) facts.push([labels.contract, c.contract.name + " · " + (c.contract.package_label || c.contract.package) +
+        " · " + c.contract.sla.map(function (s) { return (s.category_label || s.category) + " " + (s.target_text || s.minutes / 60 + " h"); }).join(", ")]);
       if (c.asset) facts.push([labels.asset, c.asset.identifier + " " + (c.asset.model || "")]);
       fill("pop-facts", facts, function (f) { var d = el("div"); d.appendChild(el("dt", f[0])); d.appendChild(el("dd", f[1])); return d; });
       var ivr = document.getElementById("pop-ivr");

@@ -7,6 +7,7 @@ The compiled .mo files are committed so a fresh checkout runs without a build st
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -18,12 +19,23 @@ from .catalog_source import EL, HU
 HERE = Path(__file__).resolve().parent
 
 
+# Fixed dates in the headers: the same sources give byte-identical .pot/.po/.mo files, so two branches that
+# rebuilt the catalogs from the same words do not conflict on a timestamp.
+STAMP = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def build() -> list[str]:
     missing: list[str] = []
+    with open(HERE / "messages.pot", "rb") as fh:
+        template = read_po(fh)
+    template.creation_date = STAMP
+    with open(HERE / "messages.pot", "wb") as fh:
+        write_po(fh, template, width=120, omit_header=False)
     for lang, table in (("hu", {**HU, **catalog_console.HU, **catalog_sweep.HU, **catalog_labels.HU}),
                         ("el", {**EL, **catalog_console.EL, **catalog_sweep.EL, **catalog_labels.EL})):
         with open(HERE / "messages.pot", "rb") as fh:
             catalog = read_po(fh, locale=lang)
+        catalog.creation_date = catalog.revision_date = STAMP
         for message in catalog:
             if message.id:
                 # A message with a context (pgettext) is keyed (context, msgid) in the tables.

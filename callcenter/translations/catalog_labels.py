@@ -20,12 +20,12 @@ HU: dict[object, str] = {
     "Lost (caller gone)": "Elveszett (a hívó már nem volt vonalban)",
     # mail intake and the outbox
     "Added to a ticket": "Jegyhez csatolva", "Quarantined": "Karanténban", "Sending": "Küldés alatt",
-    "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Feladva", "Not delivered": "Nem kézbesíthető",
-    "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálja",
+    "Sent": "Elküldve", "Delivered": "Kézbesítve", "Given up": "Végleg sikertelen", "Not delivered": "Nem kézbesíthető",
+    "Queued": "Sorban áll", "Logged": "Naplózva", "Busy": "Foglalt", "Will retry": "Újrapróbálkozik",
     "Reconciled": "Egyeztetve", "Sent again": "Újraküldve", "Unknown": "Ismeretlen",
     "Worker stopped": "A feldolgozó leállt", "Attempt": "Kísérlet", "Done": "Kész",
     # paging
-    "Triggered": "Riaszt", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
+    "Triggered": "Aktív", ("alert", "Acknowledged"): "Nyugtázva", ("alert", "Resolved"): "Lezárva",
     "Information": "Tájékoztató", "SMS": "SMS", "Voice call": "Hanghívás", "Command line": "Parancssor",
     "Standby line": "Ügyeleti vonal", "SLA clock": "SLA-óra",
     "Mailbox (IMAP)": "Postafiók (IMAP)", "Mail server (LMTP)": "Levelezőszerver (LMTP)",
@@ -71,6 +71,13 @@ HU: dict[object, str] = {
     "acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again":
         "%(name)s %(minutes)s perce nyugtázta, de a jegy azóta nem változott: újra riasztunk",
     "%(reason)s, outbox %(id)s": "%(reason)s, kimenő üzenet %(id)s", "Fax": "Fax",
+    # alerts the system raises (web/alert_trail.py SUMMARIES)
+    "no acknowledgement after step %(step)s": "a(z) %(step)s. lépés után senki sem nyugtázta",
+    "Hotline call not answered for %(minutes)s min: %(subject)s":
+        "Hotline-hívás %(minutes)s perce fogadatlan: %(subject)s",
+    "Hotline call not answered for %(minutes)s min": "Hotline-hívás %(minutes)s perce fogadatlan",
+    "SLA response deadline breached: %(subject)s": "Lejárt az SLA reakcióidő: %(subject)s",
+    "SLA response deadline at %(at)s: %(subject)s": "SLA reakció-határidő %(at)s: %(subject)s",
 }
 
 EL: dict[object, str] = {
@@ -138,4 +145,10 @@ EL: dict[object, str] = {
     "acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again":
         "επιβεβαιώθηκε από %(name)s πριν από %(minutes)s λεπ. και το αίτημα δεν κινήθηκε: νέα ειδοποίηση",
     "%(reason)s, outbox %(id)s": "%(reason)s, εξερχόμενο %(id)s", "Fax": "Φαξ",
+    "no acknowledgement after step %(step)s": "καμία επιβεβαίωση μετά το βήμα %(step)s",
+    "Hotline call not answered for %(minutes)s min: %(subject)s":
+        "Αναπάντητη κλήση γραμμής υποστήριξης για %(minutes)s λεπ.: %(subject)s",
+    "Hotline call not answered for %(minutes)s min": "Αναπάντητη κλήση γραμμής υποστήριξης για %(minutes)s λεπ.",
+    "SLA response deadline breached: %(subject)s": "Παραβιάστηκε η προθεσμία απόκρισης SLA: %(subject)s",
+    "SLA response deadline at %(at)s: %(subject)s": "Προθεσμία απόκρισης SLA στις %(at)s: %(subject)s",
 }

@@ -58,7 +58,7 @@ HU: dict[object, str] = {
     "Select the alerts to acknowledge first.": "Előbb jelölje ki a nyugtázandó riasztásokat.",
     "alert": "riasztás", "nobody reached yet": "még senkit sem értünk el", "nobody yet": "még senki",
     "round %(loop)s": "%(loop)s. kör", "step %(step)s": "%(step)s. lépés",
-    "step %(step)s of %(steps)s": "%(step)s./%(steps)s lépés",
+    "step %(step)s of %(steps)s": "%(step)s. lépés (összesen %(steps)s)",
     # call notification on every page, skip link (consoleB)
     "Call for you": "Hívása van", "On a call with": "Hívásban:", "waited": "várt", "Open the desk": "A pult megnyitása",
     "Skip to content": "Ugrás a tartalomra",

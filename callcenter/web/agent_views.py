@@ -34,7 +34,7 @@ from ..models import (
 )
 from .common import actor, now
 from .db import db_session
-from .formats import local_time, wait
+from .formats import hours, local_time, wait
 from .labels import LABELS, label
 from .login import csrf_check, roles_required
 from .navigation import add_nav_item
@@ -136,8 +136,10 @@ def screen_pop(db: Session, call: Call) -> dict:
         "company": {"name": company.name, "url": url_for("console.company", company_id=company.id)}
         if company else None,
         "contract": {"name": contract.name, "package": contract.package,
+                     "package_label": str(label(contract.package)),
                      "sla": [{"category": t.category, "category_label": str(label(t.category)),
-                              "minutes": t.response_minutes} for t in contract.sla_targets]}
+                              "minutes": t.response_minutes, "target_text": hours(t.response_minutes / 60, 1)}
+                             for t in contract.sla_targets]}
         if contract else None,
         "asset": {"identifier": asset.identifier, "model": asset.model, "location": asset.location} if asset else None,
         "asset_faults": [_ticket_row(t) for t in faults],

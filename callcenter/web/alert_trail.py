@@ -14,7 +14,8 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from .formats import local_time
+from ..alert_text import summary_text
+from .formats import local_time, viewer_zone
 from .labels import label
 
 _Render = Callable[[re.Match], str]
@@ -60,8 +61,14 @@ PATTERNS: list[tuple[re.Pattern, _Render]] = [
     (re.compile(r"^acknowledged by (.*) (\d+) min ago and the ticket has not moved since: paging again$"),
      lambda m: _("acknowledged by %(name)s %(minutes)s min ago and the ticket has not moved since: paging again",
                  name=m[1], minutes=m[2])),
+    (re.compile(r"^no acknowledgement after step (\d+)$"),
+     lambda m: _("no acknowledgement after step %(step)s", step=m[1])),
     (re.compile(r"^([\w -]+), outbox (\d+)$"), lambda m: _("%(reason)s, outbox %(id)s", reason=label(m[1]), id=m[2])),
 ]
+
+def alert_summary(summary: object) -> str:
+    """An alert's summary in the viewer's language when the system wrote it (as stored otherwise)."""
+    return summary_text(summary, _, viewer_zone())
 
 
 def alert_detail(detail: object) -> str:

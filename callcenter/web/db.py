@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..db import make_session_factory
+from ..unit_of_work import finish
 
 
 def init_app(app: Flask, engine: Engine, settings: Settings) -> None:
@@ -27,15 +28,15 @@ def session_factory() -> sessionmaker[Session]:
 
 
 def db_session() -> Session:
-    """The request's session, opened on first use and closed when the request ends."""
+    """The request's session, opened on first use and ended by the unit of work's `finish` when the
+    request ends; a view commits (and so dispatches its domain events) what it means to keep."""
     if "db" not in g:
         g.db = session_factory()()
     return g.db
 
 
 def close_db_session(exc: BaseException | None = None) -> None:
+    """The request's unit of work ends: what its view did not commit is rolled back."""
     session: Session | None = g.pop("db", None)
     if session is not None:
-        if exc is not None:
-            session.rollback()
-        session.close()
+        finish(session)

@@ -30,7 +30,12 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """The zone every time on the page is written in (24-hour clock, never the browser's own clock)."""
-    if current_user and current_user.is_authenticated and current_user.company_id is not None:
+    if not (current_user and current_user.is_authenticated):
+        return DESK_ZONE
+    if current_user.kind == "staff":
+        user = db_session().get(StaffUser, current_user.record_id)
+        return user.timezone if user is not None and user.timezone else DESK_ZONE
+    if current_user.company_id is not None:
         from .common import now
 
         company = db_session().get(Company, current_user.company_id)

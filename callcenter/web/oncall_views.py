@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from ..models import Alert, AlertStatus, Page, Rotation, StaffUser
 from ..paging import alerts as svc
 from ..paging.rotations import RotationError, add_override, schedule, who_is_on_call
+from .alert_trail import alert_summary
 from .api_alerts import alert_json
 from .common import now
 from .db import db_session
@@ -124,7 +125,7 @@ def alert(alert_id: int):  # noqa: ANN201
     row = db_session().get(Alert, alert_id)
     if row is None:
         abort(404)
-    return render_template("alert.html", alert=row, data=alert_json(row, full=True))
+    return render_template("alert.html", alert=row, data=alert_json(row, full=True), card=_pager_cards([row])[0])
 
 
 @bp.get("/oncall/alerts")
@@ -165,14 +166,15 @@ def act(alert_id: int, action: str):  # noqa: ANN201
         abort(403, description=str(exc))
     session.commit()
     if done:
-        messages = {"acknowledge": _("Alert %(id)s acknowledged: %(summary)s", id=row.id, summary=row.summary),
+        summary = alert_summary(row.summary)
+        messages = {"acknowledge": _("Alert %(id)s acknowledged: %(summary)s", id=row.id, summary=summary),
                     "escalate": _("Alert %(id)s escalated to the next step: %(summary)s", id=row.id,
-                                  summary=row.summary),
-                    "resolve": _("Alert %(id)s resolved: %(summary)s", id=row.id, summary=row.summary)}
+                                  summary=alert_summary(row.summary)),
+                    "resolve": _("Alert %(id)s resolved: %(summary)s", id=row.id, summary=alert_summary(row.summary))}
         flash(messages[action], "ok")
     else:
         flash(_("Nothing to do for alert %(id)s (%(summary)s): it has moved on meanwhile.", id=row.id,
-                summary=row.summary), "error")
+                summary=alert_summary(row.summary)), "error")
     return redirect(_back(alert_id))
 
 
@@ -181,7 +183,7 @@ def act(alert_id: int, action: str):  # noqa: ANN201
 def acknowledge_selected():  # noqa: ANN201
     """Acknowledge every selected alert; each is its own transaction, so one refusal stops no other."""
     session, me = db_session(), _me()
-    ids = sorted({int(v) for v in request.form.getlist("alert_id") if v.isdigit() and len(v) < 12})
+    ids = sorted({int(v) for v in request.form.getlist("alert_id") if v.isascii() and v.isdigit() and len(v) < 12})
     done, skipped = [], []
     for alert_id in ids:
         row = session.get(Alert, alert_id)
@@ -193,7 +195,7 @@ def acknowledge_selected():  # noqa: ANN201
         except svc.AlertForbidden:
             session.rollback()
             ok = False
-        (done if ok else skipped).append(f"{row.id} ({row.summary})")
+        (done if ok else skipped).append(f"{row.id} ({alert_summary(row.summary)})")
     if done:
         flash(_("Acknowledged: %(alerts)s", alerts=", ".join(done)), "ok")
     if skipped:

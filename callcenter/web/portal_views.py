@@ -52,8 +52,10 @@ def _own_ticket(number: int) -> Ticket:
 def home():  # noqa: ANN201
     db = db_session()
     contact = _contact()
+    tickets = portal.company_tickets(db, contact.company_id)
     return render_template("portal_home.html", contact=contact, approvals=portal.pending_approvals(db, contact),
-                           tickets=portal.company_tickets(db, contact.company_id), tz=_zone(contact.company))
+                           tickets=tickets, last_change=portal.last_public_change(db, tickets),
+                           tz=_zone(contact.company))
 
 
 @bp.get("/tickets/<int:number>")

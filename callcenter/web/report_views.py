@@ -250,7 +250,7 @@ def go():  # noqa: ANN201
         problem = _("Choose a report from the list.")
     elif kind == "quarterly" and not current_user.is_customer and not company:
         problem = _("The quarterly SLA report is for one company: choose a company.")
-    elif company and not company.isdigit():
+    elif company and not (company.isascii() and company.isdigit()):
         problem = _("Choose a company from the list.")
     else:
         try:

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     i18n.babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     formats.register(app)
     app.add_template_filter(alert_trail.alert_detail, "alert_detail")
+    app.add_template_filter(alert_trail.alert_summary, "alert_summary")
     app.context_processor(_console_globals)
 
 

@@ -47,7 +47,8 @@ def test_critical_call_bridged_to_the_agent_who_presses_1(make_hotline, demo, se
     assert "hu/digits/" in hotline.pbx.log_text()
     _times_never_negative(call)
     # Talk time runs from the agent's 1 to the hang-up (the agent stayed 4 s), not from the hotline's answer.
-    assert 3 <= call.talk_seconds <= 7, call.talk_seconds
+    # (The bug counted 43 s for an 11.7 s bridge; the upper bound leaves room for a loaded machine.)
+    assert 3 <= call.talk_seconds <= 10, call.talk_seconds
     assert call.answered_at is not None and call.wait_seconds is not None
 
 
@@ -91,4 +92,5 @@ def test_plain_queue_mode_leaves_the_queue_at_the_threshold(make_hotline, demo, 
     call = call_row(session, hotline.uniqueid(placed))
     assert call.outcome == "unanswered" and call.unanswered_alerted_at is not None
     late = (call.unanswered_alerted_at - call.queue_entered_at).total_seconds()
-    assert 19 <= late <= 23, late
+    # The bug left the caller 13 s past the threshold; a loaded machine adds a few seconds of turns.
+    assert 19 <= late <= 27, late

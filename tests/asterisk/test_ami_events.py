@@ -64,7 +64,7 @@ def test_plain_queue_mode_knows_who_answered_and_the_talk_time(make_hotline, lis
     _until(session, lambda: call_row(session, uid).talk_seconds is not None, "AgentComplete applied")
     call = call_row(session, uid)
     assert call.outcome == "answered" and call.agent_id == agent1.id
-    assert 2 <= call.talk_seconds <= 6, call.talk_seconds
+    assert 2 <= call.talk_seconds <= 9, call.talk_seconds  # Asterisk's count; the agent stayed 3 s
     assert call.answered_at >= call.queue_entered_at
     # The agent was on the call, then in wrap-up (the queue sync pauses them meanwhile).
     agent = agents.agent_for(session, agent1.id, hotline.agi.clock())

@@ -54,7 +54,7 @@ def test_call_back_rings_the_agent_then_the_customer_recorded(make_hotline, pbx,
     missed, back = _call_back(hotline, session, demo)
     assert back.channel == "asterisk" and back.agent_id == demo.staff["agent1"].id
     assert back.outcome == "callback" and missed.callback_state == "done"
-    assert 1 <= back.talk_seconds <= 5, back.talk_seconds
+    assert 1 <= back.talk_seconds <= 8, back.talk_seconds  # the customer stayed 2 s
     assert back.answered_at >= back.arrived_at
     assert "TEST PHONE 3615550101 answered" in hotline.pbx.log_text()
     # The agent's phone was rung first (Originate), with the outbox row sent once.

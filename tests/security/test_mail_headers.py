@@ -110,6 +110,8 @@ def test_a_stored_address_list_gets_no_mail(demo, session, settings, engine, sin
     t = tickets.create_ticket(session, tickets.NewTicket(subject="Printer", channel="api", category="user"), now=now)
     t.reporter_email = f"{ANNA}, victim@evil.example"
     tickets.add_note(session, t, "On it.", actor=tickets.SYSTEM, now=now, public=True)
+    session.commit()  # the phase mail is an after-commit handler (callcenter/handlers.py)
+    session.expire_all()
     assert mails_to(session, t.reporter_email) == []
     assert any("not exactly one e-mail address" in (e.body or "") for e in t.events)
     from callcenter import outbox

@@ -1,0 +1,91 @@
+"""Menu keys the flow alone decides (every key but 1) are answered over FastAGI before their turn is
+written (issue 13 item 7: the digit turn was the burst's tail); the turn written under the call's lock
+must be the one played, else the caller goes to the emergency number."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from agi_peer import AGIPeer, plausible_reply, run_peers
+from hotline_helpers import ANNA, IN_HOURS, call_row, stub_number_prompts
+from test_hotline_agi import Clock
+
+from callcenter import calls
+from callcenter.db import session_scope
+from callcenter.ivr.engine import FlowEngine, Hangup, Input, Turn
+from webhooks.agi_server import FastAGIServer
+from webhooks.fastagi import HotlineAGI
+
+SLOW = 0.4  # seconds the menu turn's writes take in these tests
+
+
+def _pressing(key: str):  # noqa: ANN202
+    def reply(line: str) -> str:
+        return f"200 result={key}" if line.startswith("GET DATA") else plausible_reply(line)
+    return reply
+
+
+@pytest.fixture
+def agi(settings, engine, demo, tmp_path):  # noqa: ANN001, ANN201
+    stub_number_prompts(settings, tmp_path / "prompts")
+    server = FastAGIServer(HotlineAGI(settings, engine, clock=Clock(IN_HOURS)), port=0)
+    host, port = server.start_in_thread()
+    yield host, port
+    server.stop_thread()
+
+
+def _gap_after(peer: AGIPeer, command: str) -> float:
+    index = next(i for i, (line, _) in enumerate(peer.transcript) if line.startswith(command))
+    return peer.times[index + 1][0] - peer.times[index][1]
+
+
+@pytest.mark.parametrize("attempts", [0, 2])
+@pytest.mark.parametrize("inp", [Input("digits", digits=k) for k in "0234589"] + [Input("timeout")],
+                         ids=lambda i: i.digits or i.kind)
+def test_the_preview_is_the_turn_the_engine_writes(session_factory, settings, demo, inp, attempts) -> None:  # noqa: ANN001
+    engine = FlowEngine(settings)
+    uid = f"u.preview.{inp.digits or 't'}.{attempts}"
+    with session_scope(session_factory) as session:
+        engine.start(session, channel="asterisk", provider_call_id=uid, caller=ANNA, now=IN_HOURS)
+        calls.get_call(session, uid).menu_attempts = attempts
+    with session_scope(session_factory) as session:
+        written = engine.advance(session, uid, "menu", inp, IN_HOURS)
+        lang = engine._lang(calls.get_call(session, uid))
+    preview = engine.menu_preview(lang, attempts, inp)
+    assert preview is not None and preview.instructions == written.instructions
+    assert engine.menu_preview("hu", 0, Input("digits", digits="1")) is None  # the critical fault writes first
+
+
+def test_a_menu_key_is_answered_before_its_turn_is_written(agi, session, monkeypatch) -> None:  # noqa: ANN001
+    real = calls.log_menu
+
+    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        time.sleep(SLOW)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(calls, "log_menu", slow)
+    peer = AGIPeer([], callerid=ANNA, uniqueid="u.key5", script="hotline", auto_reply=_pressing("5"))
+    run_peers(*agi, [peer])
+    peer.assert_ok()
+    refused = next(c for c in peer.commands if "permission_refused" in c)
+    assert _gap_after(peer, "GET DATA") < SLOW / 2  # the prompt went out at once
+    assert _gap_after(peer, refused) > SLOW / 2     # the hang-up waited for the turn's writes
+    assert peer.commands[-1].startswith("HANGUP")
+    row = call_row(session, "u.key5")
+    assert (row.menu_path, row.outcome) == ("5", "permission_refused")
+
+
+def test_a_turn_written_otherwise_than_played_goes_to_the_emergency_number(agi, settings, session,  # noqa: ANN001
+                                                                            monkeypatch) -> None:
+    real = FlowEngine.menu_preview
+
+    def wrong(self, lang, attempts, inp):  # noqa: ANN001, ANN202
+        turn = real(self, lang, attempts, inp)
+        return Turn(None, [self.say("sales_transfer", lang), Hangup()]) if turn is not None else None
+
+    monkeypatch.setattr(FlowEngine, "menu_preview", wrong)
+    peer = AGIPeer([], callerid=ANNA, uniqueid="u.wrong", script="hotline", auto_reply=_pressing("5"))
+    run_peers(*agi, [peer])
+    peer.assert_ok()
+    assert f'EXEC Dial "PJSIP/{settings.emergency_number}@hotline-trunk,30"' in peer.commands

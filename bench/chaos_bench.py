@@ -189,6 +189,7 @@ def main() -> int:
         fake.stop()
 
     with factory() as s:
+        states = Counter(s.scalars(select(OutboxMessage.state).where(OutboxMessage.source_kind == "notification")))
         rows = s.execute(select(OutboxMessage.provider_ref, OutboxMessage.channel, OutboxMessage.destination,
                                 Page.alert_id, Page.step)
                          .join(Page, Page.id == OutboxMessage.source_id)
@@ -216,6 +217,9 @@ def main() -> int:
     load = os.getloadavg()
     print(f"\npages: expected {expected}, requested {len(requested)} ({len(fake.messages)} SMS, "
           f"{len(fake.calls)} calls); lost {lost}, duplicates {duplicates}, unexpected {false}, unowned {orphans}")
+    unsettled = states[OutboxState.PENDING] + states[OutboxState.SENDING]
+    print(f"outbox rows by state {dict(states)}" + (f": {unsettled} not settled within --settle, so 'lost' and "
+                                                   "'unowned' include pages still on their way" if unsettled else ""))
     print(f"kills: {len(kills)} (-9, each worker restarted at once) in {args.seconds:.0f} s; all settled after "
           f"{took:.0f} s; outbox outcomes {dict(outcomes)}")
     print(f"latency raised -> first page requested: p50 {percentile(first, 50):.2f} s, "

@@ -37,9 +37,10 @@ log = logging.getLogger(__name__)
 
 # A claim's lease on each row; renewed before a send when less than LEASE_MARGIN is left. The margin
 # is longer than a provider request may take (the Twilio client's 10 s timeout), so a send never
-# starts on a lease that could run out under it.
-LEASE = timedelta(seconds=30)
-LEASE_MARGIN = timedelta(seconds=15)
+# starts on a lease that could run out under it. The lease is what a worker's crash costs the pages
+# it held (then they are reconciled): short, since a batch of sends takes a few seconds.
+LEASE = timedelta(seconds=20)
+LEASE_MARGIN = timedelta(seconds=12)
 # Workers beat every HEARTBEAT_INTERVAL; one silent for HEARTBEAT_TIMEOUT is gone.
 HEARTBEAT_INTERVAL = timedelta(seconds=3)
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)

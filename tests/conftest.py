@@ -157,3 +157,24 @@ def api_token(demo, session: Session, now: datetime):  # noqa: ANN001, ANN201
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+# The paging tests' set-up (tests/paging_harness.py): a fake Twilio that posts signed callbacks to the
+# app, and a Pager on its clock with eng2 on call. A module that needs another `fake` defines its own.
+@pytest.fixture
+def fake():  # noqa: ANN201
+    from fake_twilio import FakeTwilio
+
+    with FakeTwilio() as f:
+        yield f
+
+
+@pytest.fixture
+def pager(settings, engine, session_factory, demo, fake, app, now):  # noqa: ANN001, ANN201
+    from paging_harness import Pager
+
+    fake.attach_app(app, settings.public_url)
+    p = Pager(settings, engine, session_factory, fake, now)
+    app.config["PAGING_CLOCK"] = lambda: p.t
+    p.put_on_call("eng2")
+    return p

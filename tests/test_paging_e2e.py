@@ -5,29 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from fake_twilio import FakeTwilio
-from paging_harness import FROM_NUMBER, Pager
+from paging_harness import FROM_NUMBER
 from sqlalchemy import select
 
 from callcenter.models import Alert, AlertEvent, AlertStatus, NotificationRule
 
 ENG2, ENG3, MANAGER = "+3615550182", "+302105550183", "+3615550184"
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
-
-
-@pytest.fixture
-def pager(settings, engine, session_factory, demo, fake, app, now):
-    fake.attach_app(app, settings.public_url)
-    p = Pager(settings, engine, session_factory, fake, now)
-    app.config["PAGING_CLOCK"] = lambda: p.t
-    p.put_on_call("eng2")
-    return p
 
 
 def alert_row(pager, alert_id):

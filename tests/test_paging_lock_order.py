@@ -12,8 +12,6 @@ from datetime import timedelta
 
 import pytest
 from conftest import is_postgres
-from fake_twilio import FakeTwilio
-from paging_harness import Pager
 from sqlalchemy import select
 
 from callcenter import outbox, timers
@@ -22,21 +20,6 @@ from callcenter.paging import engine as paging_engine
 
 ENG2 = "+3615550182"
 MEET = 3.0  # how long each side waits at its hook for the other to arrive there
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
-
-
-@pytest.fixture
-def pager(settings, engine, session_factory, demo, fake, app, now):
-    fake.attach_app(app, settings.public_url)
-    p = Pager(settings, engine, session_factory, fake, now)
-    app.config["PAGING_CLOCK"] = lambda: p.t
-    p.put_on_call("eng2")
-    return p
 
 
 def _race(pager, monkeypatch, action) -> tuple[object, list[BaseException]]:  # noqa: ANN001

@@ -6,29 +6,12 @@ alert paged to eng2; QA resolved one)."""
 from __future__ import annotations
 
 import pytest
-from fake_twilio import FakeTwilio
-from paging_harness import Pager
 from sqlalchemy import func, select
 
 from callcenter.models import Alert, AlertEvent, AlertStatus, OutboxMessage, Page, Timer
 
 ENG2, ENG3, MANAGER = "+3615550182", "+302105550183", "+3615550184"
 AGENT1, QA, ADMIN = "+3615550181", "+3615550185", "+3615550180"
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
-
-
-@pytest.fixture
-def pager(settings, engine, session_factory, demo, fake, app, now):
-    fake.attach_app(app, settings.public_url)
-    p = Pager(settings, engine, session_factory, fake, now)
-    app.config["PAGING_CLOCK"] = lambda: p.t
-    p.put_on_call("eng2")
-    return p
 
 
 def snapshot(pager) -> dict:  # noqa: ANN001

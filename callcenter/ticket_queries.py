@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import search as _search
 from .models import OPEN_STATUSES, Category, Priority, Ticket
+from .validation import int_or_none
 
 
 @dataclass
@@ -72,8 +73,8 @@ def _search_condition(query: str, dialect: str):  # noqa: ANN202
     number = query.strip().lstrip("#")
     ids = _search.matching_ids(dialect, query)
     condition = Ticket.id.in_(ids) if ids is not None else Ticket.id.is_(None)
-    if number.isascii() and number.isdigit() and len(number) < 10:  # "²".isdigit() is True too
-        condition = or_(condition, Ticket.number == int(number))
+    if (as_number := int_or_none(number)) is not None:
+        condition = or_(condition, Ticket.number == as_number)
     return condition
 
 

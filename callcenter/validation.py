@@ -40,6 +40,15 @@ def optional_int(raw: str | None, what: str, *, low: int = 1, high: int = MAX_DB
     return parse_int(raw, what, low=low, high=high)
 
 
+def int_or_none(raw: str, *, low: int = 1, high: int = MAX_DB_INT) -> int | None:
+    """`parse_int` for lenient places (a selection of ids, a search that may be a number): None instead
+    of an error."""
+    try:
+        return parse_int(raw, "value", low=low, high=high)
+    except InvalidInput:
+        return None
+
+
 def text_problem(value: str) -> str | None:
     """Why a string cannot be stored as text, or None."""
     if "\x00" in value:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from ..models import Alert, AlertStatus, Page, Rotation, StaffUser
 from ..paging import alerts as svc
 from ..paging.rotations import RotationError, add_override, schedule, who_is_on_call
+from ..validation import int_or_none
 from .alert_trail import alert_summary
 from .api_alerts import alert_json
 from .common import now
@@ -183,7 +184,7 @@ def act(alert_id: int, action: str):  # noqa: ANN201
 def acknowledge_selected():  # noqa: ANN201
     """Acknowledge every selected alert; each is its own transaction, so one refusal stops no other."""
     session, me = db_session(), _me()
-    ids = sorted({int(v) for v in request.form.getlist("alert_id") if v.isascii() and v.isdigit() and len(v) < 12})
+    ids = sorted({n for v in request.form.getlist("alert_id") if (n := int_or_none(v)) is not None})
     done, skipped = [], []
     for alert_id in ids:
         row = session.get(Alert, alert_id)

@@ -19,6 +19,7 @@ from .. import tickets as svc
 from .. import work_queue
 from ..models import Company, StaffUser, Ticket
 from ..sla import clock_calendar, sla_state, status_pauses_many
+from ..validation import int_or_none
 from .common import actor, now
 from .db import db_session
 from .formats import local_time
@@ -141,8 +142,7 @@ def register(bp, staff_roles: tuple[str, ...], choices) -> None:  # noqa: ANN001
         raw = request.form.get("assignee", "keep")
         assignee: int | None | str = ("keep" if raw == "keep" else current_user.record_id if raw == "me"
                                       else None if raw == "" else int_arg("assignee"))
-        numbers = sorted({int(n) for n in request.form.getlist("ticket")
-                          if n.isascii() and n.isdigit() and len(n) < 10})  # "²".isdigit() is True too
+        numbers = sorted({n for v in request.form.getlist("ticket") if (n := int_or_none(v)) is not None})
         try:
             changed = work_queue.apply_bulk(db, numbers, work_queue.BulkChange(
                 assignee=assignee, status=request.form.get("status") or None), actor=actor(), now=now())

@@ -140,8 +140,9 @@ def test_queue_search_sort_bulk_and_a_refresh_that_keeps_focus_and_scroll(browse
     search_box.clear()
     search_box.send_keys("flapping 07\n")
     wait_for(lambda: "q=flapping" in browser.current_url)
-    rows = browser.find_elements("css selector", "#queue tbody tr")
-    assert len(rows) == 1 and "Switch port 07" in rows[0].text
+    # Read the rows in one go, again if the 5-second refresh swaps them between finding and reading.
+    rows = wait_for(lambda: [r.text for r in browser.find_elements("css selector", "#queue tbody tr")])
+    assert len(rows) == 1 and "Switch port 07" in rows[0]
     browser.get(f"{base}/console/queue")
     by_css(browser, "#view-mine").click()
     wait_for(lambda: "view=mine" in browser.current_url)

@@ -144,8 +144,10 @@ def test_queue_on_a_phone(phone, site, session, demo, now) -> None:  # noqa: ANN
     sla = rect(phone, f'#queue tr[data-number="{ticket.number}"] td.sla')
     assert 0 <= sla["left"] and sla["right"] <= width
     cell = f'#queue tr[data-number="{ticket.number}"] td.sla'
-    label = phone.execute_script("return document.querySelector(arguments[0]).dataset.label;", cell)
-    assert label  # the column's name, copied from the header by console.js
+    # The column's name, copied from the header by console.js (again after each refresh swaps the rows).
+    label = wait_for(lambda: phone.execute_script("return document.querySelector(arguments[0]).dataset.label;",
+                                                  cell), timeout=10)
+    assert label
     # The bulk bar stays out of the way until a ticket is ticked.
     assert not by_css(phone, "#bulk-bar").is_displayed()
     by_css(phone, f'#queue tr[data-number="{ticket.number}"] input.pick').click()

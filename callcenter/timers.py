@@ -99,6 +99,11 @@ def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worke
     are fired again one by one, each in a savepoint of its own, so a failing handler undoes only its
     own claim and writes. The pass stops taking timers after BATCH_SECONDS, so the owner rows it
     holds are never held for long."""
+    due_now = (Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+    with session_scope(factory) as session:
+        # A read first: a pass with nothing due (most of them) takes no lock and writes nothing.
+        if session.scalar(select(Timer.id).where(*due_now).limit(1)) is None:
+            return 0
     fired = 0
     failed: list[tuple[int, Exception]] = []
     began = time.monotonic()
@@ -107,8 +112,7 @@ def fire_due(factory: sessionmaker[Session], now: datetime, worker: str = "worke
         # never reads timers that another fires before it gets the lock.
         begin_write(session)
         due = list(session.execute(
-            select(Timer.id, Timer.kind, Timer.payload)
-            .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+            select(Timer.id, Timer.kind, Timer.payload).where(*due_now)
             .order_by(Timer.due_at, Timer.id).limit(limit).with_for_update(skip_locked=True)
         ))
         for start in range(0, len(due), CHUNK):

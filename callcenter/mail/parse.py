@@ -23,6 +23,7 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from ..text import strip_nul
+from .sender import AmbiguousSender, single_sender
 
 # What customers send us: screenshots, documents, logs, archives, forwarded mails.
 ALLOWED_TYPES = {
@@ -164,9 +165,11 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         headers: dict[str, list[str]] = {}
         for name, value in msg.raw_items():
             headers.setdefault(name.lower(), []).append(_raw_value(value))
-        from_name, from_address = parseaddr(_first(headers, "from"))
+        from_name, from_address = single_sender(headers.get("from", []))
         from_name = _decoded(from_name)
         subject = _decoded(_first(headers, "subject"))
+    except AmbiguousSender as exc:  # a From that can be read as more than one sender
+        raise MailParseError(str(exc)) from exc
     except Exception as exc:  # malformed header values surface here
         raise MailParseError(f"unreadable header: {type(exc).__name__}: {exc}") from exc
     if not from_address or "@" not in from_address:

@@ -45,6 +45,11 @@ BROKEN_MIME = (
     errors.CloseBoundaryNotFoundDefect,
 )
 
+# Parts in one mail (the text, its alternatives, attachments, containers). Real mail has a few dozen
+# at most; each kept part is a row written while the MTA waits, so a few megabytes of empty parts
+# could otherwise hold an LMTP delivery (and every retry of it) for minutes.
+MAX_PARTS = 250
+
 _MSGID = re.compile(r"<([^<>\s]+)>")
 # RFC 5322 msg-id without its brackets: printable ASCII, no white space or brackets, one "@".
 _VALID_MSGID = re.compile(r"[!-;=?-~]{1,200}@[!-;=?-~]{1,120}")
@@ -155,7 +160,9 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; anything it raises is a broken message
         raise MailParseError(f"unparseable message: {type(exc).__name__}: {exc}") from exc
-    for part in msg.walk():
+    for count, part in enumerate(msg.walk(), 1):
+        if count > MAX_PARTS:
+            raise MailParseError(f"more than {MAX_PARTS} MIME parts")
         for defect in part.defects:
             if isinstance(defect, BROKEN_MIME):
                 raise MailParseError(f"broken MIME structure: {type(defect).__name__}")

@@ -819,6 +819,11 @@ def report_quarterly(ctx: Context, company: str, quarter: str, fmt: str, output:
                f"{result.breach_count} breaches -> {output}", err=True)
 
 
+from .cli_events import events_group  # noqa: E402  (click only; its commands import lazily)
+
+cli.add_command(events_group)
+
+
 def main() -> None:
     try:
         cli(prog_name="callcenter")

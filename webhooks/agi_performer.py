@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callcenter.config import Settings
-from callcenter.ivr.engine import (
+from callcenter.ivr.instructions import (
     Dial,
     Enqueue,
     Gather,

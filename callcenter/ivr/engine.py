@@ -52,6 +52,7 @@ class MenuChoice:
     step: str | None                # the step the call waits in next (None: the call ends)
     instructions: list[Instruction]
     outcome: str | None = None
+    head: bool = False              # only the turn's first instructions (the critical fault's)
 
 
 # Voice-message steps: step name -> the flow's ticket spec (None: attach to the call's ticket).
@@ -257,16 +258,17 @@ class FlowEngine:
 
     # -- steps
 
-    def menu_preview(self, lang: str, attempts: int, inp: Input) -> Turn | None:
+    def menu_preview(self, lang: str, attempts: int, inp: Input) -> Turn:
         """The menu turn for `inp` when the flow alone decides it: what the caller hears next, known
         before the call's row is locked, so an AGI session can play it while the turn is written
         (`advance` then decides the same turn inside the lock, from the same function). `attempts`: the
-        call's menu_attempts before this input. None for the critical fault, whose turn depends on the
-        contract and writes a ticket first (it is announced from inside the turn instead)."""
+        call's menu_attempts before this input. For the critical fault only the head of the turn: its
+        first prompt, whose ticket number is a `Later` the writes decide; what follows depends on the call
+        (its hours, the contract's threshold). Turn.leads checks a written turn against a preview."""
         choice = self._menu_choice(lang, attempts, inp)
-        return None if choice is None else Turn(None, choice.instructions, choice.outcome)
+        return Turn(None, choice.instructions, choice.outcome, head=choice.head)
 
-    def _menu_choice(self, lang: str, attempts: int, inp: Input) -> MenuChoice | None:
+    def _menu_choice(self, lang: str, attempts: int, inp: Input) -> MenuChoice:
         action = self.flow.menu.get(inp.digits[:1]) if inp.kind == "digits" and inp.digits else None
         if action is None:
             if attempts + 1 >= self.cfg["menu_attempts"]:
@@ -276,7 +278,7 @@ class FlowEngine:
         token = inp.digits[:1]
         record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
         if action == "critical_fault":
-            return None
+            return MenuChoice(token, None, [self.say("critical_ticket_opened", lang, number=Later())], head=True)
         if action == "leave_message":
             return MenuChoice(token, "msg_leave_message", [self.say("leave_message", lang),
                                                            Record("msg_leave_message", *record)])
@@ -300,19 +302,18 @@ class FlowEngine:
         call = ctx.call
         lang = self._lang(call)
         choice = self._menu_choice(lang, call.menu_attempts, inp)
-        if choice is not None:
-            calls.log_menu(call, choice.token)
+        calls.log_menu(call, choice.token)
+        if not choice.head:
             if choice.token == "?":
                 call.menu_attempts += 1
             if choice.outcome is not None:
                 calls.set_outcome(call, choice.outcome)
             return self._turn(call, choice.step, choice.instructions)
-        calls.log_menu(call, inp.digits[:1])
         record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
         # The critical fault: the only choice that depends on the call (its hours) and writes first.
         spec = self.flow.tickets["critical_fault"]
-        number = Later()
-        opened = self.say("critical_ticket_opened", lang, number=number)
+        opened = choice.instructions[0]
+        number = opened.values["number"]
         if call.out_of_hours:
             out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
         else:

@@ -125,6 +125,36 @@ class Turn:
     # The call's turn count after this turn: channels that may repeat a request (Twilio) send it back
     # with the caller's next input (`advance(turn=...)`), so that a repeat is answered without acting twice.
     seq: int | None = None
+    # Only the head of the turn is known (a preview, FlowEngine.menu_preview): the turn that is decided
+    # and written starts with these instructions and goes on.
+    head: bool = False
+
+    def leads(self, written: Turn) -> bool:
+        """Whether `written` is the turn this preview stands for (begins with it, for a head); if so the
+        preview's `Later` values are filled in from it, so that a channel playing the preview reads them."""
+        n = len(self.instructions)
+        if len(written.instructions) < n or (not self.head and len(written.instructions) != n):
+            return False
+        later: list[tuple[Later, Later]] = []
+        for mine, theirs in zip(self.instructions, written.instructions, strict=False):
+            if not (isinstance(mine, Say) and isinstance(theirs, Say)):
+                if mine != theirs:
+                    return False
+                continue
+            if (mine.prompt, mine.lang, mine.segments, mine.values.keys()) != (
+                    theirs.prompt, theirs.lang, theirs.segments, theirs.values.keys()):
+                return False
+            for key, value in mine.values.items():
+                other = theirs.values[key]
+                if isinstance(value, Later):
+                    if not isinstance(other, Later) or other.value is None:
+                        return False
+                    later.append((value, other))
+                elif value != other:
+                    return False
+        for value, other in later:
+            value.value = other.value
+        return True
 
     @property
     def said(self) -> list[str]:

@@ -12,31 +12,28 @@ from datetime import UTC, datetime
 
 import click
 
+from .context import Context, pass_ctx
+
 STATES = ("pending", "failed", "dead", "done")
-
-
-def _settings_session():  # noqa: ANN202
-    from .cli import Context
-
-    return click.get_current_context().find_object(Context).session()
 
 
 @click.group("events")
 def events_group() -> None:
-    """After-commit domain events (customer mail and other side effects of a change)."""
+    """After-commit domain events (customer mail, other effects of a change)."""
 
 
 @events_group.command("list")
 @click.option("--state", type=click.Choice(STATES), default=None, help="only this state (default: all but done)")
 @click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
-def events_list(state: str | None, limit: int) -> None:
+@pass_ctx
+def events_list(ctx: Context, state: str | None, limit: int) -> None:
     """One line per event, newest first: id, state, attempts, created, event, handler, last error."""
     from sqlalchemy import select
 
-    from .models import DomainEvent
+    from ..models import DomainEvent
 
     wanted = [state] if state else [s for s in STATES if s != "done"]
-    with _settings_session() as session:
+    with ctx.session() as session:
         rows = session.scalars(select(DomainEvent).where(DomainEvent.state.in_(wanted))
                                .order_by(DomainEvent.id.desc()).limit(limit))
         for r in rows:
@@ -48,16 +45,17 @@ def events_list(state: str | None, limit: int) -> None:
 @events_group.command("requeue")
 @click.argument("event_ids", type=click.IntRange(1, 2**63 - 1), nargs=-1)
 @click.option("--all-dead", is_flag=True, help="every dead event")
-def events_requeue(event_ids: tuple[int, ...], all_dead: bool) -> None:
+@pass_ctx
+def events_requeue(ctx: Context, event_ids: tuple[int, ...], all_dead: bool) -> None:
     """Give dead events back to the worker: each runs again, with its attempts counted afresh."""
     from sqlalchemy import select, update
 
-    from .models import DomainEvent, DomainEventState
+    from ..models import DomainEvent, DomainEventState
 
     if bool(event_ids) == all_dead:
         raise click.UsageError("name the event ids, or --all-dead")
     now = datetime.now(UTC)
-    with _settings_session() as session:
+    with ctx.session() as session:
         if event_ids:
             found = {i: state for i, state in session.execute(select(DomainEvent.id, DomainEvent.state)
                                                               .where(DomainEvent.id.in_(event_ids)))}

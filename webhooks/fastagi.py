@@ -305,7 +305,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                     writes, db_ok = None, False
                     await performer.perform(self.engine.emergency(lang))
                     break
-                writes = None
+                writes, turn = None, performer.turn or turn
                 if waiting is None or not db_ok:
                     break
                 step, inp = waiting
@@ -313,7 +313,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                 menu_waits += step == "menu"
                 preview = self._preview(turn, step, inp, menu_waits)
                 if preview is not None:
-                    # The flow alone decides this turn (a menu key other than 1): the caller hears it at
+                    # The flow alone decides this turn (for key 1 its first prompt): the caller hears it at
                     # once, while it is written behind the other calls' turns and checked to be the same.
                     turn, writes = preview, asyncio.ensure_future(self._confirmed(preview, pending, uniqueid,
                                                                                   step, inp))
@@ -352,7 +352,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
             self.live.discard(uniqueid)
 
     def _preview(self, turn: Turn, step: str, inp: Input, menu_waits: int) -> Turn | None:
-        """The next turn when the flow alone decides it (FlowEngine.menu_preview), else None."""
+        """The next turn, or its head, when the flow alone decides it (FlowEngine.menu_preview), else None."""
         if step != "menu":
             return None
         gather = next((i for i in turn.instructions if isinstance(i, Gather) and i.step == "menu"), None)
@@ -363,15 +363,16 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
     async def _confirmed(self, preview: Turn, pending: list[asyncio.Future], uniqueid: str, step: str,
                          inp: Input) -> Turn:
         """The previewed turn, decided and written under the call's lock like any other; it must be the
-        turn the caller is hearing (a call changed meanwhile, say closed as lost, fails it: the caller
-        is then routed to the emergency number, as for any turn whose writes fail). Its time budget
-        starts here: a channel that blocks while it plays (the classic script) starts it only then."""
+        turn the caller is hearing, or begin with it for a head (a call changed meanwhile, say closed as
+        lost, fails it: the caller is then routed to the emergency number, as for any turn whose writes
+        fail). Its time budget starts here: a channel that blocks while it plays (the classic script)
+        starts it only then."""
         until = time.monotonic() + self.settings.voice_turn_seconds
         await self._settle(pending, uniqueid, until)
-        # Menu keys other than 1 are never announced: the turn is whole once written.
+        # Not announced: the caller already hears the preview, and the turn is whole once written.
         turn = await self._db(lambda s: self.engine.advance(s, uniqueid, step, inp, self.clock()),
                               budget=max(0.001, until - time.monotonic()), previewed=True)
-        if turn.instructions != preview.instructions:
+        if not preview.leads(turn):
             raise RuntimeError(f"call {uniqueid}: the turn written ({turn.said}) is not the one played "
                                f"({preview.said})")
         return turn

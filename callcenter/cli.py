@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alert": ("alerts", "alert", "Raise, list, acknowledge, escalate and resolve alerts (pages)."),
     "call": ("calls", "call_group", "Hotline calls."),
     "db": ("admin", "db", "Database schema."),
+    "events": ("events", "events_group", "After-commit domain events (customer mail, other effects of a change)."),
     "mail": ("mail", "mail_group", "E-mail channel tools."),
     "mail-ingest": ("mail", "mail_ingest",
                     "Take one RFC 822 message from stdin (for an MTA pipe). Exit 0 once it is committed to the mail\n"

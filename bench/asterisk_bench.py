@@ -10,11 +10,11 @@ by hanging up), 3 (a ticket number) and 5 (refused), in turn.
 
 Added latency = from Asterisk writing a reply ("AGI Tx >>") to it reading the next command
 ("AGI Rx <<") on the same channel: what the hotline adds to each step of a call. The first command
-of a call (after the header) is counted apart. Runs: 100 and 300 calls arriving over 10 s, 60 at once.
+of a call (after the header) is counted apart. Runs: 100, 300 and 500 calls arriving over 10 s, 60 at once.
 Goals (issue 13/14): no failed call; p99 < 5 ms spread (< 2 ms at 500 calls), < 20 ms all at once;
 the first call after a start < 20 ms.
 
-Usage: ``python bench/asterisk_bench.py [--runs 100/10,300/10,60/0]``
+Usage: ``python bench/asterisk_bench.py [--runs 100/10,300/10,500/10,60/0]``
 """
 
 from __future__ import annotations
@@ -75,6 +75,23 @@ agi = HotlineAGI(settings, make_engine(settings.database_url), clock=clock)
 agi.warm_up()
 FastAGIServer(agi, settings.agi_host, settings.agi_port, max_sessions=settings.agi_max_sessions).run()
 """
+
+
+def _cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _goal(n: int, spread: float) -> float:
+    """p99 goal (ms) for a run: issue 13 (spread, at once) and issue 14's row (500 calls)."""
+    if not spread:
+        return 20.0
+    return 2.0 if n >= 500 else 5.0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -196,7 +213,7 @@ def calls_summary(url: str, since: int) -> tuple[int, dict[str, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="100/10,300/10,60/0", help="calls/seconds-spread, comma-separated")
+    parser.add_argument("--runs", default="100/10,300/10,500/10,60/0", help="calls/seconds-spread, comma-separated")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="asterisk-bench-"))
     try:
@@ -225,15 +242,16 @@ def main(argv: list[str] | None = None) -> int:
         wait_idle(pbx, 60)
         _, first, _ = latencies(pbx.log_text()[offset:])
         last_id, outcomes = calls_summary(env["CALLCENTER_DATABASE_URL"], last_id)
-        print(f"first call after start: first command {first[0] if first else float('nan'):.2f} ms "
-              f"(goal < 20 ms); {outcomes}")
+        first_ms = first[0] if first else float("nan")
+        verdicts = [("first call", first_ms < 20)]
+        print(f"first call after start: first command {first_ms:.2f} ms (goal < 20 ms); {outcomes}; load {_load()}")
         for run in args.runs.split(","):
             n, spread = (float(x) for x in run.split("/"))
             offset = len(pbx.log_text())
-            began = time.monotonic()
+            began, cpu = time.monotonic(), _cpu(server.pid)
             place(pbx, int(n), spread, f"r{run.replace('/', '-')}")
             wait_idle(pbx, 300)
-            took = time.monotonic() - began
+            took, cpu = time.monotonic() - began, _cpu(server.pid) - cpu
             by_kind: dict[str, list[float]] = {}
             added, first, chans = latencies(pbx.log_text()[offset:], by_kind)
             last_id, outcomes = calls_summary(env["CALLCENTER_DATABASE_URL"], last_id)
@@ -243,11 +261,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_pct(added, 50):.2f} ms, p99 {_pct(added, 99):.2f} ms, max {max(added, default=0):.2f} ms; "
                   f"first command p50 {_pct(first, 50):.2f} / p99 {_pct(first, 99):.2f} ms; "
                   f"AGI channels {len(chans)}, failed calls {failed}; outcomes {outcomes}")
+            goal = _goal(int(n), spread)
+            p99 = _pct(added, 99)
+            verdicts.append((f"{int(n)}/{spread:.0f}s", failed == 0 and p99 < goal))
+            per_command = cpu * 1000 / max(1, len(added))
+            print(f"   server CPU {cpu * 1000 / max(1, n):.1f} ms per call ({per_command:.2f} ms per command); "
+                  f"load {_load()}; goal p99 < {goal:.0f} ms, no failed call: "
+                  f"{'PASS' if verdicts[-1][1] else 'FAIL'}")
             if added:
                 print(f"   mean {statistics.mean(added):.2f} ms; slowest turns (reply -> next command):")
                 for kind, values in sorted(by_kind.items(), key=lambda kv: -_pct(kv[1], 99))[:4]:
                     print(f"     {kind}: {len(values)} replies, p50 {_pct(values, 50):.2f} ms, "
                           f"p99 {_pct(values, 99):.2f} ms")
+        print(f"verdict: {'PASS' if all(ok for _, ok in verdicts) else 'FAIL'} "
+              f"({', '.join(f'{name} {chr(10003) if ok else chr(10007)}' for name, ok in verdicts)}); load {_load()}")
     finally:
         if server is not None:
             server.terminate()

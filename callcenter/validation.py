@@ -53,7 +53,7 @@ def text_problem(value: str) -> str | None:
     """Why a string cannot be stored as text, or None."""
     if "\x00" in value:
         return "must not contain NUL bytes"
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):  # ASCII holds no surrogates: skip the regex
         return "must be valid Unicode (no lone surrogates)"
     return None
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from agi_peer import AGIPeer, plausible_reply, run_peers
-from hotline_helpers import ANNA, IN_HOURS, call_row, stub_number_prompts
+from hotline_helpers import ANNA, IN_HOURS, NIKOS, OUT_OF_HOURS, call_row, stub_number_prompts, tickets
 from test_hotline_agi import Clock
 
 from callcenter import calls
@@ -41,7 +41,7 @@ def _gap_after(peer: AGIPeer, command: str) -> float:
 
 
 @pytest.mark.parametrize("attempts", [0, 2])
-@pytest.mark.parametrize("inp", [Input("digits", digits=k) for k in "0234589"] + [Input("timeout")],
+@pytest.mark.parametrize("inp", [Input("digits", digits=k) for k in "01234589"] + [Input("timeout")],
                          ids=lambda i: i.digits or i.kind)
 def test_the_preview_is_the_turn_the_engine_writes(session_factory, settings, demo, inp, attempts) -> None:  # noqa: ANN001
     engine = FlowEngine(settings)
@@ -53,8 +53,38 @@ def test_the_preview_is_the_turn_the_engine_writes(session_factory, settings, de
         written = engine.advance(session, uid, "menu", inp, IN_HOURS)
         lang = engine._lang(calls.get_call(session, uid))
     preview = engine.menu_preview(lang, attempts, inp)
-    assert preview is not None and preview.instructions == written.instructions
-    assert engine.menu_preview("hu", 0, Input("digits", digits="1")) is None  # the critical fault writes first
+    assert preview.leads(written)
+    if inp.digits == "1":
+        # The critical fault: only its first prompt is known; the number is the one written.
+        assert preview.head and len(preview.instructions) == 1 < len(written.instructions)
+        assert preview.instructions[0].text == written.instructions[0].text
+        assert str(tickets_of(session_factory)[0].number) in preview.instructions[0].text.replace(" ", "")
+    else:
+        assert not preview.head and preview.instructions == written.instructions
+
+
+@pytest.mark.parametrize(("caller", "now"), [(ANNA, IN_HOURS), (NIKOS, OUT_OF_HOURS)], ids=["queue", "standby"])
+def test_a_critical_preview_leads_both_of_its_turns_and_no_other(session_factory, settings, demo, caller,  # noqa: ANN001
+                                                                 now) -> None:
+    engine = FlowEngine(settings)
+    uid = f"u.head.{caller}"
+    with session_scope(session_factory) as session:
+        engine.start(session, channel="asterisk", provider_call_id=uid, caller=caller, now=now)
+    with session_scope(session_factory) as session:
+        lang = engine._lang(calls.get_call(session, uid))
+        written = engine.advance(session, uid, "menu", Input("digits", digits="1"), now)
+    assert engine.menu_preview(lang, 0, Input("digits", digits="1")).leads(written)
+    # Another language, or a preview standing for a whole turn, is not this turn.
+    other = next(x for x in ("hu", "el", "en") if x != lang)
+    assert not engine.menu_preview(other, 0, Input("digits", digits="1")).leads(written)
+    whole = engine.menu_preview(lang, 0, Input("digits", digits="1"))
+    whole.head = False
+    assert not whole.leads(written)
+
+
+def tickets_of(session_factory):  # noqa: ANN001, ANN201
+    with session_scope(session_factory) as session:
+        return tickets(session)
 
 
 def test_a_menu_key_is_answered_before_its_turn_is_written(agi, session, monkeypatch) -> None:  # noqa: ANN001

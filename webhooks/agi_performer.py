@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callcenter.config import Settings
-from callcenter.ivr.engine import (
+from callcenter.ivr.instructions import (
     Dial,
     Enqueue,
     Gather,
     Hangup,
     Input,
+    Instruction,
     Later,
     Record,
     Say,
@@ -129,6 +130,8 @@ class Performer:
         self.recordings = settings.recordings_path
         # The database writes of the turn being played, when it was announced before they finished.
         self.writes: asyncio.Future | None = None
+        # The turn being played: once its writes are in, the turn they wrote (which carries on a head).
+        self.turn: Turn | None = None
 
     async def settle(self) -> None:
         """Wait for the playing turn's writes: before a value they decide, before waiting for the caller
@@ -136,9 +139,11 @@ class Performer:
         writes, self.writes = self.writes, None
         if writes is not None:
             try:
-                await writes
+                written = await writes
             except Exception as exc:
                 raise TurnWritesFailed(str(exc)) from exc
+            if isinstance(written, Turn):
+                self.turn = written
 
     def prompt_file(self, lang: str, key: str) -> str:
         return str(self.prompts / lang / key)  # STREAM FILE wants no extension
@@ -250,10 +255,21 @@ class Performer:
 
         `writes`: the turn was announced before its database writes finished; its prompts play while
         they run, and nothing that records, queues, dials or hangs up starts before they are done (a
-        Gather starts, and its answer waits for them).
+        Gather starts, and its answer waits for them). A head (`Turn.head`, a preview of the turn's first
+        prompts) goes on with the rest of the turn its writes decided.
         """
-        self.writes = writes
-        for ins in turn.instructions:
+        self.writes, self.turn = writes, turn
+        played = len(turn.instructions)
+        waiting = await self._perform(turn.instructions, on_recording)
+        if turn.head and waiting is None:
+            await self.settle()
+            rest = self.turn.instructions[played:] if self.turn is not None and self.turn is not turn else []
+            waiting = await self._perform(rest, on_recording)
+        return waiting
+
+    async def _perform(self, instructions: list[Instruction],
+                       on_recording: Callable[[str], Any] | None) -> tuple[str, Input] | None:
+        for ins in instructions:
             if isinstance(ins, Say):
                 await self.say(ins)
                 continue

@@ -8,9 +8,12 @@ read the state they act on under its lock), never answered with a 500.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -22,6 +25,7 @@ from callcenter.web.db import session_factory
 from .twilio_signature import twilio_signed
 from .twilio_voice import answered_by_machine
 
+log = logging.getLogger(__name__)
 paging_twilio = Blueprint("paging_twilio", __name__)
 
 
@@ -121,7 +125,13 @@ def page_call_status() -> Response:
 def inbound_sms() -> Response:
     """Replies to pages: ACK 15789 / 1 / ESC 15789 / RES 15789 (the language is in paging.commands)."""
     sender, body, now = request.form.get("From", ""), request.form.get("Body", ""), _now()
-    text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
+    try:
+        text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
+    except (OperationalError, InterfaceError, PoolTimeout):
+        # The database is unreachable or stalled (nothing of the reply was committed). Twilio does not
+        # retry an SMS webhook: without an answer the engineer would take the page for acknowledged.
+        log.exception("SMS reply from %s not recorded: the database did not answer in time", sender)
+        text = commands.NOT_RECORDED
     response = MessagingResponse()
     if text is not None:
         response.message(text)

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
+from callcenter.db import deadline
+
 log = logging.getLogger(__name__)
+
+# Twilio waits 15 s for an answer and then gives up (no SMS reply, "an application error" on a call).
+# Every webhook's database work must end well before, so that it can still answer: a stalled database
+# otherwise held a round trip for the statement timeout plus one (16 s by default), or a reconnect.
+WEBHOOK_SECONDS = 10.0
 
 
 def public_request_url() -> str:
@@ -45,6 +52,7 @@ def twilio_signed(view: Callable) -> Callable:
             log.warning("rejected %s %s: X-Twilio-Signature missing or wrong (from %s)",
                         request.method, request.path, request.remote_addr)
             return Response("invalid Twilio signature", status=403, mimetype="text/plain")
-        return view(*args, **kwargs)
+        with deadline(WEBHOOK_SECONDS):  # a voice turn's shorter deadline nests inside
+            return view(*args, **kwargs)
 
     return wrapper

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,135 +20,28 @@ from .. import agents, calls, recordings
 from ..calls import CallContext
 from ..config import Settings
 from ..models import Call, CallOutcome, Status, Ticket
-from .flow import Flow, Segment, load_flow
+from .flow import Flow, load_flow
+from .instructions import (
+    Announce,
+    Dial,
+    Enqueue,
+    Gather,
+    Hangup,
+    Hold,
+    Input,
+    Instruction,
+    Later,
+    Leave,
+    Record,
+    Say,
+    StartRecording,
+    Turn,
+)
+
+__all__ = ["Announce", "Dial", "Enqueue", "FlowEngine", "Gather", "Hangup", "Hold", "Input", "Instruction", "Later",
+           "Leave", "Record", "Say", "StartRecording", "Turn", "UnknownStep"]
 
 log = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------- instructions
-
-
-@dataclass
-class Later:
-    """A value the turn's own writes decide (a new ticket's number). The engine announces some turns
-    before writing (see `FlowEngine.advance`); an adapter that plays them early waits for the writes
-    before it reads one of these."""
-
-    value: str | None = None
-
-    def __str__(self) -> str:
-        if self.value is None:
-            raise LookupError("read before the turn's writes decided it")
-        return self.value
-
-
-@dataclass
-class Say:
-    prompt: str
-    lang: str
-    segments: list[Segment]
-    values: dict[str, str | Later] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        """The words as one text (Twilio <Say>); digits are spaced so they are read one by one."""
-        parts = []
-        for seg in self.segments:
-            if seg.kind == "text":
-                parts.append(seg.text)
-            elif seg.kind == "digits":
-                parts.append(" ".join(str(self.values.get(seg.text, ""))))
-            else:
-                parts.append(str(self.values.get(seg.text, "")))
-        return re.sub(r"\s+([.,!?])", r"\1", " ".join(p for p in parts if p))
-
-
-@dataclass
-class StartRecording:
-    """Record the whole call for QA."""
-
-
-@dataclass
-class Gather:
-    prompts: list[Say]
-    step: str
-    num_digits: int | None = 1
-    finish_on_key: str = ""
-    timeout: int = 6
-
-
-@dataclass
-class Record:
-    step: str
-    max_seconds: int = 180
-    silence_seconds: int = 5
-
-
-@dataclass
-class Enqueue:
-    queue: str
-    step: str
-    timeout_seconds: int  # what is left of the contract's no-answer threshold
-    # When the threshold passes: a channel that starts waiting later (after the read-back prompts)
-    # recomputes what is left from it.
-    deadline: datetime | None = None
-
-
-@dataclass
-class Dial:
-    number: str
-    timeout: int = 30
-
-
-@dataclass
-class Hold:
-    """Waiting music / silence inside the queue's wait loop (Twilio waitUrl)."""
-
-    seconds: int
-
-
-@dataclass
-class Leave:
-    """Take the caller out of the queue (Twilio <Leave/>); the queue step then continues."""
-
-
-@dataclass
-class Hangup:
-    pass
-
-
-Instruction = Say | StartRecording | Gather | Record | Enqueue | Dial | Hold | Leave | Hangup
-
-
-@dataclass
-class Input:
-    kind: str  # digits | timeout | recording | queue | dial | hangup
-    digits: str = ""
-    recording_id: str | None = None
-    recording_url: str | None = None
-    local_path: str | None = None
-    duration: int | None = None
-    queue_result: str | None = None  # bridged | leave | timeout | hangup | error ...
-    waited: int | None = None
-
-
-@dataclass
-class Turn:
-    call_id: int | None
-    instructions: list[Instruction]
-    outcome: str | None = None
-    # The call's turn count after this turn: channels that may repeat a request (Twilio) send it back
-    # with the caller's next input (`advance(turn=...)`), so that a repeat is answered without acting twice.
-    seq: int | None = None
-
-    @property
-    def said(self) -> list[str]:
-        out = []
-        for ins in self.instructions:
-            if isinstance(ins, Say):
-                out.append(ins.text)
-            elif isinstance(ins, Gather):
-                out.extend(p.text for p in ins.prompts)
-        return out
 
 
 @dataclass
@@ -160,10 +52,7 @@ class MenuChoice:
     step: str | None                # the step the call waits in next (None: the call ends)
     instructions: list[Instruction]
     outcome: str | None = None
-
-
-# Called with a turn decided but not yet written (see FlowEngine.advance).
-Announce = Callable[[Turn], None]
+    head: bool = False              # only the turn's first instructions (the critical fault's)
 
 
 # Voice-message steps: step name -> the flow's ticket spec (None: attach to the call's ticket).
@@ -369,16 +258,17 @@ class FlowEngine:
 
     # -- steps
 
-    def menu_preview(self, lang: str, attempts: int, inp: Input) -> Turn | None:
+    def menu_preview(self, lang: str, attempts: int, inp: Input) -> Turn:
         """The menu turn for `inp` when the flow alone decides it: what the caller hears next, known
         before the call's row is locked, so an AGI session can play it while the turn is written
         (`advance` then decides the same turn inside the lock, from the same function). `attempts`: the
-        call's menu_attempts before this input. None for the critical fault, whose turn depends on the
-        contract and writes a ticket first (it is announced from inside the turn instead)."""
+        call's menu_attempts before this input. For the critical fault only the head of the turn: its
+        first prompt, whose ticket number is a `Later` the writes decide; what follows depends on the call
+        (its hours, the contract's threshold). Turn.leads checks a written turn against a preview."""
         choice = self._menu_choice(lang, attempts, inp)
-        return None if choice is None else Turn(None, choice.instructions, choice.outcome)
+        return Turn(None, choice.instructions, choice.outcome, head=choice.head)
 
-    def _menu_choice(self, lang: str, attempts: int, inp: Input) -> MenuChoice | None:
+    def _menu_choice(self, lang: str, attempts: int, inp: Input) -> MenuChoice:
         action = self.flow.menu.get(inp.digits[:1]) if inp.kind == "digits" and inp.digits else None
         if action is None:
             if attempts + 1 >= self.cfg["menu_attempts"]:
@@ -388,7 +278,7 @@ class FlowEngine:
         token = inp.digits[:1]
         record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
         if action == "critical_fault":
-            return None
+            return MenuChoice(token, None, [self.say("critical_ticket_opened", lang, number=Later())], head=True)
         if action == "leave_message":
             return MenuChoice(token, "msg_leave_message", [self.say("leave_message", lang),
                                                            Record("msg_leave_message", *record)])
@@ -412,19 +302,18 @@ class FlowEngine:
         call = ctx.call
         lang = self._lang(call)
         choice = self._menu_choice(lang, call.menu_attempts, inp)
-        if choice is not None:
-            calls.log_menu(call, choice.token)
+        calls.log_menu(call, choice.token)
+        if not choice.head:
             if choice.token == "?":
                 call.menu_attempts += 1
             if choice.outcome is not None:
                 calls.set_outcome(call, choice.outcome)
             return self._turn(call, choice.step, choice.instructions)
-        calls.log_menu(call, inp.digits[:1])
         record = (self.cfg["message_max_seconds"], self.cfg["message_silence_seconds"])
         # The critical fault: the only choice that depends on the call (its hours) and writes first.
         spec = self.flow.tickets["critical_fault"]
-        number = Later()
-        opened = self.say("critical_ticket_opened", lang, number=number)
+        opened = choice.instructions[0]
+        number = opened.values["number"]
         if call.out_of_hours:
             out = [opened, self.say("standby_alerted", lang), Record("msg_standby", *record)]
         else:

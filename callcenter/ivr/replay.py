@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine import (
+from .flow import Flow
+from .instructions import (
     Dial,
     Enqueue,
     Gather,
@@ -25,7 +26,6 @@ from .engine import (
     StartRecording,
     Turn,
 )
-from .flow import Flow
 
 
 def turn_key(turn: int, step: str, inp: Input) -> str:

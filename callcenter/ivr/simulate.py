@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import session_scope
 from ..models import CallChannel
-from .engine import Dial, Enqueue, FlowEngine, Gather, Hangup, Input, Record, Say, Turn
+from .engine import FlowEngine
+from .instructions import Dial, Enqueue, Gather, Hangup, Input, Record, Say, Turn
 
 
 @dataclass

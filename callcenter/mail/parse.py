@@ -23,6 +23,7 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from ..text import strip_nul
+from .sender import AmbiguousSender, single_sender
 
 # What customers send us: screenshots, documents, logs, archives, forwarded mails.
 ALLOWED_TYPES = {
@@ -43,6 +44,11 @@ BROKEN_MIME = (
     errors.NoBoundaryInMultipartDefect,
     errors.CloseBoundaryNotFoundDefect,
 )
+
+# Parts in one mail (the text, its alternatives, attachments, containers). Real mail has a few dozen
+# at most; each kept part is a row written while the MTA waits, so a few megabytes of empty parts
+# could otherwise hold an LMTP delivery (and every retry of it) for minutes.
+MAX_PARTS = 250
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
 # RFC 5322 msg-id without its brackets: printable ASCII, no white space or brackets, one "@".
@@ -154,7 +160,9 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; anything it raises is a broken message
         raise MailParseError(f"unparseable message: {type(exc).__name__}: {exc}") from exc
-    for part in msg.walk():
+    for count, part in enumerate(msg.walk(), 1):
+        if count > MAX_PARTS:
+            raise MailParseError(f"more than {MAX_PARTS} MIME parts")
         for defect in part.defects:
             if isinstance(defect, BROKEN_MIME):
                 raise MailParseError(f"broken MIME structure: {type(defect).__name__}")
@@ -164,9 +172,11 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         headers: dict[str, list[str]] = {}
         for name, value in msg.raw_items():
             headers.setdefault(name.lower(), []).append(_raw_value(value))
-        from_name, from_address = parseaddr(_first(headers, "from"))
+        from_name, from_address = single_sender(headers.get("from", []))
         from_name = _decoded(from_name)
         subject = _decoded(_first(headers, "subject"))
+    except AmbiguousSender as exc:  # a From that can be read as more than one sender
+        raise MailParseError(str(exc)) from exc
     except Exception as exc:  # malformed header values surface here
         raise MailParseError(f"unreadable header: {type(exc).__name__}: {exc}") from exc
     if not from_address or "@" not in from_address:

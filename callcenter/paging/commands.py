@@ -32,6 +32,7 @@ SMS_ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "a": "acknowl
                "1": "acknowledge", "esc": "escalate", "escalate": "escalate", "e": "escalate", "5": "escalate",
                "res": "resolve", "resolve": "resolve", "r": "resolve", "6": "resolve"}
 PAST = {"acknowledge": "acknowledged", "escalate": "escalated", "resolve": "resolved"}
+NOT_RECORDED = "Your reply was not recorded (the service is busy). Please send it again in a minute."
 HELP = "Not understood. Reply ACK <number> to acknowledge, ESC <number> to escalate, RES <number> to resolve."
 
 

@@ -62,3 +62,33 @@ def test_cookies_are_secure_behind_https(settings, engine, demo) -> None:  # noq
 def test_cookies_are_not_secure_on_plain_http(client, demo) -> None:  # noqa: ANN001
     page = client.get("/login")
     assert "Secure" not in page.headers.get("Set-Cookie", "")
+
+
+def test_a_header_a_view_set_is_kept_and_none_is_doubled(app) -> None:  # noqa: ANN001
+    from flask import Response
+
+    @app.get("/own-csp")
+    def own_csp():  # noqa: ANN202
+        return Response("x", headers={"content-security-policy": "default-src 'none'"})
+
+    r = app.test_client().get("/own-csp")
+    assert r.headers.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert r.headers.getlist("X-Frame-Options") == ["DENY"]
+
+
+def test_session_cookies_survive_the_cached_serializer_and_follow_a_new_key(app) -> None:  # noqa: ANN001
+    from flask import session
+
+    @app.get("/put")
+    def put():  # noqa: ANN202
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    assert client.get("/put").get_data(as_text=True) == "1"  # no cookie yet: a fresh, writable session
+    assert client.get("/put").get_data(as_text=True) == "2"  # the cookie it set is read back
+    app.secret_key = "another key"  # a rotated key: the old cookie no longer verifies
+    assert client.get("/put").get_data(as_text=True) == "1"
+    app.config["SECRET_KEY_FALLBACKS"] = ["another key"]
+    app.secret_key = "a third key"  # the previous key as a fallback: the cookie still verifies
+    assert client.get("/put").get_data(as_text=True) == "2"

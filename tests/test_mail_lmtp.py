@@ -93,12 +93,12 @@ def test_one_reply_per_recipient_and_pipelining(demo, session, lmtp):
 
 
 def test_transient_failure_answers_451_and_stores_nothing(demo, session, lmtp, monkeypatch):
-    import callcenter.mail.intake as intake
+    import callcenter.mail.group as group
 
     def database_down(*a, **kw):
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database down"))
 
-    monkeypatch.setattr(intake, "ingest", database_down)
+    monkeypatch.setattr(group, "ingest", database_down)
     with smtplib.LMTP("127.0.0.1", lmtp.port, timeout=30) as client:
         with pytest.raises(smtplib.SMTPDataError) as info:
             client.sendmail("anna@budapest-demo.example", [HELPDESK], make_mail(ANNA, "x"))

@@ -207,3 +207,50 @@ def test_unicode_digits_are_text_not_numbers(client, pinned, session, demo, now)
                                                                 "csrf_token": csrf(client, "/console/queue")},
                     headers={"Accept": "application/json"})
     assert r.status_code == 422
+
+
+def test_a_rolled_back_savepoint_keeps_the_index_of_the_work_before_it(session, demo, now) -> None:  # noqa: ANN001
+    """A savepoint that fails (a duplicate key, one bad mail of a batch) undoes only its own work: the
+    tickets changed before it still get their documents at the commit."""
+    kept = new(session, demo, now, "Plotter smudges")
+    session.flush()
+    try:
+        with session.begin_nested():
+            new(session, demo, now, "Rolled back scanner")
+            raise RuntimeError("this part fails")
+    except RuntimeError:
+        pass
+    session.commit()
+    assert session.scalar(select(TicketSearch.document).where(TicketSearch.ticket_id == kept.id)).startswith(
+        "plotter smudges")
+    assert session.scalars(search.matching_ids(session.get_bind().dialect.name, "scanner")).all() == []
+
+
+def test_a_new_tickets_document_built_in_hand_is_the_one_the_database_gives(session, settings, demo,
+                                                                            now) -> None:  # noqa: ANN001
+    """A ticket created in the committing transaction gets its document from the objects its flushes
+    wrote; it must say what reading the rows back says (events in order, mails, callers, and an
+    event that left for another ticket or a mail moved away no longer counted)."""
+    from mailtools import make_mail
+
+    from callcenter.mail.ingest import ingest
+    from callcenter.wiring import load_services
+
+    load_services()
+    result = ingest(session, make_mail("stranger@nowhere.example", "Kávéfőző ég", "Füstöl a gép.\n"),
+                    settings=settings, now=now)
+    ticket = session.scalar(select(Ticket).where(Ticket.number == result.ticket_number))
+    svc.add_note(session, ticket, "Called the stranger back: +30 210 555 0199", actor=svc.SYSTEM, now=now)
+    other = new(session, demo, now, "Other ticket")
+    moved = svc.add_note(session, ticket, "misfiled note", actor=svc.SYSTEM, now=now)
+    session.add(Call(channel="twilio", provider_call_id="CA-fresh-1", caller_number="+36 30 111 2222",
+                     arrived_at=now, ticket_id=ticket.id))
+    session.flush()
+    moved.ticket = other  # moved away in the same transaction
+    session.commit()
+    stored = {t: session.get(TicketSearch, t).document for t in (ticket.id, other.id)}
+    session.expire_all()
+    assert stored[ticket.id] == search.document(session, session.get(Ticket, ticket.id))
+    assert stored[other.id] == search.document(session, session.get(Ticket, other.id))
+    assert "misfiled" in stored[other.id] and "misfiled" not in stored[ticket.id]
+    assert "36301112222" in stored[ticket.id] and "kavefozo eg" in stored[ticket.id]

@@ -333,3 +333,37 @@ def test_a_session_closed_without_commit_dispatches_nothing_later(session_factor
     assert events.PENDING_KEY not in s.info
     s.commit()  # the same session used again commits nothing of the abandoned work
     assert ran == []
+
+
+def test_handlers_run_in_the_transaction_commit_with_it_and_a_failure_is_left_for_after_the_commit(
+        session, settings, engine, demo, now, poke):  # noqa: ANN001
+    """dispatch_in_transaction (mail ingestion): the handlers run before the commit, each in a savepoint;
+    their rows are written done; one that fails undoes only its own work and is dispatched after the
+    commit as usual; nothing of it survives a rollback of the change."""
+    events.subscribe(Poked, note_once, after_commit=True)
+    events.subscribe(Poked, fail_always, after_commit=True)
+    gate.set()
+    ticket = ticket_service.create_ticket(session, ticket_service.NewTicket(
+        subject="Printer jam", channel="email", category="user", company_id=demo.budapest.id,
+        reporter_contact_id=demo.anna.id), actor=ticket_service.SYSTEM, now=now)
+    session.flush()
+    events.publish(session, Poked(ticket.id, now))
+    assert uow.dispatch_in_transaction(session) == 2  # the auto-reply and the note; not the failing one
+    assert [m.destination for m in session.scalars(select(OutboxMessage))] == ["anna@budapest-demo.example"]
+    session.commit()
+    [row] = rows(session, outbound.on_ticket_created)
+    assert (row.state, row.attempts) == ("done", 1)
+    [row] = rows(session, note_once)
+    assert (row.state, row.attempts) == ("done", 1) and ran == [ticket.id]
+    [row] = rows(session, fail_always)  # tried after the commit, in its own transaction, and recorded
+    assert (row.state, row.attempts) == ("failed", 1) and "cannot poke" in row.last_error
+
+    other = ticket_service.create_ticket(session, ticket_service.NewTicket(
+        subject="Scanner jam", channel="email", category="user", company_id=demo.budapest.id,
+        reporter_contact_id=demo.anna.id), actor=ticket_service.SYSTEM, now=now)
+    session.flush()
+    events.publish(session, Poked(other.id, now))
+    uow.dispatch_in_transaction(session)
+    session.rollback()
+    assert ran == [ticket.id, other.id]
+    assert len(auto_replies(session)) == 1 and len(rows(session, note_once)) == 1

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import events, tickets
+from .. import events, tickets, unit_of_work
 from ..config import Settings
 from ..customers import identify_sender
 from ..models import (
@@ -154,7 +154,7 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
             tickets.add_note(session, ticket, note, actor=tickets.SYSTEM, now=now)
         inbound.event_id = event_id
         _store_attachments(session, inbound, mail, ticket, event_id)
-        return _done(inbound, ticket)
+        return _done(session, inbound, ticket)
     finally:
         session.info.pop(CONTEXT_KEY, None)
         session.info.pop(events.CAUSE_KEY, None)
@@ -171,11 +171,14 @@ def _returned_mail(session: Session, inbound: InboundMail, mail: ParsedMail, tic
     inbound.event_id = event.id
     inbound.auto_reply_suppressed = inbound.auto_reply_suppressed or "bounce"
     _store_attachments(session, inbound, mail, ticket, event.id)
-    return _done(inbound, ticket)
+    return _done(session, inbound, ticket)
 
 
-def _done(inbound: InboundMail, ticket: Ticket) -> IngestResult:
+def _done(session: Session, inbound: InboundMail, ticket: Ticket) -> IngestResult:
     inbound.ticket_id = ticket.id
+    # The auto-reply and the other reactions to this mail commit with it, in savepoints of its
+    # transaction (a failing one is left for after the commit): no second transaction per mail.
+    unit_of_work.dispatch_in_transaction(session)
     return IngestResult(inbound.status, inbound.id, ticket.number)
 
 

@@ -1,10 +1,11 @@
 """LMTP listener (RFC 2033) for the central mailbox: how Postfix hands mail to a long-running service
 (`lmtp:inet:127.0.0.1:2424`), the way Dovecot takes it, without starting a process per message.
 
-One transaction per message and recipient; after the data, one reply per accepted recipient:
-250 once the message is committed (a ticket, an event, a duplicate, or quarantined with its reason),
-451 on a transient failure (the database is unreachable or stalled: Postfix keeps the mail and
-retries). A mail we could quarantine never gets a 5xx.
+After the data, one reply per accepted recipient: 250 once the message is committed (a ticket, an
+event, a duplicate, or quarantined with its reason), 451 on a transient failure (the database is
+unreachable or stalled: Postfix keeps the mail and retries). A mail we could quarantine never gets
+a 5xx. Concurrent deliveries are committed together, each mail in a savepoint of the shared
+transaction (callcenter/mail/group.py): one commit for a burst instead of one per mail.
 
 The protocol is small enough to speak directly on asyncio streams; reading the data in large
 chunks (not line by line) keeps the listener's own cost well below the ingestion's.
@@ -21,10 +22,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
+
+if TYPE_CHECKING:
+    from .group import GroupIngest
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +47,12 @@ Deliver = Callable[[bytes, str], str]  # (message, recipient) -> reply line
 
 
 def ingest_reply(factory: sessionmaker[Session], settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Deliver:
-    """The reply for one recipient after ingesting the message for its mailbox."""
-    from .intake import ingest_message
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *, committers: int = 2) -> GroupIngest:
+    """The reply for one recipient once its message is stored: concurrent deliveries share transactions
+    (callcenter/mail/group.py), each mail in a savepoint of its own."""
+    from .group import GroupIngest
 
-    def deliver(raw: bytes, recipient: str) -> str:
-        try:
-            result = ingest_message(factory, raw, settings=settings, now=clock(), mailbox=recipient, source="lmtp")
-        except Exception as exc:  # transient: nothing was written, the MTA keeps the mail
-            log.warning("LMTP: message for %s not stored, asked the MTA to retry: %s: %s", recipient,
-                        type(exc).__name__, exc)
-            return "451 4.3.0 temporary failure, try again later"
-        detail = f"ticket #{result.ticket_number}" if result.ticket_number else result.outcome
-        return f"250 2.0.0 <{recipient}> {detail}"
-
-    return deliver
+    return GroupIngest(factory, settings, clock, committers=committers)
 
 
 class LmtpServer:
@@ -115,6 +111,9 @@ class LmtpServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._executor.shutdown(wait=True)
+        close = getattr(self.deliver, "close", None)
+        if close is not None:
+            close()
 
     # -- one connection --------------------------------------------------------------------------
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -167,9 +166,8 @@ class LmtpServer:
                     if raw is None:
                         send(*["552 5.3.4 message too large"] * len(tx.recipients))
                     else:
-                        loop = asyncio.get_running_loop()
-                        for recipient in tx.recipients:  # one reply per recipient, in RCPT order
-                            send(await loop.run_in_executor(self._executor, self.deliver, raw, recipient))
+                        for reply in await self._deliver_all(raw, tx.recipients):  # in RCPT order
+                            send(reply)
                     tx = _Transaction()
                 elif verb == "RSET":
                     tx = _Transaction()
@@ -190,6 +188,15 @@ class LmtpServer:
             log.exception("LMTP: session with %s failed", peer)
         finally:
             writer.close()
+
+    async def _deliver_all(self, raw: bytes, recipients: list[str]) -> list[str]:
+        """One reply per recipient, each sent only once its mail is committed (or refused)."""
+        submit = getattr(self.deliver, "submit", None)
+        if submit is not None:  # group commit: every recipient joins the next transaction at once
+            futures = [asyncio.wrap_future(submit(raw, recipient)) for recipient in recipients]
+            return [await future for future in futures]
+        loop = asyncio.get_running_loop()
+        return [await loop.run_in_executor(self._executor, self.deliver, raw, recipient) for recipient in recipients]
 
     async def _read_data(self, reader: asyncio.StreamReader) -> bytes | None:
         """The message up to <CRLF>.<CRLF>, dot-unstuffed; None when it is larger than we accept."""

@@ -1,0 +1,89 @@
+"""Group commit of the LMTP listener (callcenter/mail/group.py): concurrent deliveries share a
+transaction, each mail in a savepoint; one bad mail sinks nothing else, a twin is a duplicate, and a
+transient failure answers the whole batch 451 with nothing stored."""
+
+from __future__ import annotations
+
+import threading
+
+from mailtools import make_mail
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+import callcenter.mail.group as group
+from callcenter.mail.group import GroupIngest
+from callcenter.models import InboundMail, OutboxMessage, Ticket, TicketSearch
+from callcenter.wiring import load_services
+
+load_services()
+ANNA = "Kovács Anna <anna@budapest-demo.example>"
+HELPDESK = "helpdesk@hotline.example"
+
+
+def held(ingestor: GroupIngest, mails: list[bytes], monkeypatch) -> list[str]:  # noqa: ANN001
+    """Deliver `mails` at once while the committer is busy, so that they form one batch."""
+    gate, real = threading.Event(), group.GroupIngest._store
+
+    def store(self, batch):  # noqa: ANN001, ANN202
+        gate.wait(30)
+        return real(self, batch)
+
+    monkeypatch.setattr(group.GroupIngest, "_store", store)
+    futures = [ingestor.submit(raw, HELPDESK) for raw in mails]
+    gate.set()
+    return [f.result(60) for f in futures]
+
+
+def test_a_batch_commits_once_and_one_bad_mail_is_quarantined_alone(demo, session, session_factory, settings,
+                                                                    engine, monkeypatch):  # noqa: ANN001
+    real_ingest = group.ingest
+
+    def ingest(session, raw, **kw):  # noqa: ANN001, ANN202
+        result = real_ingest(session, raw, **kw)  # written, then it fails: its savepoint must undo it
+        if b"poison" in raw:
+            raise ValueError("a bug that hits this mail only")
+        return result
+
+    monkeypatch.setattr(group, "ingest", ingest)
+    commits = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    ingestor = GroupIngest(session_factory, settings, committers=1)
+    mails = [make_mail(ANNA, f"Batch mail {i}", "The printer.") for i in range(5)]
+    mails.insert(2, make_mail(ANNA, "poison mail", "x"))
+    mails.append(mails[0])  # a twin delivery in the same batch
+    try:
+        replies = held(ingestor, mails, monkeypatch)
+    finally:
+        ingestor.close()
+    assert all(r.startswith("250 2.0.0 <helpdesk@hotline.example>") for r in replies), replies
+    assert "quarantined" in replies[2] and replies[-1].endswith("duplicate")
+    assert len(commits) == 1
+    subjects = set(session.scalars(select(Ticket.subject)))
+    assert subjects == {f"Batch mail {i}" for i in range(5)}
+    [bad] = session.scalars(select(InboundMail).where(InboundMail.status == "quarantined"))
+    assert "ValueError: a bug that hits this mail only" in bad.reason and bad.subject == "poison mail"
+    assert session.scalar(select(func.count()).select_from(InboundMail)) == 6
+    # The search documents and the auto-reply (in the batch's transaction) of every stored mail.
+    assert session.scalar(select(func.count()).select_from(TicketSearch)) == 5
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 5  # not the poisoned one's
+
+
+def test_a_transient_failure_answers_the_whole_batch_451_and_stores_nothing(demo, session, session_factory,
+                                                                           settings, monkeypatch):  # noqa: ANN001
+    real_ingest = group.ingest
+
+    def ingest(session, raw, **kw):  # noqa: ANN001, ANN202
+        if b"third" in raw:
+            raise OperationalError("INSERT", {}, ConnectionResetError("server closed the connection"))
+        return real_ingest(session, raw, **kw)
+
+    monkeypatch.setattr(group, "ingest", ingest)
+    ingestor = GroupIngest(session_factory, settings, committers=1)
+    try:
+        replies = held(ingestor, [make_mail(ANNA, f"{n} mail") for n in ("first", "second", "third", "fourth")],
+                       monkeypatch)
+    finally:
+        ingestor.close()
+    assert replies == [group.TRY_AGAIN] * 4
+    assert session.scalar(select(func.count()).select_from(InboundMail)) == 0
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 0

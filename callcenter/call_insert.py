@@ -8,6 +8,8 @@ caller the directory cache knows: a pooled connection and a transaction of its o
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,6 +66,35 @@ def _call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert | No
                        tuple((c, table.c[c].type._cached_bind_processor(dialect)) for c in columns))
 
 
+_VERSION_PARAM = "assumed_directory_version"
+
+
+def _cast_type(column: Any, dialect: Dialect) -> str:
+    # No length: an explicit CAST to varchar(n) would cut an overlong value where the INSERT refuses it.
+    return re.sub(r"^(VARCHAR|CHARACTER VARYING)\(\d+\)$", r"\1", column.type.compile(dialect=dialect))
+
+
+@lru_cache(maxsize=16)
+def _checked_call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert | None:
+    """PostgreSQL, for `write_new_call`: the row of `_call_insert`, written only while the directory is
+    at the version passed last, in one statement that needs no transaction around it (autocommit: one
+    round trip instead of BEGIN, INSERT and COMMIT). Each value is cast to its column's type: unlike
+    VALUES, an INSERT ... SELECT does not take its parameters' types from the columns."""
+    if dialect.name != "postgresql":
+        return None
+    table = Call.__table__
+    style = {"format": "%s", "pyformat": "%({})s"}.get(dialect.paramstyle)
+    if style is None:
+        return None
+    casts = ", ".join(f"CAST({style.format(c)} AS {_cast_type(table.c[c], dialect)})" for c in columns)
+    assumed = f"CAST({style.format(_VERSION_PARAM)} AS BIGINT)"
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} "
+           f"WHERE (SELECT version FROM directory_version WHERE id = 1) = {assumed} "
+           f"ON CONFLICT (provider_call_id) DO NOTHING RETURNING id")
+    return _CallInsert(sql, dialect.paramstyle == "format",
+                       tuple((c, table.c[c].type._cached_bind_processor(dialect)) for c in columns))
+
+
 def _insert_values(call: Call) -> dict[str, Any]:
     # What the ORM would insert: the attributes that were set, and the Python-side defaults of the rest.
     state = sa_inspect(call).dict
@@ -77,12 +108,14 @@ def _insert_values(call: Call) -> dict[str, Any]:
     return values
 
 
-def _execute_insert(raw: Any, statement: _CallInsert, values: dict[str, Any]) -> tuple[int, int | None] | None:
-    """The INSERT on a DBAPI connection: (call id, directory version), or None when the CallSid is known."""
+def _execute_insert(raw: Any, statement: _CallInsert, values: dict[str, Any],
+                    *extra: tuple[str, Any]) -> tuple[Any, ...] | None:
+    """The INSERT on a DBAPI connection: its RETURNING row, or None when nothing was inserted."""
     take_write_lock = getattr(raw, "take_write_lock", None)
     if take_write_lock is not None:
         take_write_lock()  # what db.py's cursor hook does for statements that go through SQLAlchemy
     converted = [(name, bind(values[name]) if bind else values[name]) for name, bind in statement.binds]
+    converted.extend(extra)
     params = tuple(v for _, v in converted) if statement.positional else dict(converted)
     cursor = raw.cursor()
     try:
@@ -118,24 +151,42 @@ def write_new_call(bind: Engine, ctx: CallContext) -> bool:
     without an ORM session (whose own work cost more than the INSERT): a call's first webhook, the
     common case. True once committed; False, with nothing written, when its CallSid is already known or
     the directory moved past the version its identity came from: the caller then takes the unit of
-    work (`FlowEngine.start`), which decides on the existing row or identifies the caller afresh."""
+    work (`FlowEngine.start`), which decides on the existing row or identifies the caller afresh.
+    PostgreSQL: one statement in autocommit, the version checked in it (`_checked_call_insert`)."""
     values = _insert_values(ctx.call)
+    checked = _checked_call_insert(bind.dialect, tuple(values))
     statement = _call_insert(bind.dialect, tuple(values))
-    if statement is None:
+    if statement is None or ctx.assumed_directory_version is None:
         return False
     raw = bind.raw_connection()
     try:
-        row = _execute_insert(raw.dbapi_connection, statement, values)
-        if row is None or row[1] != ctx.assumed_directory_version:
-            raw.rollback()
-            return False
-        raw.commit()  # on SQLite: on disk when this returns (db._WalSync)
+        if checked is not None:
+            row = _autocommit_insert(raw.dbapi_connection, checked, values, ctx.assumed_directory_version)
+            if row is None:
+                return False
+        else:
+            row = _execute_insert(raw.dbapi_connection, statement, values)
+            if row is None or row[1] != ctx.assumed_directory_version:
+                raw.rollback()
+                return False
+            raw.commit()  # on SQLite: on disk when this returns (db._WalSync)
     except BaseException:
-        raw.rollback()
+        with contextlib.suppress(Exception):  # a connection abandoned mid-round-trip is closed already
+            raw.rollback()
         raise
     finally:
         raw.close()
     ctx.call.id = row[0]
     return True
+
+
+def _autocommit_insert(raw: Any, statement: _CallInsert, values: dict[str, Any], version: int) -> tuple | None:
+    # Committed by the server as it answers; the pooled connection goes back to transactions after.
+    raw.autocommit = True
+    try:
+        return _execute_insert(raw, statement, values, (_VERSION_PARAM, version))
+    finally:
+        if not raw.closed:  # a round trip abandoned at the deadline closes it (db.BoundedConnection)
+            raw.autocommit = False
 
 

@@ -90,6 +90,14 @@ def test_cached_first_turn_writes_the_same_row_once(engine, session_factory, set
         call = session.get(Call, fast.call_id)
         assert (call.provider_call_id, call.contact_id, call.company_id, call.step, call.turn_seq) == (
             "CA-warm", demo.anna.id, demo.budapest.id, "menu", 1)
+        # Column by column what the unit of work wrote for the same caller (PostgreSQL's statement casts
+        # each value to its column's type: timestamps, booleans and NULLs must come out the same).
+        from sqlalchemy import text
+
+        columns = [c.name for c in Call.__table__.c if c.name not in ("id", "provider_call_id")]
+        rows = session.execute(text(f"SELECT {', '.join(columns)} FROM calls WHERE provider_call_id IN "
+                                    "('CA-cold', 'CA-warm') ORDER BY provider_call_id")).all()
+        assert dict(zip(columns, rows[1], strict=True)) == dict(zip(columns, rows[0], strict=True))
     # Twilio retries the webhook: nothing new is written, and the unit of work replays the same turn.
     assert _start_cached(engine, settings, "CA-warm") is None
     again = _start(session_factory, settings, "CA-warm")

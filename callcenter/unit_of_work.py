@@ -49,6 +49,10 @@ KEEP_DONE = timedelta(days=7)
 # on its way through its own process's after-commit dispatch.
 PENDING_GRACE_SECONDS = 10
 _COMMITTED_KEY = "domain_events_committed"
+# session.info: a callable that takes the after-commit dispatch (a function of no arguments) to run it
+# later, elsewhere: a voice turn the caller waits on hands it to a background thread instead of running
+# the handlers before its answer. The rows are committed either way; the worker runs what never ran.
+DISPATCH_LATER_KEY = "dispatch_after_commit_later"
 _DUE = (DomainEventState.PENDING, DomainEventState.FAILED)
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
@@ -151,11 +155,19 @@ def install(factory: sessionmaker[Session]) -> None:
             return
         ids = [row.id for row in rows if inspect(row).has_identity]  # a rolled-back savepoint's are gone
         info = {"settings": session.info["settings"]} if session.info.get("settings") else {}
-        for row_id in ids:
-            try:
-                dispatch_one(factory, row_id, info=info)
-            except Exception:  # never the committer's problem: the worker runs the row later
-                log.exception("domain event %s: dispatch after commit failed; left for the worker", row_id)
+
+        def dispatch() -> None:
+            for row_id in ids:
+                try:
+                    dispatch_one(factory, row_id, info=info)
+                except Exception:  # never the committer's problem: the worker runs the row later
+                    log.exception("domain event %s: dispatch after commit failed; left for the worker", row_id)
+
+        later = session.info.get(DISPATCH_LATER_KEY)
+        if ids and later is not None:
+            later(dispatch)
+        else:
+            dispatch()
 
     sa_event.listen(factory, "after_commit", after_commit)
     sa_event.listen(factory, "after_rollback", after_rollback)

@@ -12,7 +12,7 @@ from agi_peer import AGIPeer, expect, plausible_reply, run_peers
 from hotline_helpers import ANNA, IN_HOURS, call_row, stub_number_prompts, tickets
 from test_hotline_agi import Clock
 
-from callcenter import calls
+from callcenter import calls, events
 from callcenter.db import session_scope
 from callcenter.ivr.engine import FlowEngine, Input, Later
 from webhooks.agi_server import FastAGIServer
@@ -111,3 +111,36 @@ def test_engine_announces_before_writing_and_fills_in_the_number(session_factory
 def test_a_later_value_cannot_be_read_before_it_is_decided() -> None:
     with pytest.raises(LookupError):
         str(Later())
+
+
+HANDLED: list[int] = []
+SLOW_HANDLER = 1.5  # seconds an after-commit handler takes in the test below
+
+
+def _slow_after_commit(session, event) -> None:  # noqa: ANN001
+    """An after-commit handler (found again by name, so module-level) as slow as a mail transaction can be."""
+    time.sleep(SLOW_HANDLER)
+    HANDLED.append(event.ticket_id)
+
+
+@pytest.fixture
+def slow_after_commit():  # noqa: ANN201
+    HANDLED.clear()
+    events.subscribe(events.TicketCreated, _slow_after_commit, after_commit=True)
+    yield HANDLED
+    events.unsubscribe(events.TicketCreated, _slow_after_commit)
+
+
+def test_the_events_a_turn_committed_are_dispatched_behind_the_caller(agi, session, slow_after_commit) -> None:  # noqa: ANN001
+    peer = AGIPeer([], callerid=ANNA, uniqueid="u.after", script="hotline", auto_reply=plausible_reply)
+    run_peers(*agi, [peer])
+    peer.assert_ok()
+    opened = next(c for c in peer.commands if "critical_ticket_opened-0" in c)
+    # The number is read back once the ticket is committed, not once its mail handler has run.
+    assert _gap_after(peer, opened) < SLOW_HANDLER / 2
+    [ticket] = tickets(session)
+    # ... which still ran, once.
+    deadline = time.monotonic() + 10
+    while not slow_after_commit and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slow_after_commit == [ticket.id]

@@ -39,6 +39,7 @@ from callcenter.config import Settings
 from callcenter.db import deadline, make_session_factory, session_scope
 from callcenter.ivr.engine import Announce, FlowEngine, Gather, Input, Turn
 from callcenter.models import Contact
+from callcenter.unit_of_work import DISPATCH_LATER_KEY
 
 from .agi_agents import AgentsAGI
 from .agi_callback import CallbackAGI
@@ -114,22 +115,37 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                 self.engine.flow.segments(prompt, lang)
         list(self.db_pool.map(dry_run, range(DB_THREADS)))
 
-    def _tx(self, work: Callable[[Session], Any], at: float | None = None) -> Any:
+    def _tx(self, work: Callable[[Session], Any], at: float | None = None,
+            later: list[Callable[[], None]] | None = None) -> Any:
         with deadline(at=at), session_scope(self.factory) as session:
+            if later is not None:
+                session.info[DISPATCH_LATER_KEY] = later.append
             return work(session)
 
     async def _db(self, work: Callable[[Session], Any], *, background: bool = False,
-                  budget: float | None = None, previewed: bool = False) -> Any:
+                  budget: float | None = None, previewed: bool = False,
+                  after: list[asyncio.Future] | None = None) -> Any:
         """`work` in its own transaction on a database thread. `background`: nobody is waiting for it
         (bookkeeping while prompts play, the end of a call), so it lets waited-on turns go first.
         `budget`: seconds from now (queueing for a thread included) after which it fails and writes nothing.
-        `previewed`: the caller already hears this turn (PREVIEWED_THREADS)."""
+        `previewed`: the caller already hears this turn (PREVIEWED_THREADS). `after`: the call's background
+        work; the events the turn committed are dispatched there (paging, mail) instead of before its answer."""
+        loop = asyncio.get_running_loop()
         at = time.monotonic() + budget if budget else None
         if background:
-            return await asyncio.get_running_loop().run_in_executor(self.background_pool, self._background_tx,
-                                                                    work, at)
-        return await asyncio.get_running_loop().run_in_executor(self.previewed_pool if previewed else self.db_pool,
-                                                                self._tx, work, at)
+            return await loop.run_in_executor(self.background_pool, self._background_tx, work, at)
+        later: list[Callable[[], None]] | None = [] if after is not None else None
+        try:
+            return await loop.run_in_executor(self.previewed_pool if previewed else self.db_pool,
+                                              self._tx, work, at, later)
+        finally:
+            for dispatch in later or ():
+                after.append(loop.run_in_executor(self.background_pool, self._after_commit, dispatch))
+
+    def _after_commit(self, dispatch: Callable[[], None]) -> None:
+        self._let_callers_go_first()
+        with deadline(at=time.monotonic() + max(5.0, self.settings.voice_turn_seconds)):
+            dispatch()
 
     def _background_tx(self, work: Callable[[Session], Any], at: float | None = None) -> Any:
         self._let_callers_go_first()
@@ -204,10 +220,11 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
         await self.run(SessionChannel(session), env.uniqueid, env.callerid, env.dnid, env.query_value("lang"),
                        agi_base)
 
-    async def _announced(self, work: Callable[[Session, Announce], Turn],
-                         at: float | None = None) -> tuple[Turn, asyncio.Future | None]:
+    async def _announced(self, work: Callable[[Session, Announce], Turn], at: float | None = None,
+                         after: list[asyncio.Future] | None = None) -> tuple[Turn, asyncio.Future | None]:
         """An engine turn as soon as it is announced, with its writes still running (returned as the
-        future of the written turn) or, for turns that are not announced, once it is written."""
+        future of the written turn) or, for turns that are not announced, once it is written. `after`:
+        as for `_db`."""
         loop = asyncio.get_running_loop()
         announced: asyncio.Future = loop.create_future()
         waiting = [True]
@@ -238,7 +255,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
             self._waited_on += 1
         # A turn the database cannot finish in time (`at`, monotonic) sends the caller to the emergency number.
         budget = (at - time.monotonic()) if at is not None else self.settings.voice_turn_seconds
-        written = asyncio.ensure_future(self._db(turn, budget=max(0.001, budget)))
+        written = asyncio.ensure_future(self._db(turn, budget=max(0.001, budget), after=after))
         await asyncio.wait({announced, written}, return_when=asyncio.FIRST_COMPLETED)
         if written.done() and written.exception() is None:
             return written.result(), None
@@ -257,12 +274,13 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
         # The call is identified and its first turn decided while Asterisk answers; the call's row is
         # written while the first prompts play.
         self.live.add(uniqueid)
+        # The call's database work nobody waits for: the recording note, the events its turns committed.
+        pending: list[asyncio.Future] = []
         started = asyncio.ensure_future(self._announced(lambda s, announce: self.engine.start(
             s, channel="asterisk", provider_call_id=uniqueid, caller=callerid, called=dnid, now=self.clock(),
-            announce=announce, owner=self.heartbeat.id if self.heartbeat.started else None)))
+            announce=announce, owner=self.heartbeat.id if self.heartbeat.started else None), after=pending))
         db_ok = start_seen = row_written = False
         menu_waits = 0  # menu inputs so far: the call's menu_attempts is one less
-        pending: list[asyncio.Future] = []
         writes: asyncio.Future | None = None
 
         # Bookkeeping nobody waits for still ends: a stalled database must not keep the call's socket open.
@@ -321,7 +339,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                 await self._settle(pending, uniqueid, until)
                 try:
                     turn, writes = await self._announced(lambda s, announce, st=step, i=inp: self.engine.advance(
-                        s, uniqueid, st, i, self.clock(), announce=announce), until)
+                        s, uniqueid, st, i, self.clock(), announce=announce), until, after=pending)
                 except Exception:
                     log.exception("hotline AGI %s: step %s failed; routing to the emergency number", uniqueid, step)
                     turn, db_ok = self.engine.emergency(lang), False
@@ -371,7 +389,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
         await self._settle(pending, uniqueid, until)
         # Not announced: the caller already hears the preview, and the turn is whole once written.
         turn = await self._db(lambda s: self.engine.advance(s, uniqueid, step, inp, self.clock()),
-                              budget=max(0.001, until - time.monotonic()), previewed=True)
+                              budget=max(0.001, until - time.monotonic()), previewed=True, after=pending)
         if not preview.leads(turn):
             raise RuntimeError(f"call {uniqueid}: the turn written ({turn.said}) is not the one played "
                                f"({preview.said})")

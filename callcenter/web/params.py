@@ -3,17 +3,25 @@
 A path `<int:...>` only matches ASCII digits within the database's integer range (404 otherwise);
 query and form integers go through `int_arg`; any NUL byte or lone surrogate in the query, a form or
 a JSON body is refused before a view runs. `callcenter.validation.InvalidInput` raised anywhere below
-a view answers 400 with its message (JSON under /api/).
+a view answers 400 with its message (JSON under /api/). A database that is unreachable, stalled or
+not yet upgraded answers 503 with Retry-After.
 """
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
 from ..validation import MAX_DB_INT, InvalidInput, optional_int, text_problem
 from .errors import error_page
+
+log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER = 5  # seconds: the console polls on this beat anyway
 
 
 def digits_up_to(limit: int) -> str:
@@ -98,6 +106,18 @@ def init_params(app: Flask) -> None:
         if _plain():
             return str(exc), 400, {"Content-Type": "text/plain; charset=utf-8"}
         return error_page(400, str(exc))
+
+    def _database_unavailable(exc: Exception):  # noqa: ANN202
+        """The database did not answer in time, refused the connection or is being upgraded: the request
+        changed nothing (its unit of work rolls back), and trying again shortly is the right thing to do,
+        so the answer says so (503 and Retry-After) rather than "something went wrong on our side"."""
+        log.warning("%s %s: the database is unavailable (%s: %s)", request.method, request.path,
+                    type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
+        return _http_error(ServiceUnavailable("The database is unavailable; try again in a moment.",
+                                              retry_after=DATABASE_RETRY_AFTER))
+
+    for unavailable in (OperationalError, PoolTimeout):
+        app.register_error_handler(unavailable, _database_unavailable)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # noqa: ANN202

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +74,11 @@ EMPTY_MEANS_OFF = {"asterisk_agent_dial", "asterisk_agent_confirm", "smtp_url", 
                    "twilio_auth_token", "twilio_from_number"}
 
 
-@dataclass
 class Settings:
+    """Every setting, with its default (config/default.toml says the same). A plain class, not a
+    dataclass: `dataclasses` costs more to import than the rest of a `mail-ingest` run (the MTA starts
+    one process per message), and the class needs none of its features beyond these few methods."""
+
     database_url: str = "sqlite:///var/hotline.sqlite"
     db_connect_timeout: float = 3.0
     db_statement_timeout: float = 15.0
@@ -133,7 +135,27 @@ class Settings:
     # An AGI process that has not beaten for this long is dead and its calls lost; a Twilio call
     # nothing was heard of for this long (or two queue polls) is checked with Twilio's REST API.
     call_lost_seconds: float = 30.0
-    extra: dict = field(default_factory=dict)
+    extra: dict
+
+    def __init__(self, **values: object) -> None:
+        self.extra = {}
+        for name, value in values.items():
+            if name not in _KINDS:
+                raise TypeError(f"Settings has no setting {name!r}")
+            setattr(self, name, value)
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in _KINDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{name}={getattr(self, name)!r}' for name in _KINDS)})"
 
     @property
     def twilio_enabled(self) -> bool:
@@ -150,8 +172,12 @@ class Settings:
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+# Setting name -> its type's name, in declaration order (annotations are strings here).
+_KINDS: dict[str, str] = dict(Settings.__annotations__)
+
+
 def _coerce(name: str, value: object) -> object:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
+    kind = _KINDS[name]
     if kind == "int":
         return int(value)  # type: ignore[arg-type]
     if kind == "float":

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fake_twilio import FakeTwilio
 from sqlalchemy import select
 
-from callcenter import outbox
+from callcenter import outbox, outbox_send
 from callcenter.models import OutboxAttempt, OutboxMessage, OutboxState
 from callcenter.providers import SendResult
 from callcenter.providers.twilio import TwilioProvider
@@ -46,9 +46,12 @@ def _enqueue(factory, now, count: int, channel: str = "sms", to: str = "+3615550
         s.commit()
 
 
-def test_a_slow_drain_keeps_its_rows_while_another_drain_runs(session_factory, now):
+def test_a_slow_drain_keeps_its_rows_while_another_drain_runs(session_factory, now, monkeypatch):
     """Reproduction: a batch claimed at once outlived its lease while being sent one by one, and a
     second drain put the rest back to pending and sent them too: ['page-0', 'page-1', 'page-2', 'page-2']."""
+    # One send at a time: the shared clock adds up every send's 10 s, which models requests in a row
+    # (concurrent requests would pass that time together, not one after another).
+    monkeypatch.setattr(outbox_send, "SEND_THREADS", 1)
     _enqueue(session_factory, now, 20)
     clock = [now]
     other = SlowProvider(clock)
@@ -83,7 +86,7 @@ def test_only_the_claimant_records_success(session_factory, now):
         msg = s.get(OutboxMessage, claim.message_id)
         good_ref = msg.provider_ref
     # The old claimant wakes up and reports the send it thought it made.
-    outbox._record_success(session_factory, claim, later, "slow", SendResult(ref="SM-stale", status="queued"))
+    outbox_send.record_success(session_factory, claim, later, "slow", SendResult(ref="SM-stale", status="queued"))
     with session_factory() as s:
         msg = s.get(OutboxMessage, claim.message_id)
         assert (msg.state, msg.provider_ref) == (OutboxState.SENT, good_ref)

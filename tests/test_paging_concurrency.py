@@ -94,17 +94,17 @@ def test_worker_dying_mid_handler_loses_no_page(settings, engine, session_factor
         s.commit()
     pager.tick()
     fake.wait_for_message(to=ENG2)
-    real = paging_engine.start_step
+    real = paging_engine.start_steps
 
-    def dies_after_writing(session, alert, loop, step, now):  # noqa: ANN001
-        real(session, alert, loop, step, now)
+    def dies_after_writing(session, starts, now):  # noqa: ANN001
+        real(session, starts, now)
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(paging_engine, "start_step", dies_after_writing)
-    timers.register(paging_engine.STEP_TIMER, paging_engine.on_step_timer)
+    # Both ways a step timer fires (its batch, then one by one after the batch failed) start steps here.
+    monkeypatch.setattr(paging_engine, "start_steps", dies_after_writing)
     pager.t = now + timedelta(minutes=5)
     timers.fire_due(session_factory, pager.t, "doomed")  # its writes roll back with its claim
-    monkeypatch.setattr(paging_engine, "start_step", real)
+    monkeypatch.setattr(paging_engine, "start_steps", real)
     with session_factory() as s:
         step_timer = s.scalar(select(Timer).where(Timer.key.like("alert:%:step:0:0")))
         assert step_timer.fired_at is None and "worker killed" in step_timer.error

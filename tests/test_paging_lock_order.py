@@ -28,6 +28,7 @@ def _race(pager, monkeypatch, action) -> tuple[object, list[BaseException]]:  # 
     worker_holds, webhook_holds = threading.Event(), threading.Event()
     errors: list[BaseException] = []
     real_handler = timers._handlers[paging_engine.STEP_TIMER]
+    real_batch = timers._batch_handlers[paging_engine.STEP_TIMER]
     real_cancel = timers.cancel_prefix
 
     def step_handler(session, timer, now):  # noqa: ANN001, ANN202
@@ -35,12 +36,18 @@ def _race(pager, monkeypatch, action) -> tuple[object, list[BaseException]]:  # 
         webhook_holds.wait(MEET)
         return real_handler(session, timer, now)
 
+    def step_batch(session, fired, now):  # noqa: ANN001, ANN202
+        worker_holds.set()  # the timers and their alerts are claimed (and locked) in this transaction
+        webhook_holds.wait(MEET)
+        return real_batch(session, fired, now)
+
     def cancel_prefix(session, prefix, now):  # noqa: ANN001, ANN202
         webhook_holds.set()  # the alert row is locked in this transaction
         worker_holds.wait(MEET)
         return real_cancel(session, prefix, now)
 
     monkeypatch.setitem(timers._handlers, paging_engine.STEP_TIMER, step_handler)
+    monkeypatch.setitem(timers._batch_handlers, paging_engine.STEP_TIMER, step_batch)
     monkeypatch.setattr(timers, "cancel_prefix", cancel_prefix)
     due = pager.t + timedelta(minutes=5)
 

@@ -131,3 +131,29 @@ def test_reopening_forgets_the_figure_and_the_next_response_keeps_a_new_one(sess
     assert t.response_minutes is None and t.response_minutes_basis is None
     svc.change_status(session, t, "in_progress", actor=staff, now=start + timedelta(hours=3, minutes=30))
     assert t.response_minutes == pytest.approx(30)
+
+
+def test_the_medians_read_the_buckets_through_their_index(session, random_quarter):
+    """PostgreSQL: the second pass finds the values of a few buckets through migration 0100's index on the
+    bucket expression, which it matches only if both are written alike."""
+    import importlib.util
+    from pathlib import Path
+
+    from callcenter import sla_report
+
+    path = Path(__file__).resolve().parent.parent / "alembic" / "versions" / "0100_report_buckets.py"
+    spec = importlib.util.spec_from_file_location("migration_0100", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.BUCKET_SQL == sla_report.BUCKET_SQL
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite computes the medians from the values")
+    from sqlalchemy import text
+
+    bucket = sla_report._bucket(session)
+    query = select(Ticket.category, bucket, Ticket.response_minutes).where(
+        Ticket.company_id == random_quarter.budapest.id, Ticket.response_minutes.is_not(None), bucket.in_([300, 301]))
+    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
+    assert "ix_tickets_response_bucket" in plan, plan

@@ -8,7 +8,9 @@ read the state they act on under its lock), never answered with a 500.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
@@ -78,8 +80,33 @@ def _render(call: commands.PageCall | None, repeat: str = "0") -> Response:
     return _xml(response)
 
 
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def _said_when_unavailable(view: Callable[[], Response]) -> Callable[[], Response]:
+    """A page call whose turn the database cannot take (stalled, unreachable): the engineer hears that
+    nothing was recorded and that the page will come again (it does: the alert keeps escalating),
+    instead of Twilio's "an application error has occurred"."""
+
+    @functools.wraps(view)
+    def wrapper() -> Response:
+        try:
+            return view()
+        except _UNAVAILABLE:
+            log.exception("page call turn %s?%s not recorded: the database did not answer in time", request.path,
+                          request.query_string.decode()[:100])
+            response = VoiceResponse()
+            voice, lang = notify.voice(None)
+            response.say(commands.CALL_NOT_RECORDED, voice=voice, language=lang)
+            response.hangup()
+            return _xml(response)
+
+    return wrapper
+
+
 @paging_twilio.post("/twilio/page/voice")
 @twilio_signed
+@_said_when_unavailable
 def page_voice() -> Response:
     """The page call was answered: read the alert, then wait for a key (a voicemail never presses one)."""
     answered_by, message_id, now = request.form.get("AnsweredBy"), _message_id(), _now()
@@ -90,6 +117,7 @@ def page_voice() -> Response:
 
 @paging_twilio.post("/twilio/page/voice/key")
 @twilio_signed
+@_said_when_unavailable
 def page_voice_key() -> Response:
     message_id, digits, now = _message_id(), request.form.get("Digits", ""), _now()
     call = run(session_factory(), lambda s: commands.key_pressed(s, message_id=message_id, digits=digits, now=now))
@@ -127,7 +155,7 @@ def inbound_sms() -> Response:
     sender, body, now = request.form.get("From", ""), request.form.get("Body", ""), _now()
     try:
         text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
-    except (OperationalError, InterfaceError, PoolTimeout):
+    except _UNAVAILABLE:
         # The database is unreachable or stalled (nothing of the reply was committed). Twilio does not
         # retry an SMS webhook: without an answer the engineer would take the page for acknowledged.
         log.exception("SMS reply from %s not recorded: the database did not answer in time", sender)

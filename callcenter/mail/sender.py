@@ -23,6 +23,8 @@ _ATOM = r'[^<>@\s",;:()\\\[\]]+'
 # The forms nearly every mail uses, checked without the (slow) header registry: a bare address, or a
 # display name (quoted, or without the characters that could hide a second address) and <address>.
 _PLAIN = re.compile(rf'\s*(?:(?:"[^"\\\r\n]*"|[^"<>@,;:()\\\r\n]*)<{_ATOM}@{_ATOM}>|{_ATOM}@{_ATOM})\s*')
+# `anna@x <anna@x>`: the address written as its own display name (phones, some webmail).
+_SELF_NAMED = re.compile(rf'\s*({_ATOM}@{_ATOM})\s*<({_ATOM}@{_ATOM})>\s*')
 _registry = HeaderRegistry()
 
 
@@ -34,6 +36,9 @@ def single_sender(values: list[str]) -> tuple[str, str]:
     name, address = parseaddr(value)
     if _PLAIN.fullmatch(value):
         return name, address
+    named = _SELF_NAMED.fullmatch(value)
+    if named and named[1].lower() == named[2].lower():
+        return "", named[2]
     try:
         header = _registry("from", value)
         mailboxes = [a.addr_spec.lower() for a in header.addresses]

@@ -33,6 +33,7 @@ SMS_ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "a": "acknowl
                "res": "resolve", "resolve": "resolve", "r": "resolve", "6": "resolve"}
 PAST = {"acknowledge": "acknowledged", "escalate": "escalated", "resolve": "resolved"}
 NOT_RECORDED = "Your reply was not recorded (the service is busy). Please send it again in a minute."
+CALL_NOT_RECORDED = "Your answer was not recorded: the service is busy. You will be paged again."
 HELP = "Not understood. Reply ACK <number> to acknowledge, ESC <number> to escalate, RES <number> to resolve."
 
 

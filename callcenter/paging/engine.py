@@ -15,16 +15,17 @@ lock wait is bounded by `lock_timeout` (db.LOCK_TIMEOUT_MS); SQLite serialises w
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import outbox, timers
+from .. import bulk, outbox, timers
 from ..db import begin_write
 from ..models import Alert, AlertEvent, AlertStatus, OutboxMessage, OutboxState, Page, StaffUser, Timer
-from .notify import SOURCE_KIND, enqueue_notification
+from .notify import SOURCE_KIND, enqueue_notification, notification_values, voice_url
 from .policies import DEFAULT_STEP_MINUTES, resolve_targets, rules_for
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,14 @@ def _lock_alert_of_timer(session: Session, payload: dict) -> bool:
                           .with_for_update(skip_locked=True)) is not None
 
 
+def _lock_alerts_of_timers(session: Session, payloads: list[dict]) -> list[bool]:
+    """`_lock_alert_of_timer` for a batch, in one statement: which timers' alerts this worker now holds."""
+    wanted = sorted({p["alert_id"] for p in payloads if p.get("alert_id") is not None})
+    held = set(session.scalars(select(Alert.id).where(Alert.id.in_(wanted)).order_by(Alert.id)
+                               .with_for_update(skip_locked=True))) if wanted else set()
+    return [p.get("alert_id") is None or p["alert_id"] in held for p in payloads]
+
+
 def _lock_alert_of_message(session: Session, payload: dict) -> None:
     if payload.get("alert_id") is None:
         return
@@ -74,6 +83,16 @@ def _lock_alert_of_message(session: Session, payload: dict) -> None:
         begin_write(session)
     else:
         session.execute(select(Alert.id).where(Alert.id == payload["alert_id"]).with_for_update())
+
+
+def _lock_alerts_of_messages(session: Session, payloads: list[dict]) -> None:
+    """`_lock_alert_of_message` for a batch of sends being recorded: the alerts in id order, one statement."""
+    if session.get_bind().dialect.name == "sqlite":
+        begin_write(session)
+        return
+    wanted = sorted({p["alert_id"] for p in payloads if p.get("alert_id") is not None})
+    if wanted:
+        session.execute(select(Alert.id).where(Alert.id.in_(wanted)).order_by(Alert.id).with_for_update())
 
 
 def step_key(alert: Alert, loop: int, step: int) -> str:
@@ -104,14 +123,93 @@ def start_escalation(session: Session, alert: Alert, now: datetime) -> None:
 
 def start_step(session: Session, alert: Alert, loop: int, step: int, now: datetime) -> None:
     """Page everyone the step targets and arm the step's timer (each exactly once per alert/loop/step)."""
-    spec = _steps(alert)[step]
-    alert.loop, alert.step = loop, step
-    delay = timedelta(minutes=int(spec.get("delay_minutes") or DEFAULT_STEP_MINUTES))
-    people = resolve_targets(session, spec["targets"], now)
-    record(session, alert, "step", now, detail=f"loop {loop + 1}, step {step + 1}: "
-           + (", ".join(p.name for p in people) or "nobody to page"))
-    paged = sum(page_person(session, alert, person, loop, step, delay, now) for person in people)
-    _arm_step(session, alert, loop, step, delay, paged > 0, now)
+    start_steps(session, [(alert, loop, step)], now)
+
+
+def start_steps(session: Session, starts: list[tuple[Alert, int, int]], now: datetime) -> None:
+    """`start_step` for many alerts at once (a burst of escalations): each step's people and their
+    rules are looked up once per batch, and the pages, messages, audit events and timers of all the
+    steps are written with one statement each (callcenter/bulk.py) instead of one ORM flush per row."""
+    if not starts:
+        return
+    session.flush()  # what the caller recorded before (an "escalate" event) keeps its place in the trail
+    people_of: dict[str, list[StaffUser]] = {}
+    rules_of: dict[int, list[dict]] = {}
+    plans = []  # (alert, loop, step, delay, people)
+    step_events, page_rows = [], []
+    for alert, loop, step in starts:
+        spec = _steps(alert)[step]
+        alert.loop, alert.step, alert.updated_at = loop, step, now
+        delay = timedelta(minutes=int(spec.get("delay_minutes") or DEFAULT_STEP_MINUTES))
+        cache_key = json.dumps(spec["targets"], sort_keys=True)
+        if cache_key not in people_of:
+            people_of[cache_key] = resolve_targets(session, spec["targets"], now)
+        people = people_of[cache_key]
+        step_events.append(_event_row(alert, "step", now, detail=f"loop {loop + 1}, step {step + 1}: "
+                                      + (", ".join(p.name for p in people) or "nobody to page")))
+        for person in people:
+            if person.phone and person.id not in rules_of:
+                rules_of[person.id] = rules_for(session, person)
+        page_rows += [dict(alert_id=alert.id, round=alert.ack_timeouts, loop=loop, step=step, staff_id=p.id,
+                           destination=p.phone, rules=rules_of[p.id], exhausted=False, created_at=now)
+                      for p in people if p.phone]
+        plans.append((alert, loop, step, delay, people))
+    bulk.insert_rows(session, AlertEvent, step_events)
+    page_ids = iter(page_id for (page_id,) in bulk.insert_rows(session, Page, page_rows, Page.__table__.c.id))
+    messages, timer_rows, sends = [], [], []  # sends: (alert, person, page id, rule index, channel, message key)
+    paged_at: dict[int, list] = {}  # id(alert) -> [(person, page id | None)]
+    for alert, loop, step, delay, people in plans:
+        done = paged_at.setdefault(id(alert), [])
+        for person in people:
+            if not person.phone:
+                done.append((person, None))
+                continue
+            page_id = next(page_ids)
+            done.append((person, page_id))
+            for index, rule in enumerate(rules_of[person.id]):
+                minutes = int(rule.get("delay_minutes") or 0)
+                if minutes <= 0:
+                    row = notification_values(alert, page_id, person.phone, person.language, index, rule["channel"],
+                                              now, int(delay.total_seconds()))
+                    messages.append(row)
+                    sends.append((alert, person, page_id, index, rule["channel"], row["idempotency_key"]))
+                else:
+                    timer_rows.append(timers.new_row(
+                        key=rule_key(alert.id, page_id, index), kind=RULE_TIMER,
+                        due_at=now + timedelta(minutes=minutes), now=now,
+                        payload={"alert_id": alert.id, "page_id": page_id, "rule": index}))
+        paged = any(page_id is not None for _, page_id in done)
+        # Nobody reachable at this step: move on at the next tick instead of waiting out the delay.
+        timer_rows.append(timers.new_row(key=step_key(alert, loop, step), kind=STEP_TIMER,
+                                         due_at=now + delay if paged else now, now=now,
+                                         payload={"alert_id": alert.id, "loop": loop, "step": step}))
+    message_ids = bulk.insert_new(session, OutboxMessage, messages, "idempotency_key")
+    for message_id, row in ((message_ids[r["idempotency_key"]], r) for r in messages if r["channel"] == "voice"):
+        # The TwiML URL names the outbox row, which only has an id once inserted.
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                        .values(payload={**row["payload"], "url": voice_url(message_id)})
+                        .execution_options(synchronize_session=False))
+    sent = {(page_id, index): (channel, message_ids[key]) for _, _, page_id, index, channel, key in sends}
+    trail = []
+    for alert, _loop, _step, _delay, _people in plans:
+        for person, page_id in paged_at[id(alert)]:
+            if page_id is None:
+                trail.append(_event_row(alert, "unreachable", now, staff_id=person.id,
+                                        detail=f"{person.name} has no phone number"))
+                continue
+            for index in range(len(rules_of[person.id])):
+                if (page_id, index) in sent:
+                    channel, message_id = sent[page_id, index]
+                    detail = f"{channel} to {person.phone} (rule {index + 1}, outbox {message_id})"
+                    trail.append(_event_row(alert, "notify", now, staff_id=person.id, channel=channel, detail=detail))
+    bulk.insert_rows(session, AlertEvent, trail)
+    bulk.insert_new(session, Timer, timer_rows, "key")
+
+
+def _event_row(alert: Alert, kind: str, now: datetime, *, staff_id: int | None = None, channel: str | None = None,
+               detail: str | None = None) -> dict:
+    alert.updated_at = now
+    return dict(alert_id=alert.id, at=now, kind=kind, staff_id=staff_id, channel=channel, detail=detail)
 
 
 def _arm_step(session: Session, alert: Alert, loop: int, step: int, delay: timedelta, paged: bool,
@@ -152,14 +250,20 @@ def send_rule(session: Session, alert: Alert, page: Page, person: StaffUser, ind
     return msg
 
 
+def _next_step(alert: Alert) -> tuple[int, int] | None:
+    """(loop, step) after the alert's current step; None when every step and repeat was paged."""
+    if alert.step + 1 < len(_steps(alert)):
+        return alert.loop, alert.step + 1
+    if alert.loop < int((alert.policy_snapshot or {}).get("repeat") or 0):
+        return alert.loop + 1, 0
+    return None
+
+
 def advance(session: Session, alert: Alert, now: datetime, reason: str) -> None:
-    steps = _steps(alert)
-    repeat = int((alert.policy_snapshot or {}).get("repeat") or 0)
     record(session, alert, "escalate", now, detail=reason)
-    if alert.step + 1 < len(steps):
-        start_step(session, alert, alert.loop, alert.step + 1, now)
-    elif alert.loop < repeat:
-        start_step(session, alert, alert.loop + 1, 0, now)
+    following = _next_step(alert)
+    if following is not None:
+        start_step(session, alert, *following, now)
     else:
         alert.unreached = True
         record(session, alert, "unreached", now, detail="every step and repeat paged; nobody acknowledged")
@@ -184,6 +288,30 @@ def on_step_timer(session: Session, timer: Timer, now: datetime) -> None:
     if alert is None or alert.status != AlertStatus.TRIGGERED or (alert.loop, alert.step) != (p["loop"], p["step"]):
         return
     advance(session, alert, now, f"no acknowledgement after step {p['step'] + 1}")
+
+
+def on_step_timers(session: Session, fired: list[tuple[int, dict]], now: datetime) -> None:
+    """A batch of step timers (timers.fire_due claimed them, their alerts locked): `on_step_timer` for
+    each, with the escalations' writes made set-based by `start_steps`."""
+    ids = sorted({p["alert_id"] for _, p in fired})
+    alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(ids))
+                                               .execution_options(populate_existing=True))}
+    starts, escalations = [], []
+    for _, p in fired:
+        alert = alerts.get(p["alert_id"])
+        if alert is None or alert.status != AlertStatus.TRIGGERED or (alert.loop, alert.step) != (p["loop"], p["step"]):
+            continue
+        reason = f"no acknowledgement after step {p['step'] + 1}"
+        following = _next_step(alert)
+        if following is None:
+            advance(session, alert, now, reason)
+            continue
+        escalations.append(_event_row(alert, "escalate", now, detail=reason))
+        starts.append((alert, *following))
+        alert.loop, alert.step = following  # a second timer of this alert in the batch no longer matches
+    session.flush()
+    bulk.insert_rows(session, AlertEvent, escalations)
+    start_steps(session, starts, now)
 
 
 def on_rule_timer(session: Session, timer: Timer, now: datetime) -> None:
@@ -340,5 +468,7 @@ def register() -> None:
                           (RULE_TIMER, on_rule_timer), (FAILOVER_TIMER, on_failover_timer)):
         timers.register(kind, handler)
         timers.lock_owner_first(kind, _lock_alert_of_timer)
+    timers.register_batch(STEP_TIMER, on_step_timers, _lock_alerts_of_timers)
     outbox.on_status(SOURCE_KIND, on_notification_status)
     outbox.lock_owner_first(SOURCE_KIND, _lock_alert_of_message)
+    outbox.lock_owners_first(SOURCE_KIND, _lock_alerts_of_messages)

@@ -108,16 +108,16 @@ def phrase(language: str | None, key: str, **values: str) -> str:
     return texts(language)[key].format(**values)
 
 
-def notification_key(page: Page, rule_index: int, channel: str) -> str:
-    return f"page:{page.id}:rule:{rule_index}:{channel}"
+def notification_key(page_id: int, rule_index: int, channel: str) -> str:
+    return f"page:{page_id}:rule:{rule_index}:{channel}"
 
 
-def enqueue_notification(session: Session, alert: Alert, page: Page, staff: StaffUser, rule_index: int,
-                         channel: str, now: datetime, validity_seconds: int) -> OutboxMessage:
-    """One SMS or call to one person for one rule of one page; enqueueing it twice sends it once."""
-    key = notification_key(page, rule_index, channel)
+def notification_values(alert: Alert, page_id: int, destination: str, language: str | None, rule_index: int,
+                        channel: str, now: datetime, validity_seconds: int) -> dict:
+    """The outbox row of one SMS or call to one person for one rule of one page (voice: its TwiML URL
+    names the row, so it is added once the row has an id)."""
     if channel == "sms":
-        payload = {"body": sms_text(alert, staff.language), "status_callback": SMS_STATUS_PATH,
+        payload = {"body": sms_text(alert, language), "status_callback": SMS_STATUS_PATH,
                    # A stale page is worse than none: Twilio drops it after the step's length.
                    "validity_period": max(validity_seconds, 60)}
         max_attempts = 4
@@ -126,10 +126,24 @@ def enqueue_notification(session: Session, alert: Alert, page: Page, staff: Staf
                    "status_callback_events": ["initiated", "ringing", "answered", "completed"],
                    "machine_detection": "Enable", "timeout": CALL_TIMEOUT_SECONDS}
         max_attempts = 3
-    payload.update({"alert_id": alert.id, "page_id": page.id, "rule": rule_index})
-    msg = outbox.enqueue(session, key=key, channel=channel, destination=page.destination, payload=payload,
-                         now=now, source_kind=SOURCE_KIND, source_id=page.id, max_attempts=max_attempts)
+    payload.update({"alert_id": alert.id, "page_id": page_id, "rule": rule_index})
+    return outbox.new_row(key=notification_key(page_id, rule_index, channel), channel=channel,
+                          destination=destination, payload=payload, now=now, source_kind=SOURCE_KIND,
+                          source_id=page_id, max_attempts=max_attempts)
+
+
+def voice_url(message_id: int) -> str:
+    return f"{VOICE_PATH}?n={message_id}"
+
+
+def enqueue_notification(session: Session, alert: Alert, page: Page, staff: StaffUser, rule_index: int,
+                         channel: str, now: datetime, validity_seconds: int) -> OutboxMessage:
+    """One SMS or call to one person for one rule of one page; enqueueing it twice sends it once."""
+    row = notification_values(alert, page.id, page.destination, staff.language, rule_index, channel, now,
+                              validity_seconds)
+    msg = outbox.enqueue(session, key=row["idempotency_key"], channel=channel, destination=page.destination,
+                         payload=row["payload"], now=now, source_kind=SOURCE_KIND, source_id=page.id,
+                         max_attempts=row["max_attempts"])
     if channel == "voice" and msg.payload.get("url") is None:
-        # The TwiML URL names the outbox row, which only has an id once inserted.
-        msg.payload = {**msg.payload, "url": f"{VOICE_PATH}?n={msg.id}"}
+        msg.payload = {**msg.payload, "url": voice_url(msg.id)}
     return msg

@@ -51,9 +51,19 @@ def test_an_sms_acknowledgement_while_the_database_stalls(database_url, demo, se
         started = time.monotonic()
         during = fake.inbound_sms(web.web_url, ENG2, FROM, f"ACK {refs[1]}")
         seconds = time.monotonic() - started
+        # An engineer answering a page call, then pressing 1, at the same moment.
+        started = time.monotonic()
+        answered = fake.post_signed(f"{web.web_url}/twilio/page/voice?n=1", {"CallSid": "CA" + "0" * 32,
+                                                                            "AnsweredBy": "human"})
+        key = fake.post_signed(f"{web.web_url}/twilio/page/voice/key?n=1", {"CallSid": "CA" + "0" * 32,
+                                                                           "Digits": "1"})
+        call_seconds = time.monotonic() - started
         proxy.recover()
         print(f"\nSMS ACK during a stalled database: {during.status_code} in {seconds:.1f} s "
-              f"(Twilio waits {TWILIO_WAITS:.0f} s): {during.text}")
+              f"(Twilio waits {TWILIO_WAITS:.0f} s): {during.text}; the page call's answer and key: "
+              f"{answered.status_code}, {key.status_code} in {call_seconds:.1f} s")
+        for page in (answered, key):  # said to the engineer, not Twilio's "an application error has occurred"
+            assert page.status_code == 200 and "<Say" in page.text and "not recorded" in page.text, page.text
         assert seconds < TWILIO_WAITS and during.status_code == 200
         assert "not recorded" in during.text and "again" in during.text
 

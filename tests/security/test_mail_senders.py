@@ -65,6 +65,8 @@ def test_two_from_headers_are_refused():
      "mallory@elsewhere.example"),
     ("anna@budapest-demo.example (Anna)", "Anna", "anna@budapest-demo.example"),
     ("  Anna   <anna@budapest-demo.example>  ", "Anna", "anna@budapest-demo.example"),
+    # Some phones and webmails write the address as its own name: one address, read alike by everyone.
+    ("Anna@Budapest-Demo.example <anna@budapest-demo.example>", "", "anna@budapest-demo.example"),
 ])
 def test_ordinary_senders_are_read_as_before(value, name, address):
     mail = parse(raw_mail(value))

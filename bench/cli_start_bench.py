@@ -12,6 +12,7 @@ The project's modules are compiled to bytecode first, as the README's Deploying 
 Each is run N times, interleaved (help, ingest, floor, help, ...) so that a machine that gets busier
 during the run affects all three alike; it prints p50/p95/max with the load average before and after.
 Goal (issue #14): under 150 ms from exec to exit for both commands (p50 and p95).
+`--callgrind` also prints the instructions each command executes (valgrind), a figure the load does not move;
 `--importtime` also prints the slowest imports of one `mail-ingest` run (`python -X importtime`).
 """
 
@@ -71,10 +72,24 @@ def slowest_imports(env: dict[str, str], top: int = 12) -> list[str]:
     return [f"{us / 1000:7.1f} ms {name}" for us, name in sorted(rows, reverse=True)[:top]]
 
 
+def instructions(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> int | None:
+    """Instructions one run executes (valgrind's callgrind): the same on a busy machine as on a quiet one."""
+    import re
+    import shutil
+
+    if not shutil.which("valgrind"):
+        return None
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], input=stdin or b"",
+                          env=env, capture_output=True, check=True)
+    found = re.search(rb"Collected : (\d+)", proc.stderr)
+    return int(found.group(1)) if found else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--callgrind", action="store_true", help="also count each command's instructions once")
     args = parser.parse_args(argv)
     if not CALLCENTER.exists():
         raise SystemExit(f"{CALLCENTER} is missing: install the checkout into .venv first")
@@ -114,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         ok = worst < GOAL_MS
         print(f"goal: both commands under {GOAL_MS:.0f} ms (p95): {'PASS' if ok else 'FAIL'} "
               f"(worst p95 {worst:.0f} ms)")
+        if args.callgrind:
+            print("instructions per run (callgrind; independent of the load):")
+            for name, (argv_, stdin) in commands.items():
+                count = instructions(argv_, stdin, env)
+                print(f"  {name:24s} {'-' if count is None else f'{count / 1e6:6.0f} M'}")
         if args.importtime:
             print("slowest imports of one `mail-ingest` (cumulative):")
             for line in slowest_imports(env):

@@ -6,7 +6,8 @@ request is a new signed call from Kovács Anna (signature check, caller identifi
 row committed, TwiML). Rounds alternate bare / voice / bare / voice, so a machine that gets busier or
 quieter during the run affects both. Run on SQLite (a fresh file) and, when it answers, PostgreSQL (a
 fresh database, dropped afterwards). Goal: /twilio/voice keeps at least 80 % of the bare app's
-requests per second, with p99 under 30 ms, on both.
+requests per second, with p99 under 30 ms, on both. Besides each endpoint's process CPU per request
+(server and clients), it prints the CPU spent inside each app (thread CPU time around the WSGI call).
 
 Usage: ``python bench/voice_bench.py [--requests 2000] [--clients 8] [--rounds 2] [--sqlite-only]``
     BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres  (default)
@@ -73,13 +74,30 @@ def bare_app():  # noqa: ANN201
     return bare
 
 
+APP_CPU: dict[str, list[float]] = {"bare": [0.0, 0], "voice": [0.0, 0]}  # thread CPU in the app, requests
+_app_cpu_lock = threading.Lock()
+
+
 def dispatcher(bare, hotline):  # noqa: ANN001, ANN201
-    """One WSGI server for both: /bare to the bare app, everything else to Hotline."""
+    """One WSGI server for both: /bare to the bare app, everything else to Hotline. Each request's CPU
+    inside the app (its thread's CPU time, without waitress and the clients) is added up per app."""
     def app(environ, start_response):  # noqa: ANN001, ANN202
-        target = bare if environ.get("PATH_INFO") == "/bare" else hotline
-        return target(environ, start_response)
+        name, target = ("bare", bare) if environ.get("PATH_INFO") == "/bare" else ("voice", hotline)
+        started = time.thread_time()
+        body = list(target(environ, start_response))  # both apps answer a small body: read it here
+        spent = time.thread_time() - started
+        with _app_cpu_lock:
+            APP_CPU[name][0] += spent
+            APP_CPU[name][1] += 1
+        return body
 
     return app
+
+
+def _app_cpu_reset() -> None:
+    with _app_cpu_lock:
+        for totals in APP_CPU.values():
+            totals[:] = [0.0, 0]
 
 
 def run_round(base: str, path: str, signed: bool, per_client: int, clients: int) -> dict:
@@ -142,6 +160,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> bool:
     try:
         run_round(base, "/twilio/voice", True, 25, args.clients)  # warm up: statements, caches, TwiML
         run_round(base, "/bare", False, 25, args.clients)
+        _app_cpu_reset()
         bare, voice = [], []
         for _ in range(args.rounds):
             bare.append(run_round(base, "/bare", False, per_client, args.clients))
@@ -164,6 +183,9 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> bool:
         cpu = statistics.fmean(r["cpu"] for r in rounds) * 1000
         print(f"{name:14s} {rps:8.0f} req/s  p50 {_pct(lat, 50) * 1000:6.2f} ms  p99 {_pct(lat, 99) * 1000:6.2f} ms  "
               f"CPU {cpu:.2f} ms/req (rounds: {per_round})")
+    app_cpu = {name: total / max(1, count) * 1000 for name, (total, count) in APP_CPU.items()}
+    print(f"inside the app (thread CPU, without waitress and clients): bare {app_cpu['bare']:.2f} ms/req, "
+          f"/twilio/voice {app_cpu['voice']:.2f} ms/req")
     ok = share >= GOAL_SHARE and p99 < GOAL_P99_MS and not failures
     print(f"{label}: /twilio/voice keeps {share:.0%} of the bare app's throughput, p99 {p99:.1f} ms"
           + (f", {len(failures)} failures {failures[:2]}" if failures else "")

@@ -14,18 +14,15 @@ being fired: the timer's handler takes the call's lock itself and looks again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Dialect, delete, select, update
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import events, timers
+from .call_insert import CallInsert, insert_call, write_new_call  # noqa: F401 (the calls API)
 from .customers import Identity, identify_caller, is_office_hours, try_normalize_phone
 from .db import begin_write
 from .directory import cached_identity, identify_caller_cached, identity_of_call
@@ -68,12 +65,6 @@ class CallContext(Identity):
     @property
     def no_answer_threshold(self) -> int:
         return self.contract.no_answer_threshold_seconds if self.contract else 600
-
-
-@dataclass
-class CallInsert:
-    inserted: bool  # False: the CallSid is already known, nothing was written
-    directory_version: int | None = None  # read in the INSERT itself, when it went to the driver
 
 
 def _timer_key(call: Call) -> str:
@@ -146,40 +137,6 @@ def start_call(session: Session, *, channel: str, provider_call_id: str, caller:
     return context(session, call)
 
 
-_CALL_COLUMNS = {attr.key: attr.columns[0] for attr in sa_inspect(Call).column_attrs if attr.key != "id"}
-
-
-@dataclass(frozen=True)
-class _CallInsert:
-    sql: str
-    positional: bool
-    # (column name, bind processor or None): what SQLAlchemy would do to each value (UTC datetimes).
-    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
-
-
-@lru_cache(maxsize=16)
-def _call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert | None:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING id for a new call, in the driver's own terms.
-
-    This is the one statement every incoming call runs before its first prompt, so it goes to the
-    driver directly: SQLAlchemy could not cache the dialects' insert() constructs (it compiled one per
-    call), and its per-statement machinery was a fifth of the webhook's time. Both dialects we run on
-    speak ON CONFLICT and RETURNING; anything else takes the ORM path.
-    """
-    if dialect.name not in ("sqlite", "postgresql"):
-        return None
-    table = Call.__table__
-    style = {"qmark": "?", "format": "%s", "named": ":{}", "pyformat": "%({})s"}.get(dialect.paramstyle)
-    if style is None:
-        return None
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-           f"VALUES ({', '.join(style.format(c) for c in columns)}) "
-           f"ON CONFLICT (provider_call_id) DO NOTHING "
-           f"RETURNING id, (SELECT version FROM directory_version WHERE id = 1)")
-    return _CallInsert(sql, dialect.paramstyle in ("qmark", "format"),
-                       tuple((c, table.c[c].type._cached_bind_processor(dialect)) for c in columns))
-
-
 def new_call(session: Session, *, channel: str, provider_call_id: str, caller: str | None,
              called: str | None = None, now: datetime, default_language: str = "en",
              languages: tuple[str, ...] = ("hu", "el", "en"), trust_cache: bool = False,
@@ -193,54 +150,35 @@ def new_call(session: Session, *, channel: str, provider_call_id: str, caller: s
     INSERT reads it, and `FlowEngine.start` starts over when it moved. `owner`: the AGI process serving
     the call (callcenter.call_presence), so that the call is closed if that process dies.
     """
-    cached = cached_identity(session, caller, now) if trust_cache else None
+    cached = cached_identity(session.get_bind(), caller, now) if trust_cache else None
     identity, assumed = cached if cached is not None else (identify_caller_cached(session, caller, now), None)
+    return _new_context(identity, assumed, channel=channel, provider_call_id=provider_call_id, caller=caller,
+                        called=called, now=now, default_language=default_language, languages=languages,
+                        owner=owner)
+
+
+def new_cached_call(bind: Engine, *, channel: str, provider_call_id: str, caller: str | None,
+                    called: str | None = None, now: datetime, default_language: str = "en",
+                    languages: tuple[str, ...] = ("hu", "el", "en"), owner: str | None = None) -> CallContext | None:
+    """`new_call` from this process's directory cache alone, no session: None when the caller's number
+    is not cached. Its `assumed_directory_version` must be checked when the row is written
+    (`write_new_call` does)."""
+    cached = cached_identity(bind, caller, now)
+    if cached is None:
+        return None
+    return _new_context(*cached, channel=channel, provider_call_id=provider_call_id, caller=caller, called=called,
+                        now=now, default_language=default_language, languages=languages, owner=owner)
+
+
+def _new_context(identity: Identity, assumed: int | None, *, channel: str, provider_call_id: str,
+                 caller: str | None, called: str | None, now: datetime, default_language: str,
+                 languages: tuple[str, ...], owner: str | None) -> CallContext:
     call = Call(channel=channel, provider_call_id=provider_call_id, caller_number=caller, called_number=called,
                 arrived_at=now, menu_path="", status_sequence=-1, menu_attempts=0, owner=owner, last_seen_at=now)
     _apply_identity(call, identity, now, default_language, languages)
     ctx = _context_from_identity(call, identity)
     ctx.assumed_directory_version = assumed
     return ctx
-
-
-def insert_call(session: Session, call: Call) -> CallInsert:
-    """Write a call from `new_call`; not inserted (and nothing written) when its CallSid is already known
-    (a retried webhook or an earlier status callback): the caller then uses `start_call`."""
-    connection = session.connection()
-    # What the ORM would insert: the attributes that were set, and the Python-side defaults of the rest.
-    state = sa_inspect(call).dict
-    values: dict[str, Any] = {}
-    for key, column in _CALL_COLUMNS.items():
-        if key in state:
-            values[column.name] = state[key]
-        elif column.default is not None and column.server_default is None:
-            default = column.default
-            values[column.name] = default.arg(None) if default.is_callable else default.arg
-    statement = _call_insert(connection.dialect, tuple(values))
-    if statement is not None:
-        raw = connection.connection.dbapi_connection
-        take_write_lock = getattr(raw, "take_write_lock", None)
-        if take_write_lock is not None:
-            take_write_lock()  # what db.py's cursor hook does for statements that go through SQLAlchemy
-        converted = [(name, bind(values[name]) if bind else values[name]) for name, bind in statement.binds]
-        params = tuple(v for _, v in converted) if statement.positional else dict(converted)
-        cursor = raw.cursor()
-        try:
-            cursor.execute(statement.sql, params)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        if row is None:
-            return CallInsert(False)
-        # The row is written; the object stays outside the session (nothing of it is left to flush).
-        call.id = row[0]
-        return CallInsert(True, row[1])
-    try:
-        with session.begin_nested():
-            session.add(call)
-        return CallInsert(True)
-    except IntegrityError:
-        return CallInsert(False)
 
 
 def forget_call(session: Session, call: Call) -> None:

@@ -149,11 +149,11 @@ def identify_caller_cached(session: Session, caller_id: str | None, now: datetim
     return _at(found, now)
 
 
-def cached_identity(session: Session, caller_id: str | None, now: datetime) -> tuple[Identity, int] | None:
+def cached_identity(bind: Engine, caller_id: str | None, now: datetime) -> tuple[Identity, int] | None:
     """Who calls from this number as this process last saw it, and the directory version it saw, without
     asking the database; None when the number is not cached. The caller checks the version later in
-    the same transaction (`calls.insert_call` returns it with the call's row)."""
-    latest = _cache_for(session.get_bind()).latest(try_normalize_phone(caller_id))
+    the same transaction (`call_insert.insert_call` returns it with the call's row)."""
+    latest = _cache_for(bind).latest(try_normalize_phone(caller_id))
     if latest is None:
         return None
     version, found = latest

@@ -26,9 +26,12 @@ def run_entry(args: list[str], env: dict[str, str], stdin: bytes = b"", check_mo
             "try:\n    main()\n"
             "except SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n")
     if check_modules:
-        # dataclasses (with inspect) and logging cost more to import than the rest of the spooling.
-        code += ("heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'sqlalchemy', 'flask',"
-                 " 'dataclasses', 'inspect', 'logging')"
+        heavy = ["click", "sqlalchemy", "flask"]
+        if env.get("CALLCENTER_DATABASE_URL", "").startswith("sqlite"):
+            # dataclasses (with inspect) and logging cost more to import than the rest of the spooling
+            # (psycopg imports them itself).
+            heavy += ["dataclasses", "inspect", "logging"]
+        code += (f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {tuple(heavy)!r}"
                  " or m.startswith(('callcenter.models', 'callcenter.mail.', 'callcenter.cli')))\n"
                  "assert not heavy, heavy\n")
     code += "sys.exit(code)\n"

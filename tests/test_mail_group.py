@@ -87,3 +87,28 @@ def test_a_transient_failure_answers_the_whole_batch_451_and_stores_nothing(demo
     assert replies == [group.TRY_AGAIN] * 4
     assert session.scalar(select(func.count()).select_from(InboundMail)) == 0
     assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_mail_whose_savepoint_loses_a_deadlock_is_run_again_not_refused(demo, session, session_factory, settings,
+                                                                          monkeypatch):  # noqa: ANN001
+    real_ingest, lost = group.ingest, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def ingest(session, raw, **kw):  # noqa: ANN001, ANN202
+        result = real_ingest(session, raw, **kw)
+        if b"contested" in raw and not lost:
+            lost.append(1)  # written, then chosen as the deadlock's victim: its savepoint is rolled back
+            raise OperationalError("UPDATE", {}, Deadlock("deadlock detected"))
+        return result
+
+    monkeypatch.setattr(group, "ingest", ingest)
+    ingestor = GroupIngest(session_factory, settings, committers=1)
+    try:
+        replies = held(ingestor, [make_mail(ANNA, "calm mail"), make_mail(ANNA, "contested mail")], monkeypatch)
+    finally:
+        ingestor.close()
+    assert [r[:3] for r in replies] == ["250", "250"] and lost == [1]
+    assert sorted(session.scalars(select(Ticket.subject))) == ["calm mail", "contested mail"]
+    assert session.scalar(select(func.count()).select_from(InboundMail)) == 2

@@ -36,7 +36,7 @@ from callcenter.ivr.engine import (
     StartRecording,
     Turn,
 )
-from callcenter.unit_of_work import run
+from callcenter.unit_of_work import retry, run
 from callcenter.validation import optional_int
 
 from .twilio_signature import twilio_signed
@@ -152,14 +152,17 @@ def render_cached(turn: Turn) -> str:
     return xml
 
 
-def _run(work: Callable[..., Turn]) -> Response:
+def _run(work: Callable[..., Turn], first: Callable[[], Turn | None] | None = None) -> Response:
     """Run one engine turn in its own unit of work (run again after a deadlock or serialisation failure:
     a turn reads its call under the call's lock and says nothing before it commits); any failure, or a
     database that does not let it finish within the turn's time, routes the caller to the emergency
-    number (and nothing of the turn is kept)."""
+    number (and nothing of the turn is kept). `first`: a cheaper try that commits the turn by itself,
+    or returns None (nothing written) for `work` to run."""
     try:
         with deadline(_settings().voice_turn_seconds):
-            turn = run(current_app.extensions["session_factory"], work)
+            turn = retry(first) if first is not None else None
+            if turn is None:
+                turn = run(current_app.extensions["session_factory"], work)
         return Response(render_cached(turn), mimetype="text/xml")
     except Exception:
         log.exception("hotline: %s failed for call %s; routing to the emergency number",
@@ -190,8 +193,11 @@ def _input() -> Input:
 @twilio_signed
 def incoming():  # noqa: ANN201
     form = request.form
-    return _run(lambda s: flow_engine().start(s, channel="twilio", provider_call_id=form.get("CallSid", ""),
-                                              caller=form.get("From"), called=form.get("To"), now=_now()))
+    call = dict(channel="twilio", provider_call_id=form.get("CallSid", ""), caller=form.get("From"),
+                called=form.get("To"), now=_now())
+    engine = flow_engine()
+    return _run(lambda s: engine.start(s, **call),
+                first=lambda: engine.start_cached(current_app.extensions["engine"], **call))
 
 
 @bp.post("/voice/step")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from .. import agents, calls, recordings
@@ -147,8 +147,27 @@ class FlowEngine:
         ctx = calls.start_call(session, **kwargs)
         return self._first_turn(session, ctx, caller, replay=ctx.call.turn_seq > 0)
 
-    def _first_turn(self, session: Session, ctx: CallContext, caller: str | None, *, replay: bool = False) -> Turn:
-        """`replay`: the call already took its first turn; the same instructions again, nothing written."""
+    def start_cached(self, bind: Engine, *, channel: str, provider_call_id: str, caller: str | None,
+                     called: str | None = None, now: datetime) -> Turn | None:
+        """A new call's first turn, committed without a unit of work: the caller is in this process's
+        directory cache and the turn needs nothing else from the database, so deciding it and writing
+        the call's row is one INSERT in a transaction of its own (see `call_insert.write_new_call`). None, with
+        nothing written, when that does not hold (an uncached number, a possible agent's phone, a CallSid
+        already known, a directory that moved): the caller then runs `start` in a unit of work."""
+        ctx = calls.new_cached_call(bind, channel=channel, provider_call_id=provider_call_id, caller=caller,
+                                    called=called, now=now, default_language=self.settings.default_language,
+                                    languages=tuple(self.flow.languages))
+        if ctx is None or (self.flow.agent_menu and ctx.contact is None):
+            return None  # an unknown number may be an agent's registered phone: that takes a query
+        turn = self._first_turn(None, ctx, caller)
+        if not calls.write_new_call(bind, ctx):
+            return None
+        return Turn(ctx.call.id, turn.instructions, turn.outcome, turn.seq)
+
+    def _first_turn(self, session: Session | None, ctx: CallContext, caller: str | None, *,
+                    replay: bool = False) -> Turn:
+        """`replay`: the call already took its first turn; the same instructions again, nothing written.
+        `session` may be None when the caller is a known contact or the flow has no agent menu."""
         call = ctx.call
 
         def first(step: str | None, out: list[Instruction]) -> Turn:

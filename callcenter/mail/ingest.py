@@ -43,6 +43,7 @@ __all__ = ["CONTEXT_KEY", "IngestResult", "MailContext", "approval_decision", "g
            "quarantine"]
 
 CONTEXT_KEY = "mail_context"
+_REACTIONS_KEY = "mail_reactions_now"
 
 
 @dataclass
@@ -80,9 +81,14 @@ def guess_category(subject: str, text: str) -> str:
 
 
 def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, mailbox: str | None = None,
-           source: str = "pipe") -> IngestResult:
-    """Record one RFC 822 message: duplicate, quarantined, a new ticket or a new event on one."""
+           source: str = "pipe", reactions: bool = True) -> IngestResult:
+    """Record one RFC 822 message: duplicate, quarantined, a new ticket or a new event on one.
+
+    The reactions to it (the auto-reply, ...) run in this transaction, each in a savepoint
+    (`unit_of_work.dispatch_in_transaction`); `reactions=False` leaves that to the caller, who stores
+    several mails in one transaction and runs them all at its end (callcenter/mail/group.py)."""
     mailbox = (mailbox or settings.mail_from).strip().lower()
+    session.info[_REACTIONS_KEY] = reactions
     session.info["settings"] = settings
     signer = signer_for(session, settings)
     digest = content_hash(raw)
@@ -178,7 +184,8 @@ def _done(session: Session, inbound: InboundMail, ticket: Ticket) -> IngestResul
     inbound.ticket_id = ticket.id
     # The auto-reply and the other reactions to this mail commit with it, in savepoints of its
     # transaction (a failing one is left for after the commit): no second transaction per mail.
-    unit_of_work.dispatch_in_transaction(session)
+    if session.info.pop(_REACTIONS_KEY, True):
+        unit_of_work.dispatch_in_transaction(session)
     return IngestResult(inbound.status, inbound.id, ticket.number)
 
 

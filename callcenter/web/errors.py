@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .login import safe_next
 
@@ -52,5 +53,7 @@ def error_page(code: int, detail: str | None = None) -> tuple[str, int]:
                                back=_back_link(), home=url_for("console.home"))
     except Exception:  # noqa: BLE001 - the error page must never fail in its turn
         log.exception("the %s error page could not be drawn", code)
-        return f"{code} {title}\n{detail or ''}\n", code
+        # Nothing lazy here: translating the title asks for the reader's language, which may need the very
+        # database (the logged-in person) whose failure is being reported.
+        return f"{code} {HTTP_STATUS_CODES.get(code, 'Error')}\n{detail or ''}\n", code
     return html, code

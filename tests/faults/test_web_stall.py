@@ -36,8 +36,20 @@ def test_a_request_the_database_cannot_answer_is_a_503(database_url, settings, d
         page = client.post("/login", data={"login": "agent1", "password": "demo", "csrf_token": token})
         assert page.status_code == 503 and "text/html" in page.content_type
         assert "busy or restarting" in page.get_data(as_text=True)
+        # Logged in, the error page itself needs the person (the menu, their language): it must still be
+        # answered, in plain words, and not escape as an exception (waitress's bare 500).
+        proxy.recover()
+        agent = create_app(settings, engine).test_client()
+        token = CSRF.search(agent.get("/login").get_data(as_text=True)).group(1)
+        login = agent.post("/login", data={"login": "agent1", "password": "demo", "csrf_token": token})
+        assert login.status_code == 302
+        assert agent.get("/").status_code in (200, 302)
+        proxy.stall()
+        page = agent.get("/")
+        assert page.status_code == 503 and "Service Unavailable" in page.get_data(as_text=True)
         proxy.recover()
         assert client.get("/api/v1/tickets", headers=headers).status_code == 200
+        assert agent.get("/").status_code in (200, 302)
     finally:
         proxy.stop()
         engine.dispose()

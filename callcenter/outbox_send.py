@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import bulk, logs, metrics
@@ -77,7 +77,15 @@ def send_batch(factory: sessionmaker[Session], providers: dict[str, Provider], b
         claim = keep_lease(factory, pair[0], now_fn())
         return _send(providers, claim, pair[1]) if claim is not None else None
 
-    sent = _executor().map(send, batch) if len(batch) > 1 and SEND_THREADS > 1 else map(send, batch)
+    futures = []
+    if len(batch) > 1 and SEND_THREADS > 1:
+        pool = _executor()
+        try:
+            for pair in batch:
+                futures.append(pool.submit(send, pair))
+        except RuntimeError:  # the interpreter is exiting and starts no threads: the rest go from here
+            pass
+    sent = [future.result() for future in futures] + [send(pair) for pair in batch[len(futures):]]
     outcomes = [outcome for outcome in sent if outcome is not None]
     if not outcomes:
         return
@@ -151,19 +159,32 @@ def _record_alone(factory: sessionmaker[Session], outcome: Outcome, now: datetim
         done()
 
 
+def _accepted_statement() -> Update:
+    # Built once: constructing the expression per row cost more CPU than executing it.
+    table = OutboxMessage.__table__
+    return (table.update()
+            .where(table.c.id == bindparam("message_id"), table.c.claim_token == bindparam("token"),
+                   table.c.state == OutboxState.SENDING)
+            .values(provider=bindparam("provider"), provider_ref=bindparam("ref"), provider_status=bindparam("status"),
+                    state=bindparam("state"), sent_at=bindparam("now"), updated_at=bindparam("now"),
+                    sending_deadline=None, last_error=None))
+
+
+_ACCEPTED = _accepted_statement()
+
+
 def _record_all(factory: sessionmaker[Session], outcomes: list[Outcome], now: datetime) -> None:
     after: list[Callable[[], None]] = []
-    table = OutboxMessage.__table__
     with session_scope(factory) as session:
         _lock_owners(session, [(o.snapshot.source_kind, o.snapshot.payload) for o in outcomes])
         attempts = []
         for o in outcomes:
             simple = (o.result is not None and not o.result.payload_update
                       and not _after_send.get(o.snapshot.source_kind or ""))
-            if simple and session.execute(
-                    table.update().where(table.c.id == o.claim.message_id, table.c.claim_token == o.claim.token,
-                                         table.c.state == OutboxState.SENDING)
-                    .values(_accepted(o.provider, o.result, now))).rowcount == 1:
+            if simple and session.execute(_ACCEPTED, {
+                    "message_id": o.claim.message_id, "token": o.claim.token, "provider": o.provider,
+                    "ref": o.result.ref, "status": o.result.status, "now": now,
+                    "state": OutboxState.DELIVERED if o.result.final else OutboxState.SENT}).rowcount == 1:
                 attempts.append(dict(message_id=o.claim.message_id, at=now, kind="attempt", outcome="accepted",
                                      detail=f"{o.provider} {o.result.ref or ''}".strip()))
                 after.append(lambda o=o: _log_accepted(o.snapshot, o.provider, o.result))

@@ -35,7 +35,7 @@ class PeriodicJob:
 
 PERIODIC: list[PeriodicJob] = []
 TIMER_BATCH = 50
-OUTBOX_BATCH = 20
+OUTBOX_BATCH = 50
 # The due loop sleeps until the earliest timer or outbox row it knows of falls due, and at most this
 # long, so a row another process adds (a webhook's first page, a timer due at once) waits no longer.
 # An idle look is two index lookups (bench/paging_bench.py: about a millisecond), so this is cheap.

@@ -293,3 +293,41 @@ def test_body_marker_needs_its_signature_and_the_sender_check(session, settings,
     genuine = signer_for(session, settings).body_marker(r.ticket_number)
     r3 = run(session, settings, make_mail("mallory@elsewhere.example", "fyi", genuine), now)
     assert r3.outcome == "new_ticket" and r3.ticket_number != r.ticket_number
+
+
+def test_a_directory_change_is_seen_by_the_next_mail_from_that_sender(session, session_factory, settings, demo,
+                                                                       now):
+    """Senders are identified from the process cache while the directory does not change: a contact's
+    new company, a changed SLA target and a deactivated contact count from the next mail on. Each mail
+    in a session of its own, as every intake has."""
+    from callcenter.models import Company, Contact, SlaTarget
+
+    def deliver(subject: str) -> Ticket:
+        with session_factory() as own:
+            number = ingest(own, make_mail(ANNA, subject), settings=settings, now=now).ticket_number
+            own.commit()
+        session.expire_all()
+        return session.scalar(select(Ticket).where(Ticket.number == number))
+
+    first, cached = deliver("Printer one"), deliver("Printer two")  # the second from the cache
+    assert (first.company_id, first.reporter_contact_id) == (demo.budapest.id, demo.anna.id)
+    assert (cached.company_id, cached.reporter_contact_id, cached.response_due_at) == (
+        demo.budapest.id, demo.anna.id, first.response_due_at)
+
+    other = session.scalar(select(Company).where(Company.id != demo.budapest.id).order_by(Company.id))
+    session.get(Contact, demo.anna.id).company_id = other.id
+    session.commit()
+    assert deliver("Printer three").company_id == other.id
+
+    session.get(Contact, demo.anna.id).company_id = demo.budapest.id
+    session.commit()
+    assert deliver("Printer cached again").response_due_at == first.response_due_at
+    target = session.scalar(select(SlaTarget).where(SlaTarget.contract_id == first.contract_id,
+                                                    SlaTarget.category == "user"))
+    target.response_minutes += 60  # the target alone changes, not its contract
+    session.commit()
+    assert deliver("Printer four").response_due_at > first.response_due_at
+
+    session.get(Contact, demo.anna.id).active = False
+    session.commit()
+    assert deliver("Printer five").reporter_contact_id is None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import events, tickets, unit_of_work
 from ..config import Settings
-from ..customers import identify_sender
+from ..directory import identify_sender_cached
 from ..models import (
     Category,
     Channel,
@@ -109,7 +109,7 @@ def ingest(session: Session, raw: bytes, *, settings: Settings, now: datetime, m
                      "it is stored as a mail of its own.")
     if mail.invalid_message_id:
         notes.append(f"Its Message-ID {mail.invalid_message_id!r} is not a valid id and was ignored.")
-    identity = identify_sender(session, mail.from_address, now)
+    identity = identify_sender_cached(session, mail.from_address, now)
     inbound = InboundMail(mailbox=mailbox, message_id=key[:1000], message_id_hash=id_hash(key), content_hash=digest,
                           source=source, received_at=now, status=InboundStatus.THREADED,
                           from_address=mail.from_address[:254], subject=mail.subject[:1000], raw=raw, size=len(raw),

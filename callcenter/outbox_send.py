@@ -77,7 +77,15 @@ def send_batch(factory: sessionmaker[Session], providers: dict[str, Provider], b
         claim = keep_lease(factory, pair[0], now_fn())
         return _send(providers, claim, pair[1]) if claim is not None else None
 
-    sent = _executor().map(send, batch) if len(batch) > 1 and SEND_THREADS > 1 else map(send, batch)
+    futures = []
+    if len(batch) > 1 and SEND_THREADS > 1:
+        pool = _executor()
+        try:
+            for pair in batch:
+                futures.append(pool.submit(send, pair))
+        except RuntimeError:  # the interpreter is exiting and starts no threads: the rest go from here
+            pass
+    sent = [future.result() for future in futures] + [send(pair) for pair in batch[len(futures):]]
     outcomes = [outcome for outcome in sent if outcome is not None]
     if not outcomes:
         return

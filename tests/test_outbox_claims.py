@@ -222,3 +222,28 @@ def test_a_page_storm_does_not_hide_the_dead_claimants_pages_from_reconciliation
             for message_id, ref in placed.items():
                 msg = s.get(OutboxMessage, message_id)
                 assert (msg.state, msg.provider_ref) == (OutboxState.SENT, ref)
+
+
+class _ExitingPool:
+    """A thread pool at interpreter exit: it took `take` sends, then refuses new ones."""
+
+    def __init__(self, take: int) -> None:
+        self.take, self.pool = take, outbox_send._executor()
+
+    def submit(self, fn, *args):  # noqa: ANN001, ANN201
+        if self.take <= 0:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+        self.take -= 1
+        return self.pool.submit(fn, *args)
+
+
+def test_a_batch_sent_while_the_process_exits_sends_each_row_once(session_factory, now, monkeypatch):
+    """A worker stopping mid-drain: the pool refuses new threads after taking some sends; the rest go
+    from the draining thread, each once, and every row is recorded (none left in 'sending')."""
+    _enqueue(session_factory, now, 6)
+    provider = SlowProvider([now])
+    monkeypatch.setattr(outbox_send, "_executor", lambda pool=_ExitingPool(2): pool)
+    assert outbox.drain(session_factory, {"sms": provider}, lambda: now) == 6
+    assert sorted(provider.sent) == sorted(f"page-{i}" for i in range(6))
+    with session_factory() as s:
+        assert set(s.scalars(select(OutboxMessage.state))) == {OutboxState.SENT}

@@ -387,9 +387,11 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
         starts it only then."""
         until = time.monotonic() + self.settings.voice_turn_seconds
         await self._settle(pending, uniqueid, until)
-        # Not announced: the caller already hears the preview, and the turn is whole once written.
+        # Not announced: the caller already hears the preview, and the turn is whole once written. A head
+        # (key 1) is waited on once its first prompt ends (the number): it stays on the database threads,
+        # so that the previewed threads are not the only way for every key of a burst.
         turn = await self._db(lambda s: self.engine.advance(s, uniqueid, step, inp, self.clock()),
-                              budget=max(0.001, until - time.monotonic()), previewed=True, after=pending)
+                              budget=max(0.001, until - time.monotonic()), previewed=not preview.head, after=pending)
         if not preview.leads(turn):
             raise RuntimeError(f"call {uniqueid}: the turn written ({turn.said}) is not the one played "
                                f"({preview.said})")

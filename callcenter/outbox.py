@@ -4,8 +4,9 @@ Services enqueue in their own transaction (so a webhook or a ticket change never
 I/O); `drain` claims due rows, calls the provider outside any transaction, then records the
 outcome. Any number of workers may drain at once.
 
-A claim belongs to one claimant: each claimed row carries a fresh token, and every later write of
-that worker (renewing the lease, recording the outcome) is conditional on it. The lease is short
+A claim belongs to one claimant: each claim (the rows one pass claims together) carries a fresh
+token, and every later write of that worker to a row (renewing the lease, recording the outcome) is
+conditional on the row's id and that token. The lease is short
 and renewed in the database before a send when little of it is left, so a worker slowly working
 through a batch keeps its rows. A row left in 'sending' is reconciled only when its lease ran out
 *and* its claimant stopped beating (`worker_heartbeats`): a slow worker is never mistaken for a

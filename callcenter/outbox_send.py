@@ -77,15 +77,19 @@ def send_batch(factory: sessionmaker[Session], providers: dict[str, Provider], b
         claim = keep_lease(factory, pair[0], now_fn())
         return _send(providers, claim, pair[1]) if claim is not None else None
 
+    def send_all(group: list[tuple[Claim, Snapshot]]) -> list[Outcome | None]:
+        return [send(pair) for pair in group]
+
+    groups = _in_order(batch)
     futures = []
-    if len(batch) > 1 and SEND_THREADS > 1:
+    if len(groups) > 1 and SEND_THREADS > 1:
         pool = _executor()
         try:
-            for pair in batch:
-                futures.append(pool.submit(send, pair))
+            for group in groups:
+                futures.append(pool.submit(send_all, group))
         except RuntimeError:  # the interpreter is exiting and starts no threads: the rest go from here
             pass
-    sent = [future.result() for future in futures] + [send(pair) for pair in batch[len(futures):]]
+    sent = [o for future in futures for o in future.result()] + [o for g in groups[len(futures):] for o in send_all(g)]
     outcomes = [outcome for outcome in sent if outcome is not None]
     if not outcomes:
         return
@@ -98,6 +102,23 @@ def send_batch(factory: sessionmaker[Session], providers: dict[str, Provider], b
                 _record_alone(factory, outcome, now_fn())
             except Exception:  # left in 'sending' under our claim: reconciled when the lease runs out
                 log.exception("outbox %s: recording the send failed", outcome.claim.message_id)
+
+
+def _in_order(batch: list[tuple[Claim, Snapshot]]) -> list[list[tuple[Claim, Snapshot]]]:
+    """The batch in groups sent concurrently with each other, each group in its order: the e-mails to
+    one address form one group (a reader follows a ticket's mails in the order they were written);
+    every page (SMS, call) is a group of its own, as each stands alone and speed is what counts."""
+    groups: list[list[tuple[Claim, Snapshot]]] = []
+    mail_to: dict[str, list[tuple[Claim, Snapshot]]] = {}
+    for pair in batch:
+        snapshot = pair[1]
+        if snapshot.channel != "email":
+            groups.append([pair])
+        elif snapshot.destination.lower() in mail_to:
+            mail_to[snapshot.destination.lower()].append(pair)
+        else:
+            groups.append(mail_to.setdefault(snapshot.destination.lower(), [pair]))
+    return groups
 
 
 def send_claimed(factory: sessionmaker[Session], providers: dict[str, Provider], claim: Claim,

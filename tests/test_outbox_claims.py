@@ -247,3 +247,32 @@ def test_a_batch_sent_while_the_process_exits_sends_each_row_once(session_factor
     assert sorted(provider.sent) == sorted(f"page-{i}" for i in range(6))
     with session_factory() as s:
         assert set(s.scalars(select(OutboxMessage.state))) == {OutboxState.SENT}
+
+
+def test_mails_to_one_address_go_in_their_order_while_pages_go_at_once(session_factory, now):
+    """A batch is sent concurrently, but a reader follows a ticket's mails in the order they were
+    written: a later mail to the same address never overtakes an earlier one."""
+    import time
+
+    with session_factory() as s:
+        for i in range(5):
+            outbox.enqueue(s, key=f"mail-{i}", channel="email", destination="Anna@Example.test",
+                           payload={"body": f"mail-{i}"}, now=now)
+            outbox.enqueue(s, key=f"page-{i}", channel="sms", destination="+3615550182",
+                           payload={"body": f"page-{i}"}, now=now)
+        s.commit()
+    order: list[str] = []
+
+    class Slower:
+        """The earlier the message, the slower its request: sent all at once, they would finish reversed."""
+
+        name = "slow"
+
+        def send(self, message) -> SendResult:  # noqa: ANN001
+            time.sleep(0.05 * (5 - int(message.payload["body"][-1])))
+            order.append(message.payload["body"])
+            return SendResult(ref=f"R{message.id}", status="queued")
+
+    assert outbox.drain(session_factory, {"email": Slower(), "sms": Slower()}, lambda: now) == 10
+    assert [m for m in order if m.startswith("mail")] == [f"mail-{i}" for i in range(5)]
+    assert sorted(m for m in order if m.startswith("page")) == [f"page-{i}" for i in range(5)]

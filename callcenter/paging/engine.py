@@ -7,9 +7,12 @@ person on to their next contact method once, not twice.
 
 Lock order (the same on every path, after GoAlert's engine/processinglock): **the alert row first,
 then its timers, then its pages and outbox rows.** Acknowledge, escalate and resolve lock the alert
-and then cancel timers and queued messages; the worker locks the alert before it claims one of
-the alert's timers (`timers.lock_owner_first`), and the outbox locks the alert before it writes
-a status report or failure of one of its messages (`outbox.lock_owner_first`). On PostgreSQL a
+and then cancel timers and queued messages; the outbox locks the alert before it writes a status
+report, a failure or a batch of sends of its messages (`outbox.lock_owner_first`,
+`lock_owners_first`: a batch's alerts in id order). The worker firing timers takes the due timers
+and then their alerts, both with SKIP LOCKED (`timers.fire_due`, `lock_owner_first`,
+`register_batch`): it never waits for a lock while holding one, so it cannot close a cycle with the
+paths above; an alert held elsewhere leaves its timer for the next pass. On PostgreSQL a
 lock wait is bounded by `lock_timeout` (db.LOCK_TIMEOUT_MS); SQLite serialises writers anyway.
 """
 

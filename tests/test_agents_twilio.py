@@ -30,12 +30,6 @@ class Clock:
 
 
 @pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock(IN_HOURS)
 

@@ -33,12 +33,6 @@ class Clock:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as f:
-        yield f
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock(IN_HOURS)
 

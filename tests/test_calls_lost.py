@@ -9,7 +9,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from fake_twilio import FakeTwilio
 from hotline_helpers import ANNA, HOTLINE_NUMBER, IN_HOURS, Captured, call_row
 from sqlalchemy import select
 
@@ -243,12 +242,6 @@ def test_a_lost_call_keeps_an_outcome_it_already_had_and_later_turns_still_count
 
 
 # ----------------------------------------------------------------------------- Twilio: ask the REST API
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import xml.etree.ElementTree as ET
 import pytest
 from agi_peer import AGIPeer, plausible_reply, run_peers
 from conftest import is_postgres
-from fake_twilio import FakeTwilio
 from hotline_helpers import ANNA, HOTLINE_NUMBER, IN_HOURS, call_row, tickets
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
@@ -120,12 +119,6 @@ class HeldCall:
     def __exit__(self, *exc: object) -> None:
         self.release.set()
         self.thread.join(timeout=30)
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def test_a_twilio_turn_that_cannot_finish_in_time_routes_to_the_emergency_number(app, settings, fake, demo, engine,

@@ -15,12 +15,6 @@ ENG2 = "+3615550182"
 
 
 @pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
-
-
-@pytest.fixture
 def world(app, settings, engine, session_factory, demo, fake):  # noqa: ANN001, ANN201
     fake.attach_app(app, settings.public_url)
 

@@ -7,8 +7,6 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-from fake_twilio import FakeTwilio
 from paging_harness import Pager
 from sqlalchemy import select
 
@@ -20,12 +18,6 @@ from callcenter.paging import engine as paging_engine
 ENG2, ENG3 = "+3615550182", "+302105550183"
 WORKERS = 4
 ALERTS = 40
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 def run_workers(pager: Pager, rounds: int = 3) -> None:

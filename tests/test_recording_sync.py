@@ -6,19 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fake_twilio import FakeCall, FakeTwilio, new_sid
+from fake_twilio import FakeCall, new_sid
 from hotline_helpers import ANNA, HOTLINE_NUMBER, IN_HOURS, call_row, recordings
 from sqlalchemy import func, select
 
 from callcenter.models import Call, OutboxMessage
 from callcenter.providers import providers_for
 from callcenter.scheduler import Ticker
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture

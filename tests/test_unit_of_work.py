@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from fake_twilio import FakeTwilio
 from hotline_helpers import HOTLINE_NUMBER, NIKOS, OUT_OF_HOURS, call_row, tickets
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -45,12 +44,6 @@ def run_worker_job(engine, settings, now: datetime) -> None:  # noqa: ANN001
     """The worker's periodic job, as the ticker runs it."""
     [job] = [j for j in PERIODIC if j.name == "domain-events"]
     job.run(make_session_factory(engine, settings), settings, now)
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as fake:
-        yield fake
 
 
 def test_a_failing_auto_reply_does_not_sink_a_critical_call(app, settings, engine, session, demo, fake,

@@ -10,9 +10,7 @@ import threading
 import time
 from collections import Counter
 
-import pytest
 from agi_peer import AGIPeer, plausible_reply, run_peers
-from fake_twilio import FakeTwilio
 from faults.procs import Service, hotline_config, open_all_day, wait_until
 from hotline_helpers import ANNA, HOTLINE_NUMBER
 from sqlalchemy import func, select
@@ -40,12 +38,6 @@ class Held:
         while not self.released.is_set():
             await asyncio.sleep(0.05)
         return "200 result=0"
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def count(session, *where) -> int:  # noqa: ANN001

@@ -14,7 +14,6 @@ import pytest
 import requests
 from agi_peer import AGIPeer, plausible_reply, run_peers
 from conftest import is_postgres
-from fake_twilio import FakeTwilio
 from faults.procs import Service, hotline_config, open_all_day, wait_until
 from faults.proxy import StallingProxy
 from hotline_helpers import ANNA, HOTLINE_NUMBER
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.skipif(not is_postgres(), reason="stalls a PostgreSQL c
 TURN_SECONDS = 5.0  # the default is 3 s; a loaded test machine needs some room for the turns that must work
 NEW_TWILIO = 4
 NEW_AGI = 3
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def timed(fn):  # noqa: ANN001, ANN201

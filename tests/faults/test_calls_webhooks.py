@@ -13,8 +13,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 
-import pytest
-from fake_twilio import FakeTwilio, WebhookResponse
+from fake_twilio import WebhookResponse
 from faults.procs import Service, hotline_config, open_all_day
 from hotline_helpers import ANNA, HOTLINE_NUMBER
 from sqlalchemy import func, select
@@ -22,12 +21,6 @@ from sqlalchemy import func, select
 from callcenter.models import Alert, Call, Ticket, Timer
 
 CALLS = 10
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def wave(jobs: list[Callable[[], WebhookResponse]]) -> list[WebhookResponse]:

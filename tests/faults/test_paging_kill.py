@@ -20,7 +20,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from fake_twilio import FakeTwilio
 from faults.procs import Service, hotline_config, wait_until
 from sqlalchemy import delete, func, select
@@ -47,12 +46,6 @@ FROM = "+3615550100"
 ALERTS = 40
 ACKED = 5
 WORKERS = 3
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def escalating_alerts(session, count: int, *, raised_ago: timedelta, acked: int = 0) -> list[int]:  # noqa: ANN001

@@ -14,7 +14,6 @@ from datetime import timedelta
 
 import pytest
 from conftest import is_postgres
-from fake_twilio import FakeTwilio
 from faults.procs import Service, hotline_config, wait_until
 from faults.proxy import StallingProxy
 from faults.test_paging_kill import ENG2, FROM, escalating_alerts
@@ -26,12 +25,6 @@ from callcenter.models import Alert, AlertEvent, AlertStatus
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="stalls a PostgreSQL connection through a TCP proxy")
 
 TWILIO_WAITS = 15.0
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def test_an_sms_acknowledgement_while_the_database_stalls(database_url, demo, session, tmp_path, fake):  # noqa: ANN001

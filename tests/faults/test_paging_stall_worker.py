@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import pytest
 from conftest import is_postgres
-from fake_twilio import FakeTwilio
 from faults.procs import Service, hotline_config, wait_until
 from faults.proxy import StallingProxy
 from faults.test_paging_kill import ENG2, ENG3, escalating_alerts, pages_requested
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.skipif(not is_postgres(), reason="stalls a PostgreSQL c
 
 ALERTS = 6
 STALL_SECONDS = 20
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    with FakeTwilio() as f:
-        yield f
 
 
 def test_pages_due_during_a_stall_go_out_once_after_it(database_url, demo, session, tmp_path, fake):  # noqa: ANN001

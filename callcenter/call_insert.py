@@ -45,23 +45,25 @@ class _CallInsert:
 
 @lru_cache(maxsize=16)
 def _call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert | None:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING id for a new call, in the driver's own terms.
-
-    This is the one statement every incoming call runs before its first prompt, so it goes to the
-    driver directly: SQLAlchemy could not cache the dialects' insert() constructs (it compiled one per
-    call), and its per-statement machinery was a fifth of the webhook's time. Both dialects we run on
-    speak ON CONFLICT and RETURNING; anything else takes the ORM path.
-    """
-    if dialect.name not in ("sqlite", "postgresql"):
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING id for a new call, in the driver's own terms (see the
+    module's docstring for why). Both dialects we run on speak ON CONFLICT and RETURNING; anything else
+    takes the ORM path."""
+    style = _PLACEHOLDERS.get(dialect.paramstyle)
+    if dialect.name not in ("sqlite", "postgresql") or style is None:
         return None
-    table = Call.__table__
-    style = {"qmark": "?", "format": "%s", "named": ":{}", "pyformat": "%({})s"}.get(dialect.paramstyle)
-    if style is None:
-        return None
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+    sql = (f"INSERT INTO {Call.__table__.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join(style.format(c) for c in columns)}) "
            f"ON CONFLICT (provider_call_id) DO NOTHING "
            f"RETURNING id, (SELECT version FROM directory_version WHERE id = 1)")
+    return _statement(sql, dialect, columns)
+
+
+# The DBAPI paramstyles' placeholders; "{}" takes the column's name for the named styles.
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "named": ":{}", "pyformat": "%({})s"}
+
+
+def _statement(sql: str, dialect: Dialect, columns: tuple[str, ...]) -> _CallInsert:
+    table = Call.__table__
     return _CallInsert(sql, dialect.paramstyle in ("qmark", "format"),
                        tuple((c, table.c[c].type._cached_bind_processor(dialect)) for c in columns))
 
@@ -80,19 +82,16 @@ def _checked_call_insert(dialect: Dialect, columns: tuple[str, ...]) -> _CallIns
     at the version passed last, in one statement that needs no transaction around it (autocommit: one
     round trip instead of BEGIN, INSERT and COMMIT). Each value is cast to its column's type: unlike
     VALUES, an INSERT ... SELECT does not take its parameters' types from the columns."""
-    if dialect.name != "postgresql":
+    style = _PLACEHOLDERS.get(dialect.paramstyle)
+    if dialect.name != "postgresql" or style is None:
         return None
     table = Call.__table__
-    style = {"format": "%s", "pyformat": "%({})s"}.get(dialect.paramstyle)
-    if style is None:
-        return None
     casts = ", ".join(f"CAST({style.format(c)} AS {_cast_type(table.c[c], dialect)})" for c in columns)
     assumed = f"CAST({style.format(_VERSION_PARAM)} AS BIGINT)"
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} "
            f"WHERE (SELECT version FROM directory_version WHERE id = 1) = {assumed} "
            f"ON CONFLICT (provider_call_id) DO NOTHING RETURNING id")
-    return _CallInsert(sql, dialect.paramstyle == "format",
-                       tuple((c, table.c[c].type._cached_bind_processor(dialect)) for c in columns))
+    return _statement(sql, dialect, columns)
 
 
 def _insert_values(call: Call) -> dict[str, Any]:

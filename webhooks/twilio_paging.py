@@ -14,11 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from callcenter.db_unavailable import DATABASE_UNAVAILABLE
 from callcenter.paging import commands, notify
 from callcenter.unit_of_work import run
 from callcenter.validation import optional_int
@@ -80,8 +79,6 @@ def _render(call: commands.PageCall | None, repeat: str = "0") -> Response:
     return _xml(response)
 
 
-_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
-
 
 def _said_when_unavailable(view: Callable[[], Response]) -> Callable[[], Response]:
     """A page call whose turn the database cannot take (stalled, unreachable): the engineer hears that
@@ -92,7 +89,7 @@ def _said_when_unavailable(view: Callable[[], Response]) -> Callable[[], Respons
     def wrapper() -> Response:
         try:
             return view()
-        except _UNAVAILABLE:
+        except DATABASE_UNAVAILABLE:
             log.exception("page call turn %s?%s not recorded: the database did not answer in time", request.path,
                           request.query_string.decode()[:100])
             response = VoiceResponse()
@@ -155,7 +152,7 @@ def inbound_sms() -> Response:
     sender, body, now = request.form.get("From", ""), request.form.get("Body", ""), _now()
     try:
         text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
-    except _UNAVAILABLE:
+    except DATABASE_UNAVAILABLE:
         # The database is unreachable or stalled (nothing of the reply was committed). Twilio does not
         # retry an SMS webhook: without an answer the engineer would take the page for acknowledged.
         log.exception("SMS reply from %s not recorded: the database did not answer in time", sender)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,6 +19,13 @@ HOTLINE_NUMBER = "+3615550100"
 IN_HOURS = datetime(2026, 10, 6, 8, 0, tzinfo=UTC)
 # Tuesday 22:00 Budapest / 23:00 Athens: outside both.
 OUT_OF_HOURS = datetime(2026, 10, 6, 20, 0, tzinfo=UTC)
+_CSRF_VALUE = re.compile(r'(name="csrf_token" value=)"[^"]*"')
+
+
+def without_tokens(page: str) -> str:
+    """The page less its random CSRF token values. Check the absence of a short word ("L2") on this, never on
+    the raw page: a token is ~90 random base64 characters and holds any given two letters now and then."""
+    return _CSRF_VALUE.sub(r'\1""', page)
 
 
 class Captured:

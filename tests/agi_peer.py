@@ -200,7 +200,7 @@ class AGIPeer:
     max_commands: int = 1000  # guard against a handler looping forever
     close_after_header: bool = False
     # How long to wait for the next command / for the server to close at the end.
-    io_timeout: float = 10.0
+    io_timeout: float = 30.0  # a ceiling for a loaded machine: a passing run never waits for it
     transcript: list[tuple[str, str | None]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     dead: bool = False

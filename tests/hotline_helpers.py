@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,6 +52,19 @@ class Captured:
     def __exit__(self, *exc: object) -> None:
         events.unsubscribe(events.CriticalFaultReported, self._critical)
         events.unsubscribe(events.HotlineUnanswered, self._unanswered)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll until `predicate` holds (its value is returned). `timeout` is a ceiling for a loaded machine, never a
+    goal: a test that needs something to happen *before* something else waits for it like this, not for a time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
 
 
 def call_row(session: Session, provider_call_id: str) -> Call:

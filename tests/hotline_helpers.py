@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,6 +67,22 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def wait_for_listener(port: int, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port` (a process we started, `proc`, which must
+    not exit meanwhile). A cold Python start on a loaded machine can take many seconds: the ceiling is generous."""
+
+    def listening() -> bool:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except OSError:
+            return False
+        return True
+
+    wait_until(listening, timeout, interval=0.1, what=f"a listener on port {port}")
 
 
 def call_row(session: Session, provider_call_id: str) -> Call:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from agi_peer import AGIPeer, expect, plausible_reply, run_peers
+from agi_peer import AGIPeer, HeldWrites, expect, plausible_reply, run_peers
 from hotline_helpers import ANNA, IN_HOURS, call_row, stub_number_prompts, tickets, wait_until
 from test_hotline_agi import Clock
 
@@ -20,27 +20,12 @@ from webhooks.fastagi import HotlineAGI
 PROMPT = "critical_ticket_opened-0"
 
 
-def _heard(peer: AGIPeer, text: str) -> bool:
-    return any(text in command for command in peer.commands)
-
-
 @pytest.fixture
 def writes_after_the_prompt(monkeypatch):  # noqa: ANN001, ANN201
-    """The critical ticket's writes wait until the caller has been sent the first prompt, and note what the
-    caller had been sent by the time they are done. Causal, not timed: on a loaded machine any gap can be long.
-    Were the prompt queued behind the writes, the wait would give up and the test fail."""
-    real = calls.open_critical_ticket
-    seen: dict = {"peer": None}
-
-    def after_the_prompt(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        peer = seen["peer"]
-        seen["prompt_first"] = wait_until(lambda: _heard(peer, PROMPT), 20, interval=0.02, what="the first prompt")
-        result = real(*args, **kwargs)
-        seen["sent_by_commit"] = list(peer.commands)
-        return result
-
-    monkeypatch.setattr(calls, "open_critical_ticket", after_the_prompt)
-    return seen
+    """The critical ticket's writes wait until the caller has been sent the first prompt."""
+    held = HeldWrites(PROMPT)
+    monkeypatch.setattr(calls, "open_critical_ticket", held.wrap(calls.open_critical_ticket))
+    return held
 
 
 @pytest.fixture
@@ -55,15 +40,15 @@ def agi(settings, engine, demo, tmp_path):  # noqa: ANN001, ANN201
 
 def test_first_prompt_plays_while_the_ticket_is_written(agi, session, writes_after_the_prompt) -> None:  # noqa: ANN001
     peer = AGIPeer([], callerid=ANNA, uniqueid="u.announce", script="hotline", auto_reply=plausible_reply)
-    writes_after_the_prompt["peer"] = peer
+    writes_after_the_prompt.peer = peer
     run_peers(*agi, [peer])
     peer.assert_ok()
     commands = peer.commands
     opened = next(i for i, c in enumerate(commands) if PROMPT in c)
     assert commands[opened - 1].startswith("GET DATA") and commands[opened + 1].startswith("EXEC Playback")
     # The prompt went out while the writes waited; the number only after they were done.
-    assert writes_after_the_prompt["prompt_first"]
-    assert not any(c.startswith("EXEC Playback") for c in writes_after_the_prompt["sent_by_commit"])
+    assert writes_after_the_prompt.sent_first
+    assert not any(c.startswith("EXEC Playback") for c in writes_after_the_prompt.sent_by_write)
     [ticket] = tickets(session)
     assert commands[opened + 1].count("/digits/") == len(str(ticket.number))
 

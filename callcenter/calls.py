@@ -285,11 +285,15 @@ def open_critical_ticket(session: Session, ctx: CallContext, *, category: str, p
     call = ctx.call
     if call.ticket_id is not None:
         return session.get(Ticket, call.ticket_id)
-    ticket = create_ticket(session, _new_ticket(ctx, category, priority, subject,
-                                                _description(ctx, "Critical fault reported on the hotline.")),
-                           actor=_actor(ctx), now=now, number_start=number_start)
+    # The call is locked for the turn and changes in it (menu path, turn, outcome, queue, step): its
+    # row is written once, by the turn's next full flush, instead of once per flush on the way. So no
+    # autoflush here, and the ticket's flush writes only the new rows, whose ids the call and the
+    # event below need.
+    with session.no_autoflush:
+        ticket = create_ticket(session, _new_ticket(ctx, category, priority, subject,
+                                                    _description(ctx, "Critical fault reported on the hotline.")),
+                               actor=_actor(ctx), now=now, number_start=number_start, new_rows_only=True)
     call.ticket_id = ticket.id
-    session.flush()
     events.publish(session, events.CriticalFaultReported(
         ticket_id=ticket.id, company_id=ticket.company_id, call_id=call.id, out_of_hours=call.out_of_hours, now=now))
     return ticket
@@ -309,9 +313,9 @@ def enter_queue(session: Session, ctx: CallContext, now: datetime) -> Call:
         return call
     if call.queue_entered_at is None:
         call.queue_entered_at = now
-    timers.schedule(session, key=_timer_key(call), kind=QUEUE_WATCH, due_at=queue_deadline(ctx),
-                    now=now, payload={"call_id": call.id})
-    session.flush()
+    timers.schedule_once(session, key=_timer_key(call), kind=QUEUE_WATCH, due_at=queue_deadline(ctx),
+                         now=now, payload={"call_id": call.id})
+    session.flush()  # the in-turn handlers (distribution) read the queued call with SQL
     events.publish(session, events.CallQueued(call_id=call.id, now=now))
     return call
 

@@ -351,6 +351,7 @@ class FlowEngine:
             calls.set_outcome(call, CallOutcome.CRITICAL_STANDBY)
             return self._turn(call, "msg_standby", out)
         calls.set_outcome(call, CallOutcome.CRITICAL_QUEUED)
+        call.step = "queue_done"  # before enter_queue's flush: the call's row is written once
         calls.enter_queue(session, ctx, now)  # not for a call that ended meanwhile
         return self._turn(call, "queue_done", out)
 

@@ -37,3 +37,27 @@ def test_the_same_sms_escalates_once(pager, fake) -> None:  # noqa: ANN001
     pager.tick()
     with pager.factory() as s:
         assert s.get(Alert, alert_id).step == step + 1
+
+
+def test_the_same_sms_delivered_twice_at_once_escalates_once(pager, fake) -> None:  # noqa: ANN001
+    import threading
+
+    alert_id, number = pager.raise_alert()
+    pager.tick()
+    fake.wait_for_message(to=ENG2)
+    sid, answers = "SM" + "f" * 32, []
+    start = threading.Barrier(2)
+
+    def deliver() -> None:
+        start.wait()
+        answers.append(fake.inbound_sms(pager.settings.public_url, MANAGER, "+3615550100", f"ESC {number}",
+                                        message_sid=sid))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    # Whichever came second (waiting on the first's claim, or after its commit) answers as the first did.
+    assert [a.status_code for a in answers] == [200, 200] and answers[0].text == answers[1].text, answers
+    assert "escalated" in answers[0].text and _events(pager, alert_id, "escalate_now") == 1

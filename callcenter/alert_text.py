@@ -55,6 +55,11 @@ def summary_in(summary: object, language: str | None, zone: str = "Europe/Budape
     return summary_text(summary, _catalog((language or "en")[:2]).gettext, zone)
 
 
+def said_in(message: str, language: str | None) -> str:
+    """A message marked with N_() in `language` (hu, el, en) outside the console, from its catalogs."""
+    return _catalog((language or "en")[:2]).gettext(message)
+
+
 @lru_cache(maxsize=8)
 def _catalog(language: str) -> Translations:
     return Translations.load(str(TRANSLATIONS), [language])

@@ -200,7 +200,7 @@ class AGIPeer:
     max_commands: int = 1000  # guard against a handler looping forever
     close_after_header: bool = False
     # How long to wait for the next command / for the server to close at the end.
-    io_timeout: float = 10.0
+    io_timeout: float = 30.0  # a ceiling for a loaded machine: a passing run never waits for it
     transcript: list[tuple[str, str | None]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     dead: bool = False
@@ -362,3 +362,31 @@ async def run_peers_async(host: str, port: int, peers: Sequence[AGIPeer]) -> lis
 def run_peers(host: str, port: int, peers: Sequence[AGIPeer]) -> list[AGIPeer]:
     """Sync helper for pytest: run the peers concurrently on a fresh event loop."""
     return asyncio.run(run_peers_async(host, port, peers))
+
+
+class HeldWrites:
+    """Wraps a database write of the server under test so that it waits until `peer` has been sent a command
+    containing `text`, and notes what the peer had been sent once the write is done. A test of "the caller
+    hears X while the turn is written" checks that order causally: timed gaps fail on a loaded machine. Were
+    X queued behind the write, the wait gives up after `ceiling` (then `sent_first` is False)."""
+
+    def __init__(self, text: str, ceiling: float = 20.0) -> None:
+        self.text, self.ceiling = text, ceiling
+        self.peer: AGIPeer | None = None
+        self.sent_first: bool | None = None
+        self.sent_by_write: list[str] = []
+
+    def _sent(self) -> bool:
+        return self.peer is not None and any(self.text in command for command in self.peer.commands)
+
+    def wrap(self, real: Callable) -> Callable:
+        def held(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            deadline = time.monotonic() + self.ceiling
+            while not self._sent() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.sent_first = self._sent()
+            result = real(*args, **kwargs)
+            self.sent_by_write = list(self.peer.commands) if self.peer is not None else []
+            return result
+
+        return held

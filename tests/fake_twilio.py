@@ -81,6 +81,9 @@ API_VERSION = "2010-04-01"
 # Twilio connects for up to 10 s and waits 15 s in total for a webhook answer; using the same
 # bound makes a slow handler fail in tests the way it would in production.
 WEBHOOK_TIMEOUT_S = 15.0
+# How long wait_for_message/wait_for_call wait by default: a ceiling for a loaded machine (a passing run never
+# waits for it). A test that checks nothing was sent passes timeout=0 after the work is done.
+WAIT_CEILING = 30.0
 
 Params = Sequence[tuple[str, str]]
 ParamsLike = Mapping[str, Any] | Iterable[tuple[str, Any]]
@@ -463,7 +466,7 @@ class FakeTwilio:
         self,
         to: str | None = None,
         body_contains: str | None = None,
-        timeout: float = 5.0,
+        timeout: float = WAIT_CEILING,
         predicate: Callable[[FakeMessage], bool] | None = None,
     ) -> FakeMessage:
         """The oldest matching message not returned by an earlier wait; raise AssertionError on timeout."""
@@ -486,7 +489,7 @@ class FakeTwilio:
     def wait_for_call(
         self,
         to: str | None = None,
-        timeout: float = 5.0,
+        timeout: float = WAIT_CEILING,
         predicate: Callable[[FakeCall], bool] | None = None,
     ) -> FakeCall:
         """The oldest matching REST-created call not returned by an earlier wait."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +24,13 @@ HOTLINE_NUMBER = "+3615550100"
 IN_HOURS = datetime(2026, 10, 6, 8, 0, tzinfo=UTC)
 # Tuesday 22:00 Budapest / 23:00 Athens: outside both.
 OUT_OF_HOURS = datetime(2026, 10, 6, 20, 0, tzinfo=UTC)
+_CSRF_VALUE = re.compile(r'(name="csrf_token" value=)"[^"]*"')
+
+
+def without_tokens(page: str) -> str:
+    """The page less its random CSRF token values. Check the absence of a short word ("L2") on this, never on
+    the raw page: a token is ~90 random base64 characters and holds any given two letters now and then."""
+    return _CSRF_VALUE.sub(r'\1""', page)
 
 
 class Captured:
@@ -41,6 +54,35 @@ class Captured:
     def __exit__(self, *exc: object) -> None:
         events.unsubscribe(events.CriticalFaultReported, self._critical)
         events.unsubscribe(events.HotlineUnanswered, self._unanswered)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll until `predicate` holds (its value is returned). `timeout` is a ceiling for a loaded machine, never a
+    goal: a test that needs something to happen *before* something else waits for it like this, not for a time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_listener(port: int, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port` (a process we started, `proc`, which must
+    not exit meanwhile). A cold Python start on a loaded machine can take many seconds: the ceiling is generous."""
+
+    def listening() -> bool:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except OSError:
+            return False
+        return True
+
+    wait_until(listening, timeout, interval=0.1, what=f"a listener on port {port}")
 
 
 def call_row(session: Session, provider_call_id: str) -> Call:

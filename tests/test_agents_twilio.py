@@ -67,7 +67,7 @@ def set_state(session, clock, staff: StaffUser, state: str) -> None:  # noqa: AN
 def agent_rings(fake: FakeTwilio, line: Ticker, staff: StaffUser):  # noqa: ANN201
     while line.drain_outbox():
         pass
-    return fake.wait_for_call(to=staff.phone, timeout=2)
+    return fake.wait_for_call(to=staff.phone)
 
 
 def offers(session) -> list[tuple[int, int, str]]:  # noqa: ANN001

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from agi_peer import (
     hangup_on,
     run_peers,
 )
+from hotline_helpers import wait_until
 
 from webhooks.agi_protocol import (
     AGICommandError,
@@ -465,9 +465,7 @@ def test_peer_closes_socket_mid_command(agi_server) -> None:
     run_peers(host, port, [peer])
     peer.assert_ok(server_closed=False)
     # The peer is gone before the server has read the EOF: wait for the handler to see it.
-    deadline = time.monotonic() + 5
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: seen, 30, interval=0.01, what="the handler to see the EOF")
     assert seen == [True]
     peer2 = AGIPeer(demo_script())
     state["handler"] = demo_handler

@@ -169,7 +169,7 @@ def test_real_twilio_client_sends_sms_to_fake(fake: FakeTwilio) -> None:
         to=CALLER, from_=HOTLINE, body="Jegy #42 megnyitva", status_callback=PUBLIC_URL + "/twilio/sms/status"
     )
     assert msg.sid.startswith("SM") and msg.status == "queued"
-    got = fake.wait_for_message(to=CALLER, timeout=2)
+    got = fake.wait_for_message(to=CALLER)
     assert got.sid == msg.sid and got.body == "Jegy #42 megnyitva"
     assert got.status_callback == PUBLIC_URL + "/twilio/sms/status"
     assert client.messages(msg.sid).fetch().body == "Jegy #42 megnyitva"

@@ -5,11 +5,10 @@ the caller to the emergency number."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from agi_peer import AGIPeer, expect, plausible_reply, run_peers
-from hotline_helpers import ANNA, IN_HOURS, call_row, stub_number_prompts, tickets
+from agi_peer import AGIPeer, HeldWrites, expect, plausible_reply, run_peers
+from hotline_helpers import ANNA, IN_HOURS, call_row, stub_number_prompts, tickets, wait_until
 from test_hotline_agi import Clock
 
 from callcenter import calls, events
@@ -18,18 +17,15 @@ from callcenter.ivr.engine import FlowEngine, Input, Later
 from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
 
-SLOW = 0.4  # seconds the critical ticket's writes take in these tests
+PROMPT = "critical_ticket_opened-0"
 
 
 @pytest.fixture
-def slow_tickets(monkeypatch):  # noqa: ANN001, ANN201
-    real = calls.open_critical_ticket
-
-    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        time.sleep(SLOW)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(calls, "open_critical_ticket", slow)
+def writes_after_the_prompt(monkeypatch):  # noqa: ANN001, ANN201
+    """The critical ticket's writes wait until the caller has been sent the first prompt."""
+    held = HeldWrites(PROMPT)
+    monkeypatch.setattr(calls, "open_critical_ticket", held.wrap(calls.open_critical_ticket))
+    return held
 
 
 @pytest.fixture
@@ -42,22 +38,17 @@ def agi(settings, engine, demo, tmp_path):  # noqa: ANN001, ANN201
     server.stop_thread()
 
 
-def _gap_after(peer: AGIPeer, command: str) -> float:
-    """Seconds between our reply to `command` and the next command."""
-    index = next(i for i, (line, _) in enumerate(peer.transcript) if line.startswith(command))
-    return peer.times[index + 1][0] - peer.times[index][1]
-
-
-def test_first_prompt_plays_while_the_ticket_is_written(agi, session, slow_tickets) -> None:  # noqa: ANN001
+def test_first_prompt_plays_while_the_ticket_is_written(agi, session, writes_after_the_prompt) -> None:  # noqa: ANN001
     peer = AGIPeer([], callerid=ANNA, uniqueid="u.announce", script="hotline", auto_reply=plausible_reply)
+    writes_after_the_prompt.peer = peer
     run_peers(*agi, [peer])
     peer.assert_ok()
     commands = peer.commands
-    opened = next(i for i, c in enumerate(commands) if "critical_ticket_opened-0" in c)
+    opened = next(i for i, c in enumerate(commands) if PROMPT in c)
     assert commands[opened - 1].startswith("GET DATA") and commands[opened + 1].startswith("EXEC Playback")
-    # The prompt went out at once; the number waited for the (slow) writes.
-    assert _gap_after(peer, "GET DATA") < SLOW / 2
-    assert _gap_after(peer, f"STREAM FILE {commands[opened].split()[2]}") > SLOW / 2
+    # The prompt went out while the writes waited; the number only after they were done.
+    assert writes_after_the_prompt.sent_first
+    assert not any(c.startswith("EXEC Playback") for c in writes_after_the_prompt.sent_by_write)
     [ticket] = tickets(session)
     assert commands[opened + 1].count("/digits/") == len(str(ticket.number))
 
@@ -113,19 +104,29 @@ def test_a_later_value_cannot_be_read_before_it_is_decided() -> None:
         str(Later())
 
 
-HANDLED: list[int] = []
-SLOW_HANDLER = 1.5  # seconds an after-commit handler takes in the test below
+HANDLED: list[tuple[int, bool]] = []  # (ticket id, whether the caller had been read the number by then)
+CALLER: list[AGIPeer] = []
+
+
+def _heard_the_number(peer: AGIPeer) -> bool:
+    return any(c.startswith("EXEC Playback") and "/digits/" in c for c in peer.commands)
 
 
 def _slow_after_commit(session, event) -> None:  # noqa: ANN001
-    """An after-commit handler (found again by name, so module-level) as slow as a mail transaction can be."""
-    time.sleep(SLOW_HANDLER)
-    HANDLED.append(event.ticket_id)
+    """An after-commit handler (found again by name, so module-level) as slow as a mail transaction can be: it
+    returns only once the caller has been read the ticket number. Were the number queued behind the handler,
+    the wait would give up (a ceiling for a loaded machine) and the test fail: causal, not timed."""
+    try:
+        heard = wait_until(lambda: _heard_the_number(CALLER[0]), 20, interval=0.02, what="the ticket number")
+    except AssertionError:
+        heard = False
+    HANDLED.append((event.ticket_id, heard))
 
 
 @pytest.fixture
 def slow_after_commit():  # noqa: ANN201
     HANDLED.clear()
+    CALLER.clear()
     events.subscribe(events.TicketCreated, _slow_after_commit, after_commit=True)
     yield HANDLED
     events.unsubscribe(events.TicketCreated, _slow_after_commit)
@@ -133,14 +134,10 @@ def slow_after_commit():  # noqa: ANN201
 
 def test_the_events_a_turn_committed_are_dispatched_behind_the_caller(agi, session, slow_after_commit) -> None:  # noqa: ANN001
     peer = AGIPeer([], callerid=ANNA, uniqueid="u.after", script="hotline", auto_reply=plausible_reply)
+    CALLER.append(peer)
     run_peers(*agi, [peer])
     peer.assert_ok()
-    opened = next(c for c in peer.commands if "critical_ticket_opened-0" in c)
-    # The number is read back once the ticket is committed, not once its mail handler has run.
-    assert _gap_after(peer, opened) < SLOW_HANDLER / 2
     [ticket] = tickets(session)
-    # ... which still ran, once.
-    deadline = time.monotonic() + 10
-    while not slow_after_commit and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert slow_after_commit == [ticket.id]
+    # The number was read back once the ticket was committed, while its mail handler still ran; which ran once.
+    wait_until(lambda: slow_after_commit, 30, interval=0.05, what="the after-commit handler")
+    assert slow_after_commit == [(ticket.id, True)]

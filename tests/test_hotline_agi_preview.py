@@ -4,10 +4,8 @@ must be the one played, else the caller goes to the emergency number."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from agi_peer import AGIPeer, plausible_reply, run_peers
+from agi_peer import AGIPeer, HeldWrites, plausible_reply, run_peers
 from hotline_helpers import ANNA, IN_HOURS, NIKOS, OUT_OF_HOURS, call_row, stub_number_prompts, tickets
 from test_hotline_agi import Clock
 
@@ -16,8 +14,6 @@ from callcenter.db import session_scope
 from callcenter.ivr.engine import FlowEngine, Hangup, Input, Turn
 from webhooks.agi_server import FastAGIServer
 from webhooks.fastagi import HotlineAGI
-
-SLOW = 0.4  # seconds the menu turn's writes take in these tests
 
 
 def _pressing(key: str):  # noqa: ANN202
@@ -33,11 +29,6 @@ def agi(settings, engine, demo, tmp_path):  # noqa: ANN001, ANN201
     host, port = server.start_in_thread()
     yield host, port
     server.stop_thread()
-
-
-def _gap_after(peer: AGIPeer, command: str) -> float:
-    index = next(i for i, (line, _) in enumerate(peer.transcript) if line.startswith(command))
-    return peer.times[index + 1][0] - peer.times[index][1]
 
 
 @pytest.mark.parametrize("attempts", [0, 2])
@@ -88,19 +79,14 @@ def tickets_of(session_factory):  # noqa: ANN001, ANN201
 
 
 def test_a_menu_key_is_answered_before_its_turn_is_written(agi, session, monkeypatch) -> None:  # noqa: ANN001
-    real = calls.log_menu
-
-    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        time.sleep(SLOW)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(calls, "log_menu", slow)
+    held = HeldWrites("permission_refused")  # the menu turn's writes wait until its prompt has gone out
+    monkeypatch.setattr(calls, "log_menu", held.wrap(calls.log_menu))
     peer = AGIPeer([], callerid=ANNA, uniqueid="u.key5", script="hotline", auto_reply=_pressing("5"))
+    held.peer = peer
     run_peers(*agi, [peer])
     peer.assert_ok()
-    refused = next(c for c in peer.commands if "permission_refused" in c)
-    assert _gap_after(peer, "GET DATA") < SLOW / 2  # the prompt went out at once
-    assert _gap_after(peer, refused) > SLOW / 2     # the hang-up waited for the turn's writes
+    assert held.sent_first  # the prompt went out at once
+    assert not any(c.startswith("HANGUP") for c in held.sent_by_write)  # the hang-up waited for the writes
     assert peer.commands[-1].startswith("HANGUP")
     row = call_row(session, "u.key5")
     assert (row.menu_path, row.outcome) == ("5", "permission_refused")

@@ -8,13 +8,13 @@ import os
 import smtplib
 import subprocess
 import sys
-import time
 from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from fake_imap import FakeImapServer
+from hotline_helpers import wait_for_listener
 from mailtools import make_mail
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -271,13 +271,7 @@ def test_mail_listen_command_starts(tmp_path, database_url):
     proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "mail-listen", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
-                    smtp.noop()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_listener(port, proc)
         deliver(port, make_mail(ANNA, "via mail-listen"))
     finally:
         proc.terminate()

@@ -7,9 +7,9 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+from hotline_helpers import wait_for_listener, wait_until
 from mailtools import make_mail
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -148,13 +148,9 @@ def test_mail_listen_lmtp_command(database_url):
     proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "mail-listen", "--lmtp", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                with smtplib.LMTP("127.0.0.1", port, timeout=5) as client:
-                    client.sendmail("a@b.example", [HELPDESK], make_mail(ANNA, "via LMTP"))
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_listener(port, proc)
+        with smtplib.LMTP("127.0.0.1", port, timeout=60) as client:
+            client.sendmail("a@b.example", [HELPDESK], make_mail(ANNA, "via LMTP"))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -177,26 +173,21 @@ def test_mail_listen_lmtp_in_several_processes(database_url):
     proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "mail-listen", "--lmtp", "--processes", "2",
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_listener(port, proc)
         for i in range(6):
             with smtplib.LMTP("127.0.0.1", port, timeout=60) as client:
                 client.sendmail("a@b.example", [HELPDESK], make_mail(ANNA, f"process test {i}"))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    for _ in range(100):  # the children follow the parent
+    def nobody_listens() -> bool:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            time.sleep(0.1)
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
         except OSError:
-            break
-    else:
-        pytest.fail("a listener process outlived its parent")
+            return True
+        return False
+
+    wait_until(nobody_listens, 60, interval=0.1, what="the listener processes to follow their parent")
     engine = make_engine(database_url)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(InboundMail)).scalar() == 6

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from callcenter.alert_text import said_in
+from callcenter.config import Settings
+from callcenter.db_unavailable import DATABASE_UNAVAILABLE
 from callcenter.paging import commands, notify
 from callcenter.unit_of_work import run
 from callcenter.validation import optional_int
@@ -29,6 +30,10 @@ from .twilio_voice import answered_by_machine
 
 log = logging.getLogger(__name__)
 paging_twilio = Blueprint("paging_twilio", __name__)
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
 
 
 def _now() -> datetime:
@@ -60,16 +65,19 @@ def _render(call: commands.PageCall | None, repeat: str = "0") -> Response:
         response.hangup()
         return _xml(response)
     voice, lang = notify.voice(call.language)
+    # Every URL of the call names its language too: see _said_when_unavailable.
+    url = notify.voice_url(call.message_id, call.language)
     if call.next == "repeat":
-        response.redirect(f"{notify.VOICE_PATH}?n={call.message_id}")
+        response.redirect(url)
     elif call.next == "menu_again":
-        response.redirect(f"{notify.VOICE_PATH}?n={call.message_id}&r=1")
+        response.redirect(f"{url}&r=1")
     elif call.next == "menu":
-        gather = response.gather(num_digits=1, action=f"{notify.VOICE_PATH}/key?n={call.message_id}", timeout=8)
+        gather = response.gather(num_digits=1, timeout=8,
+                                 action=notify.voice_url(call.message_id, call.language, f"{notify.VOICE_PATH}/key"))
         for text in call.say:
             gather.say(text, voice=voice, language=lang)
         if repeat == "0":
-            response.redirect(f"{notify.VOICE_PATH}?n={call.message_id}&r=1")
+            response.redirect(f"{url}&r=1")
         else:
             response.say(notify.phrase(call.language, "bye"), voice=voice, language=lang)
             response.hangup()
@@ -80,24 +88,24 @@ def _render(call: commands.PageCall | None, repeat: str = "0") -> Response:
     return _xml(response)
 
 
-_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
-
 
 def _said_when_unavailable(view: Callable[[], Response]) -> Callable[[], Response]:
     """A page call whose turn the database cannot take (stalled, unreachable): the engineer hears that
     nothing was recorded and that the page will come again (it does: the alert keeps escalating),
-    instead of Twilio's "an application error has occurred"."""
+    instead of Twilio's "an application error has occurred". Said in the language the call's URL names,
+    since the person cannot be read."""
 
     @functools.wraps(view)
     def wrapper() -> Response:
         try:
             return view()
-        except _UNAVAILABLE:
+        except DATABASE_UNAVAILABLE:
             log.exception("page call turn %s?%s not recorded: the database did not answer in time", request.path,
                           request.query_string.decode()[:100])
             response = VoiceResponse()
-            voice, lang = notify.voice(None)
-            response.say(commands.CALL_NOT_RECORDED, voice=voice, language=lang)
+            language = notify.url_language(request.args.get("l")) or _settings().default_language
+            voice, lang = notify.voice(language)
+            response.say(said_in(commands.CALL_NOT_RECORDED, language), voice=voice, language=lang)
             response.hangup()
             return _xml(response)
 
@@ -148,6 +156,15 @@ def page_call_status() -> Response:
     return _empty()
 
 
+def _not_recorded(sender: str) -> str:
+    """"Send it again" in the language of the sender's number's country; English follows a guess that is
+    not English, since the person (and their language) cannot be read while the database is unavailable."""
+    language = notify.language_of_number(sender) or _settings().default_language
+    text = said_in(commands.NOT_RECORDED, language)
+    english = said_in(commands.NOT_RECORDED, "en")
+    return text if text == english else f"{text}\n{english}"
+
+
 @paging_twilio.post("/twilio/sms")
 @twilio_signed
 def inbound_sms() -> Response:
@@ -155,11 +172,11 @@ def inbound_sms() -> Response:
     sender, body, now = request.form.get("From", ""), request.form.get("Body", ""), _now()
     try:
         text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
-    except _UNAVAILABLE:
+    except DATABASE_UNAVAILABLE:
         # The database is unreachable or stalled (nothing of the reply was committed). Twilio does not
         # retry an SMS webhook: without an answer the engineer would take the page for acknowledged.
         log.exception("SMS reply from %s not recorded: the database did not answer in time", sender)
-        text = commands.NOT_RECORDED
+        text = _not_recorded(sender)
     response = MessagingResponse()
     if text is not None:
         response.message(text)

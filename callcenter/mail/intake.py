@@ -18,23 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..db import session_scope
+from ..db_unavailable import database_unavailable
 from .ingest import IngestResult, ingest, quarantine
 
 log = logging.getLogger(__name__)
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when the same message may well be stored by a later attempt."""
-    from sqlalchemy import exc as sa_exc
-
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    # OperationalError covers: connection refused or lost, statement and lock timeouts, serialisation
-    # failures and deadlocks (psycopg), "database is locked" and a missing table before `db upgrade`
-    # (SQLite). InterfaceError: a connection the driver already gave up on. TimeoutError: the pool.
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return True
-    return isinstance(exc, OSError | MemoryError)
+    """True when the same message may well be stored by a later attempt: the database is unavailable
+    (callcenter/db_unavailable.py), or the machine ran out of a resource for a moment."""
+    return database_unavailable(exc) or isinstance(exc, OSError | MemoryError)
 
 
 def ingest_message(factory: sessionmaker[Session], raw: bytes, *, settings: Settings, now: datetime,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import outbox
+from ..alert_text import N_
 from ..customers import try_normalize_phone
 from ..models import Alert, AlertStatus, OutboxMessage, Page, StaffUser
 from . import alerts, engine, notify
@@ -32,8 +33,9 @@ SMS_ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "a": "acknowl
                "1": "acknowledge", "esc": "escalate", "escalate": "escalate", "e": "escalate", "5": "escalate",
                "res": "resolve", "resolve": "resolve", "r": "resolve", "6": "resolve"}
 PAST = {"acknowledge": "acknowledged", "escalate": "escalated", "resolve": "resolved"}
-NOT_RECORDED = "Your reply was not recorded (the service is busy). Please send it again in a minute."
-CALL_NOT_RECORDED = "Your answer was not recorded: the service is busy. You will be paged again."
+# Said while the database is unavailable (webhooks/twilio_paging.py), in the engineer's language.
+NOT_RECORDED = N_("Your reply was not recorded (the service is busy). Please send it again in a minute.")
+CALL_NOT_RECORDED = N_("Your answer was not recorded: the service is busy. You will be paged again.")
 HELP = "Not understood. Reply ACK <number> to acknowledge, ESC <number> to escalate, RES <number> to resolve."
 
 

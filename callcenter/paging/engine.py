@@ -193,8 +193,9 @@ def start_steps(session: Session, starts: list[tuple[Alert, int, int]], now: dat
     message_ids = bulk.insert_new(session, OutboxMessage, messages, "idempotency_key")
     for message_id, row in ((message_ids[r["idempotency_key"]], r) for r in messages if r["channel"] == "voice"):
         # The TwiML URL names the outbox row, which only has an id once inserted.
+        payload = row["payload"]
         session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                        .values(payload={**row["payload"], "url": voice_url(message_id)})
+                        .values(payload={**payload, "url": voice_url(message_id, payload.get("language"))})
                         .execution_options(synchronize_session=False))
     sent = {(page_id, index): (channel, message_ids[key]) for _, _, page_id, index, channel, key in sends}
     trail = []

@@ -122,7 +122,7 @@ def notification_values(alert: Alert, page_id: int, destination: str, language: 
                    "validity_period": max(validity_seconds, 60)}
         max_attempts = 4
     else:
-        payload = {"url": None, "status_callback": CALL_STATUS_PATH,
+        payload = {"url": None, "language": url_language(language), "status_callback": CALL_STATUS_PATH,
                    "status_callback_events": ["initiated", "ringing", "answered", "completed"],
                    "machine_detection": "Enable", "timeout": CALL_TIMEOUT_SECONDS}
         max_attempts = 3
@@ -132,8 +132,33 @@ def notification_values(alert: Alert, page_id: int, destination: str, language: 
                           source_id=page_id, max_attempts=max_attempts)
 
 
-def voice_url(message_id: int) -> str:
-    return f"{VOICE_PATH}?n={message_id}"
+def voice_url(message_id: int, language: str | None = None, path: str = VOICE_PATH) -> str:
+    """A TwiML URL of the page call. Its language rides along (`l`) so that a turn the database cannot
+    take is still answered in the engineer's language (webhooks/twilio_paging.py)."""
+    lang = url_language(language)
+    return f"{path}?n={message_id}" + (f"&l={lang}" if lang else "")
+
+
+def url_language(value: str | None) -> str | None:
+    """`value` if it is a language the pager speaks, else None (the `l` of a URL is the caller's text)."""
+    lang = (value or "")[:2]
+    return lang if lang in VOICES else None
+
+
+# The languages spoken in the countries our engineers' numbers come from (phonenumbers' region codes).
+COUNTRY_LANGUAGES = {"HU": "hu", "GR": "el", "CY": "el"}
+
+
+def language_of_number(number: str) -> str | None:
+    """The language of the country of an E.164 number, when that is one the pager speaks: the only
+    hint of a sender's language when the database (and so the person) cannot be read."""
+    import phonenumbers
+
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return None
+    return COUNTRY_LANGUAGES.get(region or "")
 
 
 def enqueue_notification(session: Session, alert: Alert, page: Page, staff: StaffUser, rule_index: int,
@@ -145,5 +170,5 @@ def enqueue_notification(session: Session, alert: Alert, page: Page, staff: Staf
                          payload=row["payload"], now=now, source_kind=SOURCE_KIND, source_id=page.id,
                          max_attempts=row["max_attempts"])
     if channel == "voice" and msg.payload.get("url") is None:
-        msg.payload = {**msg.payload, "url": voice_url(msg.id)}
+        msg.payload = {**msg.payload, "url": voice_url(msg.id, staff.language)}
     return msg

@@ -77,6 +77,11 @@ HU: dict[object, str] = {
     # mails in the ticket's timeline (consoleA)
     "automatic reply": "automatikus válasz", "ticket update": "értesítés a jegyről",
     "approval request": "jóváhagyási kérés", "approval decision": "jóváhagyási döntés",
+    # the pager while the database is unavailable (paging/commands.py)
+    "Your reply was not recorded (the service is busy). Please send it again in a minute.":
+        "A válaszát nem rögzítettük (a rendszer túlterhelt). Kérjük, küldje el újra egy perc múlva.",
+    "Your answer was not recorded: the service is busy. You will be paged again.":
+        "A válaszát nem rögzítettük: a rendszer túlterhelt. Hamarosan újra riasztjuk.",
 }
 
 EL: dict[object, str] = {
@@ -149,4 +154,8 @@ EL: dict[object, str] = {
     "Full screen": "Πλήρης οθόνη", "Longest wait": "Μεγαλύτερη αναμονή", "Now": "Τώρα",
     "automatic reply": "αυτόματη απάντηση", "ticket update": "ενημέρωση για το αίτημα",
     "approval request": "αίτημα έγκρισης", "approval decision": "απόφαση έγκρισης",
+    "Your reply was not recorded (the service is busy). Please send it again in a minute.":
+        "Η απάντησή σας δεν καταγράφηκε (η υπηρεσία είναι φορτωμένη). Στείλτε την ξανά σε ένα λεπτό.",
+    "Your answer was not recorded: the service is busy. You will be paged again.":
+        "Η απάντησή σας δεν καταγράφηκε: η υπηρεσία είναι φορτωμένη. Θα ειδοποιηθείτε ξανά.",
 }

@@ -12,16 +12,14 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
+from ..db_unavailable import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from ..validation import MAX_DB_INT, InvalidInput, optional_int, text_problem
 from .errors import error_page
 
 log = logging.getLogger(__name__)
-DATABASE_RETRY_AFTER = 5  # seconds: the console polls on this beat anyway
 
 
 def digits_up_to(limit: int) -> str:
@@ -114,9 +112,9 @@ def init_params(app: Flask) -> None:
         log.warning("%s %s: the database is unavailable (%s: %s)", request.method, request.path,
                     type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
         return _http_error(ServiceUnavailable("The database is unavailable; try again in a moment.",
-                                              retry_after=DATABASE_RETRY_AFTER))
+                                              retry_after=RETRY_AFTER_SECONDS))
 
-    for unavailable in (OperationalError, PoolTimeout):
+    for unavailable in DATABASE_UNAVAILABLE:  # one definition for every adapter
         app.register_error_handler(unavailable, _database_unavailable)
 
     @app.errorhandler(HTTPException)

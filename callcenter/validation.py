@@ -92,10 +92,12 @@ def refuse_unstorable(session: Session, _flush_context: object, _instances: obje
         state = inspect(obj)
         changed = state.dict.keys() if state.pending else state.committed_state.keys()
         for key in changed:
-            column_attr = state.mapper.column_attrs.get(key)
-            if column_attr is None:
+            value = state.dict.get(key)
+            if not isinstance(value, (str, int)):  # nothing to check (None, datetimes, JSON): no call
                 continue
-            _check(column_attr.columns[0], state.dict.get(key), state.mapper.local_table.name)
+            column_attr = state.mapper.column_attrs.get(key)
+            if column_attr is not None:
+                _check(column_attr.columns[0], value, state.mapper.local_table.name)
 
 
 def refuse_unstorable_row(table: Table, values: dict) -> None:

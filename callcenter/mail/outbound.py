@@ -135,7 +135,8 @@ def queue_mail(session: Session, settings: Settings, ticket: Ticket, *, kind: st
                                                        "headers": headers, "message_id": message_id})
     if msg.payload.get("message_id") != message_id:
         return None  # already queued under this key
-    session.flush()
+    if msg.id is None:  # queued earlier in this transaction and not flushed yet: its id is needed below
+        session.flush()
     row = OutboundMail(ticket_id=ticket.id, message_id=message_id, message_id_hash=id_hash(message_id), kind=kind,
                        to_address=to[:254], outbox_id=msg.id, created_at=now)
     session.add(row)

@@ -184,9 +184,11 @@ def on_call_ended(session: Session, event: events.CallEnded) -> None:
         return
     if call.callback_state is None:
         call.callback_state = "pending"
-    contract = session.get(Contract, call.contract_id) if call.contract_id else None
-    if (call.out_of_hours and contract is not None and contract.is_standby and call.unanswered_alerted_at is None
-            and call.outcome != CallOutcome.LOST):  # a lost caller is not paged about (they are not there)
+    # a lost caller is not paged about (they are not there)
+    if not call.out_of_hours or call.unanswered_alerted_at is not None or call.outcome == CallOutcome.LOST:
+        return
+    contract = session.get(Contract, call.contract_id) if call.contract_id else None  # read only when it matters
+    if contract is not None and contract.is_standby:
         # Out of hours nobody reads the list: a standby customer's missed call pages the on-call engineer.
         calls.raise_unanswered(session, call, event.now)
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -250,6 +250,41 @@ def _bounded_connection() -> type:
     return BoundedConnection
 
 
+# libpq (and psycopg) wait at least this long for a new connection, whatever connect_timeout says.
+LIBPQ_CONNECT_FLOOR = 2.0
+
+
+def _connect_within(seconds: float, connect: Callable[[], Any]) -> Any:
+    """`connect()` given at most `seconds`, shorter than libpq's floor: a turn with less than 2 s left
+    must not wait 2 s for a server that accepts and never answers (the caller hears silence). The attempt
+    runs on a thread of its own; one abandoned here closes its connection if it ever comes."""
+    import psycopg
+
+    lock, finished, box = threading.Lock(), threading.Event(), {}
+
+    def attempt() -> None:
+        try:
+            found, error = connect(), None
+        except Exception as exc:  # handed to the waiting thread
+            found, error = None, exc
+        with lock:
+            box.update(connection=found, error=error)
+            finished.set()
+            abandoned = box.get("abandoned", False)
+        if abandoned and found is not None:
+            found.close()
+
+    threading.Thread(target=attempt, name="db-connect", daemon=True).start()
+    finished.wait(max(0.0, seconds))
+    with lock:
+        if not finished.is_set():
+            box["abandoned"] = True
+            raise psycopg.OperationalError("deadline passed while connecting")
+    if box["error"] is not None:
+        raise box["error"]
+    return box["connection"]
+
+
 def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> Engine:
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=10, max_overflow=20)
@@ -275,7 +310,10 @@ def _postgres_engine(url: str, timeouts: DbTimeouts, kwargs: dict[str, Any]) -> 
             raise psycopg.OperationalError("deadline passed before connecting")
         wanted = float(cparams.get("connect_timeout") or timeouts.connect)
         cparams["connect_timeout"] = max(1, math.ceil(wanted if left is None else min(wanted, left)))
-        connection = bounded.connect(*cargs, **cparams)
+        if left is not None and left < LIBPQ_CONNECT_FLOOR:
+            connection = _connect_within(left, lambda: bounded.connect(*cargs, **cparams))
+        else:
+            connection = bounded.connect(*cargs, **cparams)
         connection.round_trip_limit = limit
         return connection
 

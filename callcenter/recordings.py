@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import outbox
 from .calls import CallContext, _actor, _description, _new_ticket, lock_or_create
-from .models import Call, OutboxMessage, OutboxState, Recording, RecordingKind, RecordingStatus, Ticket
+from .models import Call, OutboxMessage, OutboxState, Recording, RecordingKind, RecordingStatus, Ticket, UTCDateTime
 from .tickets import add_note, create_ticket
 
 RECORDING_SOURCE = "recording"
@@ -119,6 +119,28 @@ def whole_call_recording_started(session: Session, call: Call, *, provider_recor
     rec = _recording(session, call, provider_recording_id, RecordingKind.WHOLE_CALL, now)
     rec.local_path = local_path
     return rec
+
+
+# `whole_call_recording_started` in one statement: SQLAlchemy does not cache the compiled form of its
+# dialects' ON CONFLICT constructs, and compiling one costs more than the write. SQLite and PostgreSQL
+# read the same text.
+_NOTE_WHOLE_CALL = text(
+    "INSERT INTO recordings (call_id, provider_recording_id, kind, status, local_path, created_at, updated_at) "
+    "SELECT id, :recording, :kind, :status, :path, :now, :now FROM calls WHERE provider_call_id = :call "
+    "ON CONFLICT (provider_recording_id) DO UPDATE SET local_path = excluded.local_path",
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("kind", value=str(RecordingKind.WHOLE_CALL)),
+             bindparam("status", value=str(RecordingStatus.IN_PROGRESS)))
+
+
+def note_whole_call_recording(session: Session, provider_call_id: str, *, provider_recording_id: str,
+                              local_path: str, now: datetime) -> bool:
+    """`whole_call_recording_started` for a call known by its provider id, in one statement instead of the
+    ORM's read of the call, read of the row, savepoint, insert and update: an Asterisk call writes it while
+    its prompts play, and what it costs is taken from the other callers' turns. A repeated note keeps
+    one row and takes the new path. False: no such call."""
+    result = session.execute(_NOTE_WHOLE_CALL, {"call": provider_call_id, "recording": provider_recording_id,
+                                                "path": local_path, "now": now})
+    return result.rowcount > 0
 
 
 def asterisk_recordings_closed(session: Session, call: Call, now: datetime, store: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from callcenter import calls, logs, metrics, recordings
+from callcenter import logs, metrics, recordings
 from callcenter.call_presence import Heartbeat
 from callcenter.config import Settings
 from callcenter.db import deadline, make_session_factory, session_scope
@@ -288,10 +288,8 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
 
         async def recording_started(relative: str) -> None:
             def note(s: Session) -> None:
-                call = calls.get_call(s, uniqueid)
-                if call is not None:
-                    recordings.whole_call_recording_started(s, call, provider_recording_id=f"asterisk:{performer.uid}",
-                                                       local_path=relative, now=now)
+                recordings.note_whole_call_recording(s, uniqueid, provider_recording_id=f"asterisk:{performer.uid}",
+                                                     local_path=relative, now=now)
 
             async def after_the_row() -> None:
                 if row_written is not None:
@@ -399,8 +397,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
 
     async def _finish(self, uniqueid: str, performer: Performer, *, emergency: bool = False) -> None:
         def finish(s: Session) -> None:
-            self.engine.hangup(s, uniqueid, self.clock(), emergency=emergency)
-            call = calls.get_call(s, uniqueid)
+            call = self.engine.hangup(s, uniqueid, self.clock(), emergency=emergency)
             if call is not None:
                 recordings.asterisk_recordings_closed(s, call, self.clock(), self.settings.recordings_path)
         try:

@@ -267,13 +267,15 @@ class FlowEngine:
                     call.outcome)
 
     def hangup(self, session: Session, provider_call_id: str, now: datetime, duration: int | None = None,
-               *, emergency: bool = False) -> None:
-        """The call is over; `emergency`: it ended on the emergency route (a turn failed or ran out of time)."""
+               *, emergency: bool = False) -> Call | None:
+        """The call is over; `emergency`: it ended on the emergency route (a turn failed or ran out of time).
+        Returns the call, locked (None if it is unknown), for the rest of the caller's hang-up turn."""
         call = calls.lock_call(session, provider_call_id)
         if call is not None:
             if emergency:
                 calls.set_outcome(call, CallOutcome.EMERGENCY_ROUTE)
             calls.end_call(session, call, now, duration)
+        return call
 
     # -- steps
 

@@ -3,7 +3,8 @@
 `stall()`: the database "accepts connections and never answers". New connections are accepted and
 not forwarded; on open connections nothing more goes either way (what was read is held). `recover()`:
 held bytes are delivered, waiting connections are forwarded, traffic flows again. `cut()` closes
-every connection (a network partition that resets).
+every connection (a network partition that resets); `refuse()` also closes each new connection at once
+(the database is down or restarting) until `recover()`.
 
     with StallingProxy("127.0.0.1", 5432) as proxy:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/hotline"
@@ -43,6 +44,7 @@ class StallingProxy:
         self.host, self.port = self._listener.getsockname()[:2]
         self._flowing = threading.Event()
         self._flowing.set()
+        self._refusing = threading.Event()
         self._stopping = threading.Event()
         self._links: list[_Link] = []
         self._lock = threading.Lock()
@@ -59,7 +61,14 @@ class StallingProxy:
         self._flowing.clear()
 
     def recover(self) -> None:
+        self._refusing.clear()
         self._flowing.set()
+
+    def refuse(self) -> None:
+        """The database goes away: open connections are reset and new ones closed at once (what a
+        client sees of a server that is down or restarting), until `recover()`."""
+        self._refusing.set()
+        self.cut()
 
     @property
     def stalled(self) -> bool:
@@ -101,6 +110,9 @@ class StallingProxy:
             except OSError:
                 return
             self.accepted += 1
+            if self._refusing.is_set():
+                client.close()
+                continue
             link = _Link(client)
             with self._lock:
                 self._links.append(link)

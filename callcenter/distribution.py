@@ -276,6 +276,9 @@ timers.register(OFFER_TIMER, _offer_timeout)
 
 def on_call_ended(session: Session, event: events.CallEnded) -> None:
     """A caller who hangs up while an agent's phone rings: the offer is cancelled, the agent freed."""
+    call = session.get(Call, event.call_id)
+    if call is not None and call.queue_entered_at is None:
+        return  # offers go to queued callers only: nothing to look for (most calls never queue)
     for offer in session.scalars(select(CallOffer).where(CallOffer.call_id == event.call_id,
                                                          CallOffer.status.in_(OPEN_OFFER_STATUSES))):
         offer.status, offer.ended_at = OfferStatus.CANCELLED, event.now

@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from ports import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "postfix"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -30,12 +32,6 @@ def postfix_missing() -> str | None:
     if os.geteuid() != 0:
         return "a private Postfix instance needs root (its daemons drop privileges to the postfix user)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Test scaffolding, not part of the recipe: a minimal instance of its own, no chroot.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from mailtools import make_mail
+from ports import free_port
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -85,9 +86,7 @@ service stats {{
 def dovecot():  # noqa: ANN201
     root = Path(tempfile.mkdtemp(prefix="hotline-dovecot-"))
     root.chmod(0o755)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     (root / "home").mkdir()
     shutil.chown(root / "home", "nobody", "nogroup")
     conf = root / "dovecot.conf"

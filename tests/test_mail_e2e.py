@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from fake_imap import FakeImapServer
 from hotline_helpers import wait_for_listener
 from mailtools import make_mail
+from ports import free_port
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -40,14 +41,6 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

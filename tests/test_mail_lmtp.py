@@ -11,6 +11,7 @@ import sys
 import pytest
 from hotline_helpers import wait_for_listener, wait_until
 from mailtools import make_mail
+from ports import free_port
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -141,9 +142,7 @@ def test_too_large_is_refused_only_beyond_what_we_can_quarantine(demo, session, 
 
 def test_mail_listen_lmtp_command(database_url):
     """`callcenter mail-listen --lmtp` as a real process."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "CALLCENTER_DATABASE_URL": database_url}
     proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "mail-listen", "--lmtp", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -166,9 +165,7 @@ def test_mail_listen_lmtp_in_several_processes(database_url):
     """`--processes 2`: forked listeners share the port; stopping the parent stops them all."""
     from callcenter.db import make_engine
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "CALLCENTER_DATABASE_URL": database_url}
     proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "mail-listen", "--lmtp", "--processes", "2",
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

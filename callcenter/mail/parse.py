@@ -181,6 +181,13 @@ def parse_message(raw: bytes, *, max_message_bytes: int, max_attachment_bytes: i
         raise MailParseError(f"unreadable header: {type(exc).__name__}: {exc}") from exc
     if not from_address or "@" not in from_address:
         raise MailParseError("no sender address in From")
+    # One mail, one identity: duplicates are recognised, and bounces matched, by the Message-ID, and two
+    # different ones let whoever reads the other (an MTA, a mail client) take the mail for another one.
+    # The same id repeated (a relay that added it again) is harmless.
+    ids = {trim_message_id(v) or v.strip() for v in headers.get("message-id", [])}
+    if len(ids) > 1:
+        raise MailParseError(f"{len(headers['message-id'])} different Message-ID headers: the mail's identity is "
+                             "ambiguous")
     sender = parseaddr(_first(headers, "sender"))[1]
     return_path = _first(headers, "return-path", None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
@@ -92,8 +93,21 @@ def _plain() -> bool:
     return request.path.startswith("/twilio/")
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested deeper than the decoder can follow is malformed JSON like any
+    other (a ValueError: 400, or None for get_json(silent=True)) instead of a RecursionError that
+    escapes every handler as a 500. The limit is the interpreter's own: no legitimate body comes near."""
+
+    def loads(self, s: str | bytes, **kwargs: object) -> object:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+
+
 def init_params(app: Flask) -> None:
     """Call before any blueprint is registered: the `int` converter is looked up when rules are added."""
+    app.json = BoundedJSONProvider(app)
     app.url_map.converters["int"] = DbIntConverter
     app.before_request(_refuse_unstorable_text)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "asterisk"
@@ -45,12 +46,6 @@ def find_asterisk(unpack_into: Path | None = None) -> Path:
         with tarfile.open(TARBALL) as tar:
             tar.extractall(target, filter="tar")
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 LOGGER_CONF = """[general]

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 from hotline_helpers import wait_until
+from ports import free_port
 from sqlalchemy import select
 
 from callcenter.config import PROJECT_ROOT
@@ -29,12 +30,6 @@ from callcenter.paging.rotations import add_override
 
 CALLCENTER = str(Path(sys.executable).with_name("callcenter"))
 READY_TIMEOUT = 45.0  # a cold start under a loaded CI machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def toml_value(value: Any) -> str:

@@ -4,13 +4,13 @@ validated, and a mail goes to exactly one address."""
 from __future__ import annotations
 
 import email
-import socket
 from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
 from mailpipe import ANNA, mails_to, pipe
 from mailtools import make_mail
+from ports import free_port
 from sqlalchemy import select
 
 from callcenter import tickets
@@ -34,9 +34,7 @@ class Sink:
 @pytest.fixture
 def sink():  # noqa: ANN201
     handler = Sink()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     handler.port = port

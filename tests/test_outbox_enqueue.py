@@ -18,7 +18,8 @@ PAYLOAD = {"subject": "Jogosultság kérés [#15001]", "text": "Szia,\n\nköszö
 
 
 def _columns(row: OutboxMessage) -> dict:
-    return {c.key: getattr(row, c.key) for c in OutboxMessage.__table__.columns if c.key not in ("id", "idempotency_key")}
+    skip = ("id", "idempotency_key")
+    return {c.key: getattr(row, c.key) for c in OutboxMessage.__table__.columns if c.key not in skip}
 
 
 def test_enqueue_writes_the_row_the_orm_writes(session, session_factory, now) -> None:  # noqa: ANN001

@@ -138,7 +138,7 @@ class PrivatePostfix:
         self._run([POSTFIX, "-c", str(self.etc), "check"])
         self._run([POSTFIX, "-c", str(self.etc), "start"])
         self.started = True
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a ceiling: a loaded machine starts Postfix's daemons slowly
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.smtp_port), timeout=2).close()

@@ -61,7 +61,7 @@ def test_screen_pop_arrives_when_the_agent_takes_an_asterisk_call(browser, app, 
             asyncio.run(leg.run(host, port))
             leg.assert_ok()
 
-            wait_for(lambda: by_css(browser, "#screen-pop").get_attribute("hidden") is None, timeout=20)
+            wait_for(lambda: by_css(browser, "#screen-pop").get_attribute("hidden") is None)
             pop = by_css(browser, "#screen-pop").text
             assert "Nikos Papadopoulos" in pop and "Athens Demo A.E." in pop and "ATH-PBX-01" in pop
             assert f"#{ticket.number}" in by_css(browser, "#pop-ivr").text

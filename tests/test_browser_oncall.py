@@ -146,7 +146,7 @@ def test_queue_on_a_phone(phone, site, session, demo, now) -> None:  # noqa: ANN
     cell = f'#queue tr[data-number="{ticket.number}"] td.sla'
     # The column's name, copied from the header by console.js (again after each refresh swaps the rows).
     label = wait_for(lambda: phone.execute_script("return document.querySelector(arguments[0]).dataset.label;",
-                                                  cell), timeout=10)
+                                                  cell))
     assert label
     # The bulk bar stays out of the way until a ticket is ticked.
     assert not by_css(phone, "#bulk-bar").is_displayed()

@@ -117,9 +117,9 @@ def test_queue_search_sort_bulk_and_a_refresh_that_keeps_focus_and_scroll(browse
     scrolled = browser.execute_script("return window.scrollY")
     assert scrolled > 0
     stamp = by_css(browser, "#queue-updated").text
-    wait_for(lambda: by_css(browser, "#queue-updated").text != stamp, timeout=20)
+    wait_for(lambda: by_css(browser, "#queue-updated").text != stamp)
     stamp = by_css(browser, "#queue-updated").text
-    wait_for(lambda: by_css(browser, "#queue-updated").text != stamp, timeout=20)
+    wait_for(lambda: by_css(browser, "#queue-updated").text != stamp)
     assert browser.execute_script("return window.scrollY") == scrolled
     assert browser.execute_script("return document.activeElement.value") == target_value
     assert by_css(browser, "#bulk-count b").text == "2"

@@ -40,7 +40,7 @@ def test_timeouts_are_settings_with_defaults(tmp_path) -> None:  # noqa: ANN001
 def test_deadlines_nest_to_the_earlier_one() -> None:
     assert remaining() is None
     with deadline(10):
-        assert 9 < remaining() <= 10
+        assert 5 < remaining() <= 10  # set from now (room for a loaded machine pausing this thread)
         with deadline(60):
             assert remaining() <= 10
         with deadline(1):

@@ -21,14 +21,23 @@ HELPDESK = "helpdesk@hotline.example"
 
 
 def held(ingestor: GroupIngest, mails: list[bytes], monkeypatch) -> list[str]:  # noqa: ANN001
-    """Deliver `mails` at once while the committer is busy, so that they form one batch."""
-    gate, real = threading.Event(), group.GroupIngest._store
+    """Deliver `mails` as one batch. The (single) committer is first kept busy with a placeholder delivery,
+    never stored, while they all queue: then it takes them together. Submitting them while the committer
+    was idle raced it (under load it took the first mail alone, and the batch split)."""
+    gate, busy, real = threading.Event(), threading.Event(), group.GroupIngest._store
 
     def store(self, batch):  # noqa: ANN001, ANN202
-        gate.wait(30)
+        if not busy.is_set():
+            busy.set()
+            gate.wait(30)
+            for d in batch:
+                d.future.set_result("placeholder")
+            return None
         return real(self, batch)
 
     monkeypatch.setattr(group.GroupIngest, "_store", store)
+    ingestor.submit(b"placeholder", HELPDESK)
+    assert busy.wait(30)
     futures = [ingestor.submit(raw, HELPDESK) for raw in mails]
     gate.set()
     return [f.result(60) for f in futures]

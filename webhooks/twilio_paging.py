@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -170,8 +171,16 @@ def _not_recorded(sender: str) -> str:
 def inbound_sms() -> Response:
     """Replies to pages: ACK 15789 / 1 / ESC 15789 / RES 15789 (the language is in paging.commands)."""
     sender, body, now = request.form.get("From", ""), request.form.get("Body", ""), _now()
+    ref = request.form.get("MessageSid") or request.form.get("SmsSid") or None
     try:
-        text = run(session_factory(), lambda s: commands.sms_command(s, sender=sender, body=body, now=now))
+        try:
+            text = run(session_factory(), lambda s: commands.sms_reply(s, message_ref=ref, sender=sender, body=body,
+                                                                      now=now))
+        except IntegrityError:
+            if ref is None:
+                raise
+            # The same SMS delivered twice at once: the twin acted and committed; answer as it did.
+            text = run(session_factory(), lambda s: commands.sms_answer(s, ref))
     except DATABASE_UNAVAILABLE:
         # The database is unreachable or stalled (nothing of the reply was committed). Twilio does not
         # retry an SMS webhook: without an answer the engineer would take the page for acknowledged.

@@ -136,10 +136,26 @@ def content_hash(raw: bytes) -> str:
     return digest.hexdigest()
 
 
+# Header fields MTAs and filters add on the way (trace fields, delivery agents' own, verdicts): two
+# deliveries of one mail by different routes differ in them. Prefixes of lower-case names.
+TRANSIT_FIELDS = (b"received", b"return-path", b"delivered-to", b"x-original-to", b"authentication-results",
+                  b"arc-", b"x-spam-", b"x-virus-")
+
+
 def raw_key(raw: bytes) -> str:
-    """A Message-ID stand-in for mail without one: whitespace-normalised hash of the raw bytes."""
-    normalised = b"\n".join(line.rstrip() for line in raw.replace(b"\r\n", b"\n").split(b"\n")).strip()
-    return "raw-sha256:" + hashlib.sha256(normalised).hexdigest()
+    """A Message-ID stand-in for mail without one: a hash of the raw bytes, whitespace-normalised and
+    without the header fields added in transit, so that the sender's MTA sending it again (by the backup
+    MX, say) is a duplicate and not a second ticket."""
+    lines = [line.rstrip() for line in raw.replace(b"\r\n", b"\n").split(b"\n")]
+    if b"" in lines:  # a header block: its transit fields (with their continuation lines) are left out
+        end, kept, skipping = lines.index(b""), [], False
+        for line in lines[:end]:
+            if not line[:1].isspace():
+                skipping = line.partition(b":")[0].strip().lower().startswith(TRANSIT_FIELDS)
+            if not skipping:
+                kept.append(line)
+        lines = kept + lines[end:]
+    return "raw-sha256:" + hashlib.sha256(b"\n".join(lines).strip()).hexdigest()
 
 
 def sniff_message_id(raw: bytes) -> str | None:

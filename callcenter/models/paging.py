@@ -166,3 +166,18 @@ class Page(Base):
 
     alert: Mapped[Alert] = relationship()
     staff: Mapped[StaffUser] = relationship()
+
+
+class InboundSms(Base):
+    """Each SMS reply to a page, by the provider's message id (Twilio's MessageSid), with the answer it got.
+    A webhook delivered again (Twilio retries one it did not hear answered; a captured signed request
+    can be replayed) is answered the same and acts once: `ESC` from a manager, who may escalate at any
+    step, would otherwise move the alert on a step per delivery."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None: no answer was sent (a sender we do not know).
+    answer: Mapped[str | None] = mapped_column(Text)

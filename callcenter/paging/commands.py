@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from .. import outbox
 from ..alert_text import N_
 from ..customers import try_normalize_phone
-from ..models import Alert, AlertStatus, OutboxMessage, Page, StaffUser
+from ..models import Alert, AlertStatus, InboundSms, OutboxMessage, Page, StaffUser
 from . import alerts, engine, notify
 from .permissions import AlertForbidden, may_act
 
@@ -40,6 +40,28 @@ HELP = "Not understood. Reply ACK <number> to acknowledge, ESC <number> to escal
 
 
 # ------------------------------------------------------------------ SMS replies
+
+
+def sms_reply(session: Session, *, message_ref: str | None, sender: str, body: str, now: datetime) -> str | None:
+    """`sms_command` once per provider message (`message_ref`, Twilio's MessageSid): a delivery of a
+    message already handled gets the answer it got, and changes nothing. The message is claimed before
+    it acts: a twin delivery running at the same moment waits on the claim, then fails it
+    (IntegrityError); its caller asks `sms_answer` for the answer."""
+    if not message_ref:
+        return sms_command(session, sender=sender, body=body, now=now)
+    earlier = session.scalar(select(InboundSms).where(InboundSms.provider_ref == message_ref[:64]))
+    if earlier is not None:
+        return earlier.answer
+    claim = InboundSms(provider_ref=message_ref[:64], received_at=now)
+    session.add(claim)
+    session.flush()
+    claim.answer = sms_command(session, sender=sender, body=body, now=now)
+    return claim.answer
+
+
+def sms_answer(session: Session, message_ref: str) -> str | None:
+    """The answer a provider message already handled got (None: none was sent, or not handled)."""
+    return session.scalar(select(InboundSms.answer).where(InboundSms.provider_ref == message_ref[:64]))
 
 
 def sms_command(session: Session, *, sender: str, body: str, now: datetime) -> str | None:

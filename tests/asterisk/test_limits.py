@@ -99,8 +99,9 @@ def test_a_pbx_that_stops_answering_is_given_up_within_the_reply_limit(make_hotl
         if frozen:
             os.kill(hotline.pbx.proc.pid, signal.SIGCONT)
         stalled.stop_thread()
-    # Given up at the limit, not before (a slow reply is not a dead PBX) and not much after.
-    assert REPLY_SECONDS <= ended_after < REPLY_SECONDS + 5
+    # Given up at the limit, not before (a slow reply is not a dead PBX) and not at the production limit (10 s)
+    # that the test's 1 s replaced: the room between is for a loaded machine's row write.
+    assert REPLY_SECONDS <= ended_after < 9.5
     deadline = time.monotonic() + 60
     while hotline.pbx.active_channels() and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -122,3 +122,19 @@ def test_the_same_mail_by_another_route_is_still_a_duplicate(demo, session, data
     assert pipe(database_url, raw) == 0
     assert pipe(database_url, trace + raw) == 0
     assert count(session, InboundMail) == 1
+
+
+@pytest.mark.parametrize("trace", [b"Received: from relay2.example by mx.hotline.example; Mon, 5 Oct 2026\r\n",
+                                   b"Delivered-To: helpdesk@hotline.example\r\n"
+                                   b"X-Original-To: helpdesk@hotline.example\r\n",
+                                   b"Return-Path: <anna@budapest-demo.example>\r\n"])
+def test_a_mail_without_message_id_by_another_route_is_still_a_duplicate(demo, session, database_url, trace):
+    # Its stand-in id must not depend on what MTAs add on the way: the sender's MTA that did not hear our
+    # 250 sends it again, maybe by the backup MX, and it must not become a second ticket.
+    raw = make_mail(ANNA, "Disk full", "on srv1", message_id=None)
+    assert pipe(database_url, raw) == 0
+    assert pipe(database_url, trace + raw) == 0
+    assert count(session, InboundMail) == 1 and count(session, Ticket) == 1
+    # Two mails without ids that differ are two mails.
+    assert pipe(database_url, make_mail(ANNA, "Disk full", "on srv2", message_id=None)) == 0
+    assert count(session, Ticket) == 2

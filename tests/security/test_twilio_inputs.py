@@ -36,3 +36,41 @@ def test_signed_webhooks_with_out_of_range_numbers_never_give_a_server_error(set
             if not isinstance(status, int) or status >= 500 or status == 403:
                 failures.append((route, value, status))
     assert failures == [], "\n".join(map(str, failures))
+
+
+TEXTS = ["\x00", "a\x00b", "x" * 100_000, "%ED%A0%80", "\u202e", "🙂" * 500]
+TEXT_FIELDS = ["CallSid", "MessageSid", "From", "To", "Body", "Digits", "SpeechResult", "CallStatus", "AnsweredBy",
+               "ErrorCode", "RecordingSid", "RecordingUrl", "QueueResult"]
+
+
+def test_signed_webhooks_with_hostile_text_never_give_a_server_error(settings, engine, demo) -> None:  # noqa: ANN001
+    """NUL, 100 kB values, bytes that are no UTF-8 (sent percent-encoded as they are), in every text field."""
+    from urllib.parse import quote
+
+    settings.twilio_auth_token = "tw-token"
+    app = create_app(settings, engine)
+    client = app.test_client()
+    routes = sorted({r.rule for r in app.url_map.iter_rules()
+                     if r.rule.startswith("/twilio/") and "POST" in (r.methods or ())})
+    failures, statuses = [], []
+    for route in routes:
+        for field in TEXT_FIELDS:
+            for value in TEXTS:
+                params = {"CallSid": "CA-fuzz", "From": "+3615550101", "To": "+3615550100", "AccountSid": "AC1",
+                          "MessageSid": "SM-fuzz", "Body": "ACK 1", "CallStatus": "completed"}
+                raw = value == "%ED%A0%80"
+                # Werkzeug keeps the percent-encoding of bytes that are no UTF-8: the value Twilio signs.
+                params[field] = value
+                body = "&".join(f"{k}={value if raw and k == field else quote(v)}" for k, v in params.items())
+                signature = compute_signature("tw-token", f"{settings.public_url}{route}", params)
+                try:
+                    r = client.post(route, data=body.encode(), headers={
+                        "X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"})
+                    status = r.status_code
+                except Exception as exc:  # the test client re-raises what would be a 500
+                    status = repr(exc)[:160]
+                if not isinstance(status, int) or status >= 500:
+                    failures.append((route, field, value[:20], status))
+                statuses.append(status)
+    assert statuses.count(403) == 0  # every request reached its handler
+    assert failures == [], "\n".join(map(str, failures[:30]))

@@ -13,9 +13,10 @@ values they built themselves from stored rows, never raw input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, insert, select
+from sqlalchemy import Column, Table, TextClause, bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,3 +48,26 @@ def insert_new(session: Session, model: Any, rows: Sequence[dict], key: str) -> 
     if missing:
         ids.update({k: i for k, i in session.execute(select(key_column, table.c.id).where(key_column.in_(missing)))})
     return ids
+
+
+def insert_one_new(session: Session, model: Any, values: dict, key: str) -> int | None:
+    """Insert one row unless its unique `key` column is taken (by this transaction or a concurrent one
+    that committed first): the new row's id, or None. One statement instead of a look-up and an INSERT
+    in a savepoint. Runs on the session's connection: the caller makes sure no pending object of the
+    session holds the same key (the ORM's autoflush is not run)."""
+    table = model.__table__
+    missing = [c.name for c in table.columns
+               if c.name not in values and c.default is not None and not c.primary_key]
+    if missing:  # a text INSERT does not apply the columns' Python defaults
+        raise ValueError(f"insert_one_new: no value for {', '.join(missing)} of {table.name}")
+    return session.connection().execute(_insert_or_nothing(table, tuple(values), key), values).scalar()
+
+
+@lru_cache(maxsize=32)
+def _insert_or_nothing(table: Table, columns: tuple[str, ...], key: str) -> TextClause:
+    """INSERT .. ON CONFLICT (key) DO NOTHING RETURNING id, which both our dialects speak, as a text
+    clause with the columns' types on its binds (JSON, UTC datetimes): SQLAlchemy compiles the dialects'
+    own on_conflict constructs anew for every execution (they have no cache key); a text clause once."""
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+           f"ON CONFLICT ({key}) DO NOTHING RETURNING id")
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))

@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from . import metrics
+from . import bulk, metrics
 from .db import session_scope
 from .models import OutboxAttempt, OutboxMessage, OutboxState, WorkerHeartbeat
 from .providers.base import Provider
+from .validation import refuse_unstorable_row
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +139,23 @@ def parse_claim_ref(text: str | None) -> tuple[int, str] | None:
 def enqueue(session: Session, *, key: str, channel: str, destination: str, payload: dict, now: datetime,
             source_kind: str | None = None, source_id: int | None = None, max_attempts: int = 6,
             not_before: datetime | None = None) -> OutboxMessage:
-    """Queue a message once per key; enqueueing the same key again returns the existing row."""
-    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-    if existing is not None:
-        return existing
-    msg = OutboxMessage(**new_row(key=key, channel=channel, destination=destination, payload=payload, now=now,
-                                  source_kind=source_kind, source_id=source_id, max_attempts=max_attempts,
-                                  not_before=not_before))
-    try:
-        with session.begin_nested():
-            session.add(msg)
-    except IntegrityError:
-        # Another transaction queued the same key a moment ago.
+    """Queue a message once per key; enqueueing the same key again returns the existing row.
+
+    One INSERT .. ON CONFLICT DO NOTHING (`bulk.insert_one_new`) instead of a look-up, then an INSERT
+    in a savepoint: every auto-reply and page is queued here. The row it wrote joins the session as a
+    loaded object, as if the unit of work had written it."""
+    for obj in session.new:  # queued in this transaction and not flushed yet (the look-up's autoflush found it)
+        if isinstance(obj, OutboxMessage) and obj.idempotency_key == key:
+            return obj
+    values = new_row(key=key, channel=channel, destination=destination, payload=payload, now=now,
+                     source_kind=source_kind, source_id=source_id, max_attempts=max_attempts, not_before=not_before)
+    refuse_unstorable_row(OutboxMessage.__table__, values)
+    new_id = bulk.insert_one_new(session, OutboxMessage, values, "idempotency_key")
+    if new_id is None:  # queued before, or by another transaction a moment ago
         return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    msg = OutboxMessage(id=new_id, **values)
+    make_transient_to_detached(msg)  # its values are what the row holds: nothing to write again
+    session.add(msg)
     return msg
 
 

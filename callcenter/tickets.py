@@ -91,15 +91,21 @@ def _check_choice(value: str, choices: type, what: str) -> str:
     return value
 
 
+# Built once and run as Core on the session's connection: every new ticket runs one of them, and the
+# ORM's update machinery (no TicketCounter object is ever loaded to synchronise) cost more than the SQL.
+_NEXT_PG = text(f"SELECT nextval('{TICKET_NUMBER_SEQUENCE}')")
+_counters = TicketCounter.__table__
+_NEXT_SQLITE = (update(_counters).where(_counters.c.name == "ticket")
+                .values(value=_counters.c.value + 1).returning(_counters.c.value))
+
+
 def allocate_number(session: Session, start: int) -> int:
     """Next ticket number; unique under concurrency (sequence on PostgreSQL, row lock on SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        value = session.execute(text(f"SELECT nextval('{TICKET_NUMBER_SEQUENCE}')")).scalar_one()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        value = connection.execute(_NEXT_PG).scalar_one()
     else:
-        value = session.execute(
-            update(TicketCounter).where(TicketCounter.name == "ticket")
-            .values(value=TicketCounter.value + 1).returning(TicketCounter.value)
-        ).scalar()
+        value = connection.execute(_NEXT_SQLITE).scalar()
         if value is None:
             counter = TicketCounter(name="ticket", value=1)
             session.add(counter)

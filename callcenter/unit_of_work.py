@@ -202,11 +202,18 @@ def dispatch_in_transaction(session: Session) -> int:
 
 
 def _run_here(session: Session, row: DomainEvent, handler: events.Handler) -> bool:
-    row.state, row.attempts, row.done_at = DomainEventState.DONE, 1, _now_of(row)
     outer_cause = session.info.get(events.CAUSE_KEY)
     session.info[events.CAUSE_KEY] = row.cause
+    # A row not flushed yet is written as done by its INSERT; a flushed one is marked inside the
+    # savepoint, so that its UPDATE goes out with the handler's writes in one flush (begin_nested
+    # flushes whatever is pending first: a flush of its own per event).
+    unflushed = inspect(row).pending
+    if unflushed:
+        _mark_done(row)
     try:
         with session.begin_nested():
+            if not unflushed:
+                _mark_done(row)
             handler(session, events.decode(row.event_type, row.payload))
         return True
     except Exception:
@@ -219,6 +226,10 @@ def _run_here(session: Session, row: DomainEvent, handler: events.Handler) -> bo
             session.info.pop(events.CAUSE_KEY, None)
         else:
             session.info[events.CAUSE_KEY] = outer_cause
+
+
+def _mark_done(row: DomainEvent) -> None:
+    row.state, row.attempts, row.done_at = DomainEventState.DONE, 1, _now_of(row)
 
 
 def _now_of(row: DomainEvent) -> datetime:

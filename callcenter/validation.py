@@ -12,7 +12,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
-from sqlalchemy import BigInteger, Integer, String, inspect
+from sqlalchemy import BigInteger, Column, Integer, String, Table, inspect
 from sqlalchemy.orm import Session
 
 # INTEGER columns (ids, numbers, minutes) on PostgreSQL; SQLite stores more but must not accept more.
@@ -92,18 +92,30 @@ def refuse_unstorable(session: Session, _flush_context: object, _instances: obje
         state = inspect(obj)
         changed = state.dict.keys() if state.pending else state.committed_state.keys()
         for key in changed:
-            column_attr = state.mapper.column_attrs.get(key)
-            if column_attr is None:
+            value = state.dict.get(key)
+            if not isinstance(value, (str, int)):  # nothing to check (None, datetimes, JSON): no call
                 continue
-            column, value = column_attr.columns[0], state.dict.get(key)
-            what = f"{state.mapper.local_table.name}.{column.name}"
-            if isinstance(value, str):
-                problem = text_problem(value)
-                if problem:
-                    raise InvalidInput(f"{what} {problem}")
-                length = getattr(column.type, "length", None)
-                if isinstance(column.type, String) and length and len(value) > length:
-                    raise InvalidInput(f"{what} must be at most {length} characters")
-            elif isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer) \
-                    and not isinstance(column.type, BigInteger) and not -MAX_DB_INT - 1 <= value <= MAX_DB_INT:
-                raise InvalidInput(f"{what} is out of range")
+            column_attr = state.mapper.column_attrs.get(key)
+            if column_attr is not None:
+                _check(column_attr.columns[0], value, state.mapper.local_table.name)
+
+
+def refuse_unstorable_row(table: Table, values: dict) -> None:
+    """The same checks for a row written without the unit of work (a Core INSERT of values that may
+    come from outside)."""
+    for name, value in values.items():
+        _check(table.c[name], value, table.name)
+
+
+def _check(column: Column, value: object, table_name: str) -> None:
+    what = f"{table_name}.{column.name}"
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise InvalidInput(f"{what} {problem}")
+        length = getattr(column.type, "length", None)
+        if isinstance(column.type, String) and length and len(value) > length:
+            raise InvalidInput(f"{what} must be at most {length} characters")
+    elif isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer) \
+            and not isinstance(column.type, BigInteger) and not -MAX_DB_INT - 1 <= value <= MAX_DB_INT:
+        raise InvalidInput(f"{what} is out of range")

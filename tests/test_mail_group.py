@@ -121,3 +121,27 @@ def test_a_mail_whose_savepoint_loses_a_deadlock_is_run_again_not_refused(demo, 
     assert [r[:3] for r in replies] == ["250", "250"] and lost == [1]
     assert sorted(session.scalars(select(Ticket.subject))) == ["calm mail", "contested mail"]
     assert session.scalar(select(func.count()).select_from(InboundMail)) == 2
+
+
+def test_a_batch_reads_a_senders_auto_reply_counter_once(demo, session, session_factory, settings,
+                                                         engine):  # noqa: ANN001
+    """The session holds clean rows weakly: the counter must be kept, not read again for every mail."""
+    reads = []
+
+    def count(conn, cursor, statement, *_args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "FROM mail_auto_reply_counters" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    ingestor = GroupIngest(session_factory, settings, committers=1)
+    # One batch for certain: stored directly, not left to how fast the committer drains its queue.
+    batch = [group._Delivery(make_mail(ANNA, f"Counter mail {i}", "The printer."), HELPDESK) for i in range(6)]
+    try:
+        ingestor._store(batch)
+    finally:
+        ingestor.close()
+        event.remove(engine, "before_cursor_execute", count)
+    replies = [d.future.result(0) for d in batch]
+    assert all(" ticket #" in r for r in replies), replies
+    assert len(reads) == 1, reads
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 6  # every auto-reply counted

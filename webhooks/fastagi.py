@@ -319,7 +319,8 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                     log.exception("hotline AGI %s: a turn's writes failed; routing to the emergency number",
                                   uniqueid)
                     writes, db_ok = None, False
-                    await performer.perform(self.engine.emergency(lang))
+                    # In the call's language: the dialplan may pass none, the turns heard so far had it.
+                    await performer.perform(self.engine.emergency(lang or turn.lang))
                     break
                 writes, turn = None, performer.turn or turn
                 if waiting is None or not db_ok:
@@ -340,7 +341,7 @@ class HotlineAGI(AgentsAGI, CallbackAGI):
                         s, uniqueid, st, i, self.clock(), announce=announce), until, after=pending)
                 except Exception:
                     log.exception("hotline AGI %s: step %s failed; routing to the emergency number", uniqueid, step)
-                    turn, db_ok = self.engine.emergency(lang), False
+                    turn, db_ok = self.engine.emergency(lang or turn.lang), False
                     await performer.perform(turn)
                     break
                 if channel.hungup:

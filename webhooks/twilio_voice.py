@@ -75,18 +75,11 @@ def answered_by_machine(answered_by: str | None) -> bool:
     return bool(answered_by) and answered_by.startswith(("machine", "fax"))
 
 
-def _turn_lang(turn: Turn) -> str | None:
-    for ins in turn.instructions:
-        for say in ins.prompts if isinstance(ins, Gather) else [ins] if isinstance(ins, Say) else []:
-            return say.lang
-    return None
-
-
 def _step_url(step: str, turn: Turn) -> str:
     # The call's language rides along (`lang`): a turn the database cannot take is still routed to the
     # emergency number in the caller's language (_emergency), since the call's row cannot be read then.
     query = {"step": step} if turn.seq is None else {"step": step, "turn": str(turn.seq)}
-    lang = _turn_lang(turn)
+    lang = turn.lang
     return _url("/twilio/voice/step", **query, **({"lang": lang} if lang else {}))
 
 

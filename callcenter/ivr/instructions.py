@@ -157,6 +157,17 @@ class Turn:
         return True
 
     @property
+    def lang(self) -> str | None:
+        """The language the turn speaks (its first prompt's): the call's, for a channel that must speak
+        to the caller without the call's row (the database is unavailable)."""
+        for ins in self.instructions:
+            if isinstance(ins, Say):
+                return ins.lang
+            if isinstance(ins, Gather) and ins.prompts:
+                return ins.prompts[0].lang
+        return None
+
+    @property
     def said(self) -> list[str]:
         out = []
         for ins in self.instructions:

@@ -123,11 +123,12 @@ def decide_approvals_by_mail(session: Session, signer: MailSigner, ticket: Ticke
                              contact: Contact | None, actor: tickets.Actor, now: datetime,
                              auth_failure: str | None) -> None:
     """An APPROVE/DENY reply decides the approval whose request it answers, if it proves it may."""
-    pending = [a for a in ticket.approvals if a.status == ApprovalStatus.PENDING and a.kind != "spare_part"]
-    if not pending:
-        return
+    # The words first: most replies decide nothing, and reading them costs no query for the approvals.
     decision = approval_decision(mail.text)
     if decision is None:
+        return
+    pending = [a for a in ticket.approvals if a.status == ApprovalStatus.PENDING and a.kind != "spare_part"]
+    if not pending:
         return
     evidence = mail_evidence(session, signer, mail, pending, auth_failure)
     for approval in pending:

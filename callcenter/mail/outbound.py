@@ -75,6 +75,9 @@ def rate_limited(session: Session, address: str, subject: str, now: datetime) ->
     """Count an automatic reply to `address`; the reason when it must not be sent (FreeScout's rule)."""
     address = address.lower()[:254]
     subject = strip_prefixes(subject)[:1000]
+    # The session's identity map holds clean rows weakly: a counter that is not kept here is read
+    # again for every mail of a batch to the same sender.
+    held = session.info.setdefault("auto_reply_counters", {})
     counter = session.get(AutoReplyCounter, address)
     if counter is None:
         try:
@@ -83,6 +86,7 @@ def rate_limited(session: Session, address: str, subject: str, now: datetime) ->
                 session.add(counter)
         except IntegrityError:
             counter = session.get(AutoReplyCounter, address)
+    held[address] = counter
     if now - counter.window_started_at >= RATE_WINDOW:
         counter.window_started_at, counter.count, counter.last_subject = now, 0, None
     if counter.count >= RATE_MAX:
@@ -131,7 +135,8 @@ def queue_mail(session: Session, settings: Settings, ticket: Ticket, *, kind: st
                                                        "headers": headers, "message_id": message_id})
     if msg.payload.get("message_id") != message_id:
         return None  # already queued under this key
-    session.flush()
+    if msg.id is None:  # queued earlier in this transaction and not flushed yet: its id is needed below
+        session.flush()
     row = OutboundMail(ticket_id=ticket.id, message_id=message_id, message_id_hash=id_hash(message_id), kind=kind,
                        to_address=to[:254], outbox_id=msg.id, created_at=now)
     session.add(row)

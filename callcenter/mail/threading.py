@@ -8,7 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -72,8 +72,11 @@ class Thread:
     refused: int | None = None
 
 
+_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))  # built once: run for most mails
+
+
 def _ticket_by_number(session: Session, number: int) -> Ticket | None:
-    return session.scalar(select(Ticket).where(Ticket.number == number))
+    return session.scalar(_BY_NUMBER, {"number": number})
 
 
 def _by_known_ids(session: Session, ids: list[str], mailbox: str, inbound_too: bool = True) -> Ticket | None:

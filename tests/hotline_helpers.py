@@ -6,11 +6,13 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from callcenter import events
@@ -31,6 +33,19 @@ def without_tokens(page: str) -> str:
     """The page less its random CSRF token values. Check the absence of a short word ("L2") on this, never on
     the raw page: a token is ~90 random base64 characters and holds any given two letters now and then."""
     return _CSRF_VALUE.sub(r'\1""', page)
+
+
+@contextmanager
+def unavailable(engine: Engine, error: Exception | None = None) -> Iterator[None]:
+    """Every statement on `engine` fails while inside, with `error` (default: the connection refused)."""
+    def fail(*_args: object) -> None:
+        raise error or sa_exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
 
 
 class Captured:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from agi_peer import AGIPeer, plausible_reply, run_peers
-from faults.test_calls_unavailable_language import NIKOS, unavailable
+from hotline_helpers import NIKOS, unavailable
 from sqlalchemy import select
 
 from callcenter.models import Call

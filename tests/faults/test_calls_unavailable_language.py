@@ -4,26 +4,9 @@ language travels in its step URLs (`lang=`), since the call's row cannot be read
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from hotline_helpers import HOTLINE_NUMBER, NIKOS, unavailable
 
-from hotline_helpers import HOTLINE_NUMBER
-from sqlalchemy import event
-from sqlalchemy import exc as sa_exc
-
-NIKOS = "+302105550102"  # an Athens contact: the call is in Greek
 GREEK_EMERGENCY = "Για τεχνικούς λόγους σας συνδέουμε με την εφημερία."
-
-
-@contextmanager
-def unavailable(engine):  # noqa: ANN001, ANN201
-    def refuse(*_args: object) -> None:
-        raise sa_exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
-
-    event.listen(engine, "before_cursor_execute", refuse)
-    try:
-        yield
-    finally:
-        event.remove(engine, "before_cursor_execute", refuse)
 
 
 def test_the_emergency_route_mid_call_speaks_the_callers_language(app, settings, fake, demo, engine) -> None:  # noqa: ANN001

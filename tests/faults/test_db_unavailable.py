@@ -9,7 +9,7 @@ Retry-After, the on-call webhooks say "not recorded", mail intake answers "try a
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from hotline_helpers import unavailable
 from sqlalchemy import exc as sa_exc
 
 from callcenter.db_unavailable import DATABASE_UNAVAILABLE, database_unavailable
@@ -43,11 +43,7 @@ def test_the_api_and_the_console_answer_503_for_each(app, engine, demo, api_toke
     headers = api_token("admin")
     client = app.test_client()
 
-    def fail(*_args: object) -> None:
-        raise error
-
-    event.listen(engine, "before_cursor_execute", fail)
-    try:
+    with unavailable(engine, error):
         api = client.get("/api/v1/tickets", headers=headers)
         assert api.status_code == 503, api.get_data(as_text=True)[:300]
         assert api.is_json and "database" in api.get_json()["error"] and api.headers["Retry-After"]
@@ -55,6 +51,4 @@ def test_the_api_and_the_console_answer_503_for_each(app, engine, demo, api_toke
         assert page.status_code in (200, 503)  # the login form may need no database at all
         if page.status_code == 503:
             assert page.headers["Retry-After"]
-    finally:
-        event.remove(engine, "before_cursor_execute", fail)
     assert client.get("/api/v1/tickets", headers=headers).status_code == 200

@@ -7,27 +7,11 @@ Hungarian number)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-from sqlalchemy import exc as sa_exc
+from hotline_helpers import unavailable
 
 ENG2, ENG3, STRANGER = "+3615550182", "+302105550183", "+447700900123"
 HU_SMS, EL_SMS = "A válaszát nem rögzítettük", "Η απάντησή σας δεν καταγράφηκε"
 EN_SMS = "Your reply was not recorded"
-
-
-@contextmanager
-def unavailable(engine) -> Iterator[None]:  # noqa: ANN001
-    def refuse(*_args: object) -> None:
-        raise sa_exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
-
-    event.listen(engine, "before_cursor_execute", refuse)
-    try:
-        yield
-    finally:
-        event.remove(engine, "before_cursor_execute", refuse)
 
 
 def test_an_sms_reply_is_answered_in_the_language_of_the_senders_number(pager, engine) -> None:  # noqa: ANN001

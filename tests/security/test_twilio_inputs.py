@@ -13,12 +13,17 @@ NUMBER_FIELDS = ["QueueTime", "RecordingDuration", "CallDuration", "SequenceNumb
 QUERY = ["offer", "call", "n", "step", "seq"]
 
 
-def test_signed_webhooks_with_out_of_range_numbers_never_give_a_server_error(settings, engine, demo) -> None:  # noqa: ANN001
+def _twilio_app(settings, engine):  # noqa: ANN001, ANN202
+    """A test client whose webhooks are signed with "tw-token", and every Twilio POST route it has."""
     settings.twilio_auth_token = "tw-token"
     app = create_app(settings, engine)
-    client = app.test_client()
     routes = sorted({r.rule for r in app.url_map.iter_rules()
                      if r.rule.startswith("/twilio/") and "POST" in (r.methods or ())})
+    return app.test_client(), routes
+
+
+def test_signed_webhooks_with_out_of_range_numbers_never_give_a_server_error(settings, engine, demo) -> None:  # noqa: ANN001
+    client, routes = _twilio_app(settings, engine)
     assert len(routes) >= 10
     failures = []
     for route in routes:
@@ -47,11 +52,7 @@ def test_signed_webhooks_with_hostile_text_never_give_a_server_error(settings, e
     """NUL, 100 kB values, bytes that are no UTF-8 (sent percent-encoded as they are), in every text field."""
     from urllib.parse import quote
 
-    settings.twilio_auth_token = "tw-token"
-    app = create_app(settings, engine)
-    client = app.test_client()
-    routes = sorted({r.rule for r in app.url_map.iter_rules()
-                     if r.rule.startswith("/twilio/") and "POST" in (r.methods or ())})
+    client, routes = _twilio_app(settings, engine)
     failures, statuses = [], []
     for route in routes:
         for field in TEXT_FIELDS:

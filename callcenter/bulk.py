@@ -68,6 +68,8 @@ def _insert_or_nothing(table: Table, columns: tuple[str, ...], key: str) -> Text
     """INSERT .. ON CONFLICT (key) DO NOTHING RETURNING id, which both our dialects speak, as a text
     clause with the columns' types on its binds (JSON, UTC datetimes): SQLAlchemy compiles the dialects'
     own on_conflict constructs anew for every execution (they have no cache key); a text clause once."""
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-           f"ON CONFLICT ({key}) DO NOTHING RETURNING id")
+    # Column names quoted: some are words the databases reserve (timers."key").
+    names = ", ".join(f'"{c}"' for c in columns)
+    binds = ", ".join(f":{c}" for c in columns)
+    sql = f'INSERT INTO {table.name} ({names}) VALUES ({binds}) ON CONFLICT ("{key}") DO NOTHING RETURNING id'
     return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))

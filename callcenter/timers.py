@@ -8,13 +8,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import JSON, bindparam, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import logs
+from . import bulk, logs
 from .db import begin_write, session_scope
-from .models import Timer, UTCDateTime
+from .models import Timer
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +75,15 @@ def schedule(session: Session, *, key: str, kind: str, due_at: datetime, now: da
     return timer
 
 
-# `schedule` when the caller needs no Timer object back, in one statement: the read, the savepoint and the
-# INSERT it replaces ran inside the write transaction of a caller's turn (the queue watch of a critical
-# fault). Text, because SQLAlchemy does not cache the compiled form of its dialects' ON CONFLICT
-# constructs; SQLite and PostgreSQL read the same text. The row is the one `schedule` writes.
-_SCHEDULE_ONCE = text(
-    'INSERT INTO timers ("key", kind, due_at, payload, created_at) VALUES (:key, :kind, :due_at, :payload, :now) '
-    'ON CONFLICT ("key") DO NOTHING',
-).bindparams(bindparam("due_at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()),
-             bindparam("payload", type_=JSON()))
-
-
 def schedule_once(session: Session, *, key: str, kind: str, due_at: datetime, now: datetime,
                   payload: dict | None = None) -> bool:
-    """`schedule` without the Timer back: True when this call created the timer, False when `key` was
-    already scheduled (that timer is left as it was). It runs no autoflush: pending ORM changes stay
-    pending for the caller's next flush."""
-    result = session.execute(_SCHEDULE_ONCE, {"key": key, "kind": kind, "due_at": due_at,
-                                              "payload": payload or {}, "now": now})
-    return result.rowcount == 1
+    """`schedule` without the Timer back, in one statement (`bulk.insert_one_new`): the read, savepoint
+    and INSERT it replaces ran inside the write transaction of a caller's turn (the queue watch of a
+    critical fault). True when this call created the timer, False when `key` was already scheduled (that
+    timer is left as it was). It runs no autoflush: pending ORM changes stay pending for the caller's
+    next flush. The row is the one `schedule` writes."""
+    values = {"key": key, "kind": kind, "due_at": due_at, "payload": payload or {}, "created_at": now}
+    return bulk.insert_one_new(session, Timer, values, key="key") is not None
 
 
 def cancel(session: Session, key: str, now: datetime) -> bool:
